@@ -1,0 +1,128 @@
+// The backend interface: every numerical op of the supernet, forward and backward, as one
+// virtual method each. The reference backend (slow, double accumulation, one thread) is the
+// executable specification; the CPU backend (SIMD, thread pool) and later the CUDA backend
+// implement the same methods and are tested against the reference op by op.
+//
+// Conventions (after llm.c): outputs first, then inputs, then sizes. All tensors are float32,
+// dense, NHWC ("channels last"): a feature map of N images of H x W pixels with C channels is
+// x[((n * H + h) * W + w) * C + c]. Rows of a 1x1 conv are the M = N*H*W pixels, so a 1x1 conv is
+// one GEMM [M,C] x [C,K] with no reshuffling, and a depthwise conv vectorises over C.
+//
+// Dimension letters: N batch, H/W input height/width, C input channels, K output channels,
+// k kernel size (square), P/Q output height/width, M = N*P*Q (or N*H*W) rows, HW = H*W.
+//
+// Weight layouts:
+//   dense conv      w[K][k][k][C]   (OHWI; a 1x1 conv is w[K][C])
+//   depthwise conv  w[k][k][C]
+//   fully connected w[K][C], bias[K]   (same as PyTorch's Linear)
+//   batch norm      gamma[C], beta[C], running mean[C], running var[C]
+//
+// Gradient outputs (dw, dgamma, ...) are OVERWRITTEN, never accumulated, unless the method says
+// otherwise. A null dx means "the input gradient is not needed" (the stem's input).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace gnas {
+
+// Activation functions. The numeric values are part of the N-API contract (src/native/engine.ts).
+enum class Act : int { None = 0, ReLU = 1, ReLU6 = 2, HSwish = 3 };
+
+struct ConvShape {
+  int N = 0, H = 0, W = 0, C = 0;  // input N x H x W x C
+  int K = 0;                       // output channels (== C for depthwise)
+  int k = 1;                       // kernel size (k x k)
+  int stride = 1, pad = 0;
+  int P = 0, Q = 0;                // output height / width
+  // Fills P and Q from H, W, k, stride, pad.
+  void finish() {
+    P = (H + 2 * pad - k) / stride + 1;
+    Q = (W + 2 * pad - k) / stride + 1;
+  }
+  int64_t in_size() const { return int64_t(N) * H * W * C; }
+  int64_t out_size() const { return int64_t(N) * P * Q * K; }
+};
+
+// Squeeze-excite on x[N][HW][C]: pooled = mean over HW; hidden = relu(w1 . pooled + b1) with
+// w1[R][C]; gate = sigmoid(w2 . hidden + b2) with w2[C][R]; y = x * gate (per image and channel).
+struct SEShape {
+  int N = 0, HW = 0, C = 0, R = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Number of worker threads for the backend's own pool (0 = all cores). No-op where meaningless.
+  virtual void set_threads(int threads) { (void)threads; }
+  virtual int threads() const { return 1; }
+
+  // ---- input ----
+  // x[i] = (src[i] / 255 - mean[c]) / std[c] for NHWC images with C channels (uint8 source), or
+  // (src[i] - mean[c]) / std[c] for a float source already in [0,1].
+  virtual void normalize_u8(float* x, const uint8_t* src, const float* mean, const float* std, int64_t M, int C) = 0;
+  virtual void normalize_f32(float* x, const float* src, const float* mean, const float* std, int64_t M, int C) = 0;
+
+  // ---- dense convolution (stem 3x3, 1x1 expand / project, strided 1x1 identity) ----
+  virtual void conv_forward(float* y, const float* x, const float* w, const ConvShape& s) = 0;
+  virtual void conv_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                             const ConvShape& s) = 0;
+
+  // ---- depthwise convolution (k = 3/5/7, stride 1/2, pad k/2), s.K == s.C ----
+  virtual void dwconv_forward(float* y, const float* x, const float* w, const ConvShape& s) = 0;
+  virtual void dwconv_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                               const ConvShape& s) = 0;
+
+  // ---- batch norm fused with the following activation: y = act(gamma * (x - mean) * invstd + beta) ----
+  // Train mode: statistics of this batch over the M rows (biased variance); writes mean[C] and
+  // invstd[C] = 1 / sqrt(var + eps), which backward needs. The running statistics are updated by
+  // the caller (the supernet), not here.
+  virtual void bn_act_forward_train(float* y, float* mean, float* invstd, const float* x, const float* gamma,
+                                    const float* beta, float eps, Act act, int64_t M, int C) = 0;
+  // Eval mode: running statistics.
+  virtual void bn_act_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, float eps, Act act,
+                                   int64_t M, int C) = 0;
+  // Backward of the train-mode forward. The pre-activation is recomputed from x, mean, invstd,
+  // gamma and beta, so the forward keeps only x (and y, which the next op keeps anyway).
+  virtual void bn_act_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                               const float* mean, const float* invstd, const float* gamma, const float* beta,
+                               Act act, int64_t M, int C) = 0;
+
+  // ---- squeeze-excite ----
+  // Saves pooled[N][C], hidden[N][R] (after relu) and gate[N][C] for backward.
+  virtual void se_forward(float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
+                          const float* b1, const float* w2, const float* b2, const SEShape& s) = 0;
+  virtual void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
+                           const float* x, const float* pooled, const float* hidden, const float* gate,
+                           const float* w1, const float* w2, const SEShape& s) = 0;
+
+  // ---- elementwise ----
+  // y[i] += x[i]  (residual add forward with y = branch output, and gradient summation backward)
+  virtual void add_inplace(float* y, const float* x, int64_t n) = 0;
+
+  // ---- global average pool: x[N][HW][C] -> y[N][C] ----
+  virtual void gap_forward(float* y, const float* x, int N, int HW, int C) = 0;
+  virtual void gap_backward(float* dx, const float* dy, int N, int HW, int C) = 0;
+
+  // ---- fully connected: y[N][K] = x[N][C] . w[K][C]^T + b[K] ----
+  virtual void fc_forward(float* y, const float* x, const float* w, const float* b, int N, int C, int K) = 0;
+  virtual void fc_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int N,
+                           int C, int K) = 0;
+
+  // ---- softmax cross-entropy with label smoothing ----
+  // target = (1 - smoothing) * onehot(label) + smoothing / K. Writes the per-image loss[N] and
+  // correct[N] (1 if argmax(logits) == label, ties to the lowest index). If dlogits is not null
+  // it receives d(mean loss)/d(logits) = (softmax - target) / N.
+  virtual void softmax_xent(float* loss, uint8_t* correct, float* dlogits, const float* logits,
+                            const int32_t* labels, float smoothing, int N, int K) = 0;
+
+  // ---- SGD with momentum (PyTorch semantics) ----
+  // g' = g + weight_decay * w; v = momentum * v + g'; step = nesterov ? g' + momentum * v : v;
+  // w -= lr * step.
+  virtual void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
+                          float weight_decay, bool nesterov) = 0;
+};
+
+}  // namespace gnas
