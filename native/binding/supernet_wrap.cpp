@@ -1,0 +1,376 @@
+// The JS class `NativeSupernet`: a thin ObjectWrap over gnas::Supernet. Arguments are checked
+// and COPIED here on the main thread; the work runs in an AsyncWorker on libuv's thread pool and
+// never touches JS values; errors come back as rejected Promises carrying a `code`.
+// The typed surface is declared in src/native/addon.ts; argument checking with friendly messages
+// happens first in src/native/engine.ts.
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+
+#include "binding/convert.h"
+#include "supernet/checkpoint.h"
+#include "supernet/supernet.h"
+
+namespace gnas::binding {
+
+namespace {
+
+// Runs `work` off the event loop under the supernet's mutex, then resolves with `result`.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<Supernet> net, std::function<void()> work,
+                std::function<Napi::Value(Napi::Env)> result)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        net_(std::move(net)),
+        work_(std::move(work)),
+        result_(std::move(result)) {
+    owner_ = Napi::Persistent(owner);  // the JS wrapper must outlive the call, GC or not
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      std::lock_guard<std::mutex> lock(net_->mutex());
+      work_();
+    } catch (const std::invalid_argument& e) {
+      code_ = "GNAS_INVALID_ARGUMENT";
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = "GNAS_OUT_OF_MEMORY";
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      code_ = "GNAS_NATIVE";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(result_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), code_));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;
+  std::shared_ptr<Supernet> net_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> result_;
+  std::string code_ = "GNAS_NATIVE";
+};
+
+}  // namespace
+
+class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeSupernet",
+                       {
+                           InstanceMethod("tensorInfo", &SupernetWrap::TensorInfo),
+                           InstanceMethod("getTensor", &SupernetWrap::GetTensor),
+                           InstanceMethod("setTensor", &SupernetWrap::SetTensor),
+                           InstanceMethod("normalize", &SupernetWrap::Normalize),
+                           InstanceMethod("pathParameterCount", &SupernetWrap::PathParameterCount),
+                           InstanceMethod("backendName", &SupernetWrap::BackendName),
+                           InstanceMethod("trainStep", &SupernetWrap::TrainStep),
+                           InstanceMethod("accumulateGradients", &SupernetWrap::AccumulateGradients),
+                           InstanceMethod("applyUpdate", &SupernetWrap::ApplyUpdate),
+                           InstanceMethod("evaluate", &SupernetWrap::Evaluate),
+                           InstanceMethod("predict", &SupernetWrap::Predict),
+                           InstanceMethod("calibrateBn", &SupernetWrap::CalibrateBn),
+                           InstanceMethod("save", &SupernetWrap::Save),
+                           InstanceMethod("load", &SupernetWrap::Load),
+                       });
+  }
+
+  // new NativeSupernet(resolvedSpace, options)
+  SupernetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SupernetWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
+      throw_error(env, "GNAS_INVALID_ARGUMENT", "NativeSupernet(space, options) needs two objects", true);
+    SpaceDesc space = space_from_js(info[0].As<Napi::Object>());
+    SupernetOptions opt = options_from_js(info[1].As<Napi::Object>());
+    try {
+      net_ = std::make_shared<Supernet>(space, opt);
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    } catch (const std::bad_alloc&) {
+      throw_error(env, "GNAS_OUT_OF_MEMORY", "out of memory while allocating the supernet");
+    }
+  }
+
+ private:
+  std::shared_ptr<Supernet> net_;
+
+  // Synchronous accessors must not race an in-flight worker.
+  std::unique_lock<std::mutex> lock_or_throw(Napi::Env env) {
+    std::unique_lock<std::mutex> lock(net_->mutex(), std::try_to_lock);
+    if (!lock.owns_lock())
+      throw_error(env, "GNAS_BUSY", "the supernet is busy with an unfinished call: await it first");
+    return lock;
+  }
+
+  int tensor_id(Napi::Env env, const Napi::Value& v) {
+    if (!v.IsString()) throw_error(env, "GNAS_INVALID_ARGUMENT", "tensor name must be a string", true);
+    std::string name = v.As<Napi::String>().Utf8Value();
+    int id = net_->store().find(name);
+    if (id < 0) throw_error(env, "GNAS_INVALID_ARGUMENT", "no tensor named '" + name + "'");
+    return id;
+  }
+
+  Napi::Value TensorInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& entries = net_->store().entries();
+    Napi::Array out = Napi::Array::New(env, entries.size());
+    for (size_t i = 0; i < entries.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", entries[i].name);
+      Napi::Array shape = Napi::Array::New(env, entries[i].shape.size());
+      for (size_t d = 0; d < entries[i].shape.size(); d++) shape.Set(uint32_t(d), entries[i].shape[d]);
+      o.Set("shape", shape);
+      o.Set("kind", entries[i].kind == TensorKind::Param ? "param" : "buffer");
+      out.Set(uint32_t(i), o);
+    }
+    return out;
+  }
+
+  Napi::Value GetTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int id = tensor_id(env, info[0]);
+    auto lock = lock_or_throw(env);
+    const TensorEntry& e = net_->store().entry(id);
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(e.size));
+    std::memcpy(out.Data(), net_->store().value(id), size_t(e.size) * sizeof(float));
+    return out;
+  }
+
+  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int id = tensor_id(env, info[0]);
+    if (info.Length() < 2 || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw_error(env, "GNAS_INVALID_ARGUMENT", "setTensor(name, data) needs a Float32Array", true);
+    Napi::Float32Array a = info[1].As<Napi::Float32Array>();
+    const TensorEntry& e = net_->store().entry(id);
+    if (int64_t(a.ElementLength()) != e.size)
+      throw_error(env, "GNAS_INVALID_ARGUMENT",
+                  "tensor '" + e.name + "' has " + std::to_string(e.size) + " elements, got " +
+                      std::to_string(a.ElementLength()));
+    for (size_t i = 0; i < a.ElementLength(); i++)
+      if (!std::isfinite(a.Data()[i])) throw_error(env, "GNAS_INVALID_ARGUMENT", "tensor data must be finite");
+    auto lock = lock_or_throw(env);
+    std::memcpy(net_->store().value(id), a.Data(), size_t(e.size) * sizeof(float));
+    return env.Undefined();
+  }
+
+  Napi::Value Normalize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    OwnedImages im = images_from_js(env, info[0], net_->space(), -1, "images");
+    auto lock = lock_or_throw(env);
+    const SpaceDesc& sp = net_->space();
+    Napi::Float32Array out = Napi::Float32Array::New(env, size_t(im.n) * sp.height * sp.width * sp.channels);
+    net_->normalize(im.batch(nullptr), out.Data());
+    return out;
+  }
+
+  Napi::Value PathParameterCount(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<int> arch = arch_from_js(env, info[0], "arch");
+    try {
+      return Napi::Number::New(env, double(net_->path_parameter_count(arch)));
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    }
+  }
+
+  Napi::Value BackendName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), net_->backend().name());
+  }
+
+  // Shared by trainStep / accumulateGradients: (arch, images, labels[, lr])
+  struct TrainArgs {
+    std::vector<int> arch;
+    std::vector<int32_t> labels;
+    OwnedImages images;
+  };
+  std::shared_ptr<TrainArgs> train_args(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto a = std::make_shared<TrainArgs>();
+    a->arch = arch_from_js(env, info[0], "arch");
+    try {
+      net_->check_arch(a->arch);
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    }
+    a->labels = labels_from_js(env, info[2], net_->space().classes, "labels");
+    a->images = images_from_js(env, info[1], net_->space(), int(a->labels.size()), "images");
+    return a;
+  }
+
+  static Napi::Value step_result(Napi::Env env, const StepResult& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("loss", r.loss);
+    o.Set("correct", double(r.correct));
+    return o;
+  }
+
+  Napi::Value run(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> result) {
+    auto* w = new PromiseWorker(env, Value(), net_, std::move(work), std::move(result));
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto a = train_args(info);
+    if (!info[3].IsNumber()) throw_error(env, "GNAS_INVALID_ARGUMENT", "lr must be a number", true);
+    double lr = info[3].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(lr) || lr < 0) throw_error(env, "GNAS_INVALID_ARGUMENT", "lr must be a finite number >= 0", true);
+    auto r = std::make_shared<StepResult>();
+    auto net = net_;
+    return run(
+        env, [=] { *r = net->train_step(a->arch, a->images.batch(a->labels.data()), float(lr)); },
+        [=](Napi::Env e) { return step_result(e, *r); });
+  }
+
+  Napi::Value AccumulateGradients(const Napi::CallbackInfo& info) {
+    auto a = train_args(info);
+    auto r = std::make_shared<StepResult>();
+    auto net = net_;
+    return run(
+        info.Env(), [=] { *r = net->accumulate_gradients(a->arch, a->images.batch(a->labels.data())); },
+        [=](Napi::Env e) { return step_result(e, *r); });
+  }
+
+  Napi::Value ApplyUpdate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) throw_error(env, "GNAS_INVALID_ARGUMENT", "lr must be a number", true);
+    double lr = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(lr) || lr < 0) throw_error(env, "GNAS_INVALID_ARGUMENT", "lr must be a finite number >= 0", true);
+    auto net = net_;
+    return run(env, [=] { net->apply_update(float(lr)); }, [](Napi::Env e) { return e.Undefined(); });
+  }
+
+  // evaluate(archs: (number[] | Int32Array)[], images, labels, bn) -> [{loss, correct, count}]
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw_error(env, "GNAS_INVALID_ARGUMENT", "archs must be an array of archs", true);
+    Napi::Array list = info[0].As<Napi::Array>();
+    auto archs = std::make_shared<std::vector<std::vector<int>>>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      archs->push_back(arch_from_js(env, list.Get(i), "archs[" + std::to_string(i) + "]"));
+      try {
+        net_->check_arch(archs->back());
+      } catch (const std::invalid_argument& e) {
+        throw_error(env, "GNAS_INVALID_ARGUMENT", "archs[" + std::to_string(i) + "]: " + e.what());
+      }
+    }
+    if (archs->empty()) throw_error(env, "GNAS_INVALID_ARGUMENT", "archs is empty");
+    auto labels = std::make_shared<std::vector<int32_t>>(labels_from_js(env, info[2], net_->space().classes, "labels"));
+    auto images = std::make_shared<OwnedImages>(images_from_js(env, info[1], net_->space(), int(labels->size()), "images"));
+    BnMode mode = bn_mode_from_js(env, info[3]);
+    auto scores = std::make_shared<std::vector<PathScore>>();
+    auto net = net_;
+    int n = images->n;
+    return run(
+        env, [=] { *scores = net->evaluate(*archs, images->batch(labels->data()), mode); },
+        [=](Napi::Env e) {
+          Napi::Array out = Napi::Array::New(e, scores->size());
+          for (size_t i = 0; i < scores->size(); i++) {
+            Napi::Object o = Napi::Object::New(e);
+            o.Set("loss", (*scores)[i].loss);
+            o.Set("correct", double((*scores)[i].correct));
+            o.Set("count", n);
+            out.Set(uint32_t(i), o);
+          }
+          return out;
+        });
+  }
+
+  // predict(arch, images, bn) -> Float32Array logits [N][classes]
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto arch = std::make_shared<std::vector<int>>(arch_from_js(env, info[0], "arch"));
+    try {
+      net_->check_arch(*arch);
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    }
+    auto images = std::make_shared<OwnedImages>(images_from_js(env, info[1], net_->space(), -1, "images"));
+    BnMode mode = bn_mode_from_js(env, info[2]);
+    auto logits = std::make_shared<std::vector<float>>(size_t(images->n) * net_->space().classes);
+    auto net = net_;
+    return run(
+        env, [=] { net->predict(*arch, images->batch(nullptr), mode, logits->data()); },
+        [=](Napi::Env e) {
+          Napi::Float32Array out = Napi::Float32Array::New(e, logits->size());
+          std::memcpy(out.Data(), logits->data(), logits->size() * sizeof(float));
+          return out;
+        });
+  }
+
+  // calibrateBn(arch, batches: (Uint8Array | Float32Array)[])
+  Napi::Value CalibrateBn(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto arch = std::make_shared<std::vector<int>>(arch_from_js(env, info[0], "arch"));
+    try {
+      net_->check_arch(*arch);
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    }
+    if (!info[1].IsArray()) throw_error(env, "GNAS_INVALID_ARGUMENT", "batches must be an array of image arrays", true);
+    Napi::Array list = info[1].As<Napi::Array>();
+    if (list.Length() == 0) throw_error(env, "GNAS_INVALID_ARGUMENT", "batches is empty");
+    auto batches = std::make_shared<std::vector<OwnedImages>>();
+    for (uint32_t i = 0; i < list.Length(); i++)
+      batches->push_back(images_from_js(env, list.Get(i), net_->space(), -1, "batches[" + std::to_string(i) + "]"));
+    auto net = net_;
+    return run(
+        env,
+        [=] {
+          std::vector<Batch> bs;
+          for (const OwnedImages& im : *batches) bs.push_back(im.batch(nullptr));
+          net->calibrate_bn(*arch, bs);
+        },
+        [](Napi::Env e) { return e.Undefined(); });
+  }
+
+  // save(path, extra: string)
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw_error(env, "GNAS_INVALID_ARGUMENT", "path must be a string", true);
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::string extra = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    auto net = net_;
+    return run(env, [=] { save_checkpoint(*net, path, extra); }, [](Napi::Env e) { return e.Undefined(); });
+  }
+
+  // load(path) -> extra string
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw_error(env, "GNAS_INVALID_ARGUMENT", "path must be a string", true);
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto extra = std::make_shared<std::string>();
+    auto net = net_;
+    return run(env, [=] { *extra = load_checkpoint(*net, path); }, [=](Napi::Env e) { return Napi::String::New(e, *extra); });
+  }
+};
+
+Napi::Function define_supernet_class(Napi::Env env) { return SupernetWrap::Define(env); }
+
+}  // namespace gnas::binding

@@ -1,0 +1,719 @@
+// The supernet graph: parameter registration and initialisation, the forward and backward of
+// each block kind, training steps, batched multi-path evaluation with shared prefixes, and BN
+// calibration. All arithmetic goes through the Backend; this file only sequences ops and owns
+// the saved activations.
+#include "supernet/supernet.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <stdexcept>
+
+#include "core/backends.h"
+
+namespace gnas {
+
+void SpaceDesc::validate() const {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("space: " + m); };
+  if (height <= 0 || width <= 0 || channels <= 0) fail("input size must be positive");
+  if (classes < 2) fail("at least 2 classes");
+  if (int(mean.size()) != channels || int(std.size()) != channels) fail("normalization needs one mean/std per channel");
+  if (stem.cin != channels || stem.cout <= 0) fail("stem widths do not fit the input");
+  if (layers.empty()) fail("the space has no searchable layers");
+  int c = stem.cout, h = stem.out_height, w = stem.out_width;
+  auto check_layer = [&](const LayerDesc& l, const std::string& where, bool fixed) {
+    if (l.cin != c) fail(where + ": cin " + std::to_string(l.cin) + " != previous width " + std::to_string(c));
+    if (l.height != h || l.width != w) fail(where + ": input size does not follow the previous layer");
+    if (l.stride != 1 && l.stride != 2) fail(where + ": stride must be 1 or 2");
+    if (l.ops.empty()) fail(where + ": no ops");
+    if (fixed && l.ops.size() != 1) fail(where + ": a fixed block has exactly one op");
+    for (const OpDesc& op : l.ops) {
+      if (op.kind == OpKind::MBConv) {
+        if (op.kernel != 3 && op.kernel != 5 && op.kernel != 7) fail(where + ": kernel must be 3, 5 or 7");
+        if (op.expansion < 1 || op.mid != l.cin * op.expansion) fail(where + ": mid must be cin * expansion");
+        if (op.se && op.se_width < 1) fail(where + ": SE width must be >= 1");
+      } else if (op.kind == OpKind::Skip) {
+        if (l.stride != 1 || l.cin != l.cout) fail(where + ": a skip needs stride 1 and cin == cout");
+      }
+    }
+    c = l.cout;
+    h = l.out_height;
+    w = l.out_width;
+  };
+  for (size_t i = 0; i < fixed.size(); i++) check_layer(fixed[i], "fixed block " + std::to_string(i), true);
+  size_t nops = layers[0].ops.size();
+  for (size_t i = 0; i < layers.size(); i++) {
+    if (layers[i].ops.size() != nops) fail("every searchable layer needs the same number of ops");
+    check_layer(layers[i], "layer " + std::to_string(i), false);
+  }
+  if (head_cin != c || head_height != h || head_width != w) fail("head does not fit the last layer");
+  if (head_cout <= 0) fail("head width must be positive");
+}
+
+namespace {
+
+// splitmix64: small, seedable, identical on every platform (std::normal_distribution is not).
+struct InitRng {
+  uint64_t s;
+  explicit InitRng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 0x1234567ull) {}
+  uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
+  double normal() {
+    double u1 = uniform(), u2 = uniform();
+    if (u1 < 1e-300) u1 = 1e-300;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+};
+
+struct BnIds {
+  int gamma = -1, beta = -1, mean = -1, var = -1;
+  int C = 0;
+};
+
+// conv (dense or depthwise) -> BN -> activation
+struct ConvUnit {
+  int w = -1;
+  BnIds bn;
+  ConvShape shape;  // N filled per call
+  Act act = Act::None;
+  bool depthwise = false;
+};
+
+struct SeUnit {
+  int w1 = -1, b1 = -1, w2 = -1, b2 = -1;
+  int C = 0, R = 0, HW = 0;
+};
+
+struct OpUnits {
+  OpKind kind = OpKind::MBConv;
+  bool has_expand = false, has_se = false, residual = false;
+  ConvUnit expand, dw, project;  // MBConv
+  SeUnit se;
+  ConvUnit reduce;  // Conv1x1 identity
+  std::vector<int> tensor_ids;
+};
+
+// Saved activations of one unit (only what backward needs).
+struct UnitState {
+  AlignedBuffer pre;          // conv output (BN input)
+  AlignedBuffer out;          // BN + act output
+  AlignedBuffer mean, invstd;
+};
+
+struct OpState {
+  UnitState expand, dw, project, reduce;
+  AlignedBuffer se_out, se_pooled, se_hidden, se_gate;
+  AlignedBuffer out;  // block output (project output + residual)
+};
+
+}  // namespace
+
+struct Supernet::Impl {
+  Supernet& net;
+  Backend& be;
+  TensorStore& st;
+
+  ConvUnit stem;
+  std::vector<OpUnits> fixed;
+  std::vector<std::vector<OpUnits>> layers;  // [layer][choice]
+  ConvUnit head;
+  int fc_w = -1, fc_b = -1;
+
+  // Training state: saved activations per position (stem, fixed..., layers..., head).
+  UnitState stem_state, head_state;
+  std::vector<OpState> fixed_state, layer_state;
+  AlignedBuffer input, pooled, logits, dlogits, losses;
+  // Input of each block in the last saved forward (a skip passes its input through, so these
+  // point into earlier blocks' outputs); the last entry is the head's input.
+  std::vector<const float*> block_in;
+  std::vector<uint8_t> correct;
+  // Backward scratch, reused by every block: the block-level gradient ping-pong pair and the
+  // unit-level intermediates.
+  AlignedBuffer g_a, g_b, s_pre, s_mid1, s_mid2, d_pooled, d_head;
+  std::vector<AlignedBuffer> staging = std::vector<AlignedBuffer>(6);
+  int staging_used = 0;
+  // Evaluation: one shared set of unit buffers plus one block-output buffer per depth.
+  OpState eval_state;
+  UnitState eval_unit;
+  std::vector<AlignedBuffer> eval_depth;
+  AlignedBuffer eval_fixed_a, eval_fixed_b;
+  float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
+
+  Impl(Supernet& n) : net(n), be(*n.backend_), st(n.store_) {}
+
+  // ---------------- registration ----------------
+  BnIds add_bn(const std::string& p, int C) {
+    BnIds b;
+    b.C = C;
+    b.gamma = st.add(p + ".weight", {C}, TensorKind::Param, false);
+    b.beta = st.add(p + ".bias", {C}, TensorKind::Param, false);
+    b.mean = st.add(p + ".running_mean", {C}, TensorKind::Buffer, false);
+    b.var = st.add(p + ".running_var", {C}, TensorKind::Buffer, false);
+    return b;
+  }
+
+  ConvUnit add_conv(const std::string& p, int cin, int cout, int k, int stride, int H, int W, Act act, bool dw,
+                    std::vector<int>* ids) {
+    ConvUnit u;
+    u.depthwise = dw;
+    u.act = act;
+    u.shape.H = H;
+    u.shape.W = W;
+    u.shape.C = cin;
+    u.shape.K = cout;
+    u.shape.k = k;
+    u.shape.stride = stride;
+    u.shape.pad = k / 2;
+    u.shape.finish();
+    if (dw) {
+      u.w = st.add(p + ".conv.weight", {k, k, cin}, TensorKind::Param, true);
+    } else if (k == 1) {
+      u.w = st.add(p + ".conv.weight", {cout, cin}, TensorKind::Param, true);
+    } else {
+      u.w = st.add(p + ".conv.weight", {cout, k, k, cin}, TensorKind::Param, true);
+    }
+    u.bn = add_bn(p + ".bn", cout);
+    if (ids) {
+      for (int id : {u.w, u.bn.gamma, u.bn.beta, u.bn.mean, u.bn.var}) ids->push_back(id);
+    }
+    return u;
+  }
+
+  OpUnits add_op(const std::string& p, const LayerDesc& l, const OpDesc& op) {
+    OpUnits u;
+    u.kind = op.kind;
+    Act act = net.space_.act;
+    if (op.kind == OpKind::Skip) return u;
+    if (op.kind == OpKind::Conv1x1) {
+      u.reduce = add_conv(p, l.cin, l.cout, 1, l.stride, l.height, l.width, Act::None, false, &u.tensor_ids);
+      return u;
+    }
+    int mid = op.mid;
+    u.has_expand = op.expansion != 1;
+    if (u.has_expand) u.expand = add_conv(p + ".expand", l.cin, mid, 1, 1, l.height, l.width, act, false, &u.tensor_ids);
+    u.dw = add_conv(p + ".dw", mid, mid, op.kernel, l.stride, l.height, l.width, act, true, &u.tensor_ids);
+    if (op.se) {
+      u.has_se = true;
+      u.se.C = mid;
+      u.se.R = op.se_width;
+      u.se.HW = l.out_height * l.out_width;
+      u.se.w1 = st.add(p + ".se.fc1.weight", {op.se_width, mid}, TensorKind::Param, true);
+      u.se.b1 = st.add(p + ".se.fc1.bias", {op.se_width}, TensorKind::Param, false);
+      u.se.w2 = st.add(p + ".se.fc2.weight", {mid, op.se_width}, TensorKind::Param, true);
+      u.se.b2 = st.add(p + ".se.fc2.bias", {mid}, TensorKind::Param, false);
+      for (int id : {u.se.w1, u.se.b1, u.se.w2, u.se.b2}) u.tensor_ids.push_back(id);
+    }
+    u.project = add_conv(p + ".project", mid, l.cout, 1, 1, l.out_height, l.out_width, Act::None, false, &u.tensor_ids);
+    u.residual = l.stride == 1 && l.cin == l.cout;
+    return u;
+  }
+
+  void build() {
+    const SpaceDesc& sp = net.space_;
+    stem = add_conv("stem", sp.stem.cin, sp.stem.cout, sp.stem.kernel, sp.stem.stride, sp.stem.height, sp.stem.width,
+                    sp.act, false, nullptr);
+    for (size_t i = 0; i < sp.fixed.size(); i++)
+      fixed.push_back(add_op("fixed." + std::to_string(i), sp.fixed[i], sp.fixed[i].ops[0]));
+    for (size_t l = 0; l < sp.layers.size(); l++) {
+      std::vector<OpUnits> ops;
+      for (size_t j = 0; j < sp.layers[l].ops.size(); j++)
+        ops.push_back(add_op("layers." + std::to_string(l) + "." + std::to_string(j), sp.layers[l], sp.layers[l].ops[j]));
+      layers.push_back(std::move(ops));
+    }
+    head = add_conv("head", sp.head_cin, sp.head_cout, 1, 1, sp.head_height, sp.head_width, sp.act, false, nullptr);
+    fc_w = st.add("fc.weight", {sp.classes, sp.head_cout}, TensorKind::Param, true);
+    fc_b = st.add("fc.bias", {sp.classes}, TensorKind::Param, false);
+    st.finalize();
+    fixed_state.resize(fixed.size());
+    layer_state.resize(layers.size());
+    eval_depth.resize(layers.size());
+  }
+
+  // Kaiming normal (fan_out, relu gain) for convs as torchvision's MobileNetV2 does; BN gamma 1,
+  // beta 0, running var 1; fc normal(0, 0.01); biases 0.
+  void initialise(uint64_t seed) {
+    InitRng rng(seed);
+    for (int id = 0; id < int(st.entries().size()); id++) {
+      const TensorEntry& e = st.entry(id);
+      float* v = st.value(id);
+      const std::string& n = e.name;
+      auto ends = [&](const char* s) {
+        size_t L = std::strlen(s);
+        return n.size() >= L && n.compare(n.size() - L, L, s) == 0;
+      };
+      if (ends(".running_var")) {
+        std::fill(v, v + e.size, 1.0f);
+      } else if (ends(".running_mean") || ends(".bias")) {
+        std::fill(v, v + e.size, 0.0f);
+      } else if (ends("bn.weight")) {
+        std::fill(v, v + e.size, 1.0f);
+      } else if (n == "fc.weight") {
+        for (int64_t i = 0; i < e.size; i++) v[i] = float(0.01 * rng.normal());
+      } else {
+        // conv / SE weights: fan_out = out channels * kernel area (depthwise: C * k * k, as PyTorch counts it)
+        int64_t fan_out;
+        if (e.shape.size() == 3) fan_out = int64_t(e.shape[0]) * e.shape[1] * e.shape[2];  // [k][k][C]
+        else if (e.shape.size() == 4) fan_out = int64_t(e.shape[0]) * e.shape[1] * e.shape[2];
+        else fan_out = e.shape[0];
+        double sd = std::sqrt(2.0 / double(fan_out));
+        for (int64_t i = 0; i < e.size; i++) v[i] = float(sd * rng.normal());
+      }
+    }
+  }
+
+  // ---------------- gradient sinks ----------------
+  // The first gradient of a tensor since the last update is written straight into its grad
+  // slot; later ones (strict-fair training sums several paths) go to staging and are added.
+  struct Sink {
+    float* ptr;
+    int id;
+    bool staged;
+  };
+  Sink sink(int id) {
+    TensorEntry& e = st.entry(id);
+    if (!e.pending) {
+      e.pending = true;
+      return {st.grad(id), id, false};
+    }
+    if (staging_used >= int(staging.size())) throw std::logic_error("gradient staging exhausted");
+    float* p = staging[staging_used++].ensure(e.size);
+    return {p, id, true};
+  }
+  void commit(std::initializer_list<Sink*> sinks) {
+    for (Sink* s : sinks)
+      if (s->staged) be.add_inplace(st.grad(s->id), s->ptr, st.entry(s->id).size);
+    staging_used = 0;
+  }
+
+  // ---------------- units ----------------
+  void bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M, BnMode mode) {
+    const BnIds& b = u.bn;
+    const float eps = net.space_.bn_eps;
+    if (mode == BnMode::Running) {
+      be.bn_act_forward_eval(out, pre, st.value(b.gamma), st.value(b.beta), st.value(b.mean), st.value(b.var), eps,
+                             u.act, M, b.C);
+      return;
+    }
+    be.bn_act_forward_train(out, mean, invstd, pre, st.value(b.gamma), st.value(b.beta), eps, u.act, M, b.C);
+    if (mode == BnMode::Train) {
+      const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
+      float* rm = st.value(b.mean);
+      float* rv = st.value(b.var);
+      const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
+      for (int c = 0; c < b.C; c++) {
+        double var = 1.0 / (double(invstd[c]) * double(invstd[c])) - double(eps);
+        if (var < 0) var = 0;
+        rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
+        rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
+      }
+    }
+  }
+
+  // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
+  void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode) {
+    ConvShape s = u.shape;
+    s.N = N;
+    float* pre = us.pre.ensure(s.out_size());
+    if (u.depthwise) be.dwconv_forward(pre, x, st.value(u.w), s);
+    else be.conv_forward(pre, x, st.value(u.w), s);
+    bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), int64_t(N) * s.P * s.Q, mode);
+  }
+
+  // dx may be null. dout is the gradient of the unit's output.
+  void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx) {
+    ConvShape s = u.shape;
+    s.N = N;
+    const int64_t M = int64_t(N) * s.P * s.Q;
+    float* dpre = s_pre.ensure(s.out_size());
+    Sink dg = sink(u.bn.gamma), db = sink(u.bn.beta);
+    be.bn_act_backward(dpre, dg.ptr, db.ptr, dout, us.pre.data(), us.mean.data(), us.invstd.data(),
+                       st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
+    Sink dw = sink(u.w);
+    if (u.depthwise) be.dwconv_backward(dx, dw.ptr, dpre, x, st.value(u.w), s);
+    else be.conv_backward(dx, dw.ptr, dpre, x, st.value(u.w), s);
+    commit({&dg, &db, &dw});
+  }
+
+  int64_t out_elems(const OpUnits& op, const LayerDesc& l, int N) const {
+    return int64_t(N) * l.out_height * l.out_width * l.cout;
+  }
+
+  // Forward of one block. Returns the block output: `out` (which must hold out_elems), or x
+  // itself for a skip.
+  const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode) {
+    switch (op.kind) {
+      case OpKind::Skip:
+        return x;
+      case OpKind::Conv1x1:
+        unit_forward(op.reduce, N, x, out, os.reduce, mode);
+        return out;
+      case OpKind::MBConv:
+        break;
+    }
+    const float* h = x;
+    if (op.has_expand) {
+      ConvShape s = op.expand.shape;
+      s.N = N;
+      float* e = os.expand.out.ensure(s.out_size());
+      unit_forward(op.expand, N, h, e, os.expand, mode);
+      h = e;
+    }
+    {
+      ConvShape s = op.dw.shape;
+      s.N = N;
+      float* d = os.dw.out.ensure(s.out_size());
+      unit_forward(op.dw, N, h, d, os.dw, mode);
+      h = d;
+    }
+    if (op.has_se) {
+      const SeUnit& se = op.se;
+      SEShape ss{N, se.HW, se.C, se.R};
+      float* y = os.se_out.ensure(int64_t(N) * se.HW * se.C);
+      be.se_forward(y, os.se_pooled.ensure(int64_t(N) * se.C), os.se_hidden.ensure(int64_t(N) * se.R),
+                    os.se_gate.ensure(int64_t(N) * se.C), h, st.value(se.w1), st.value(se.b1), st.value(se.w2),
+                    st.value(se.b2), ss);
+      h = y;
+    }
+    unit_forward(op.project, N, h, out, os.project, mode);
+    if (op.residual) {
+      ConvShape s = op.project.shape;
+      s.N = N;
+      be.add_inplace(out, x, s.out_size());
+    }
+    return out;
+  }
+
+  // Backward of one block: dy is the gradient of its output; writes dx (input gradient).
+  // For a skip, dx = dy (copied). `x` is the block input as the forward saw it.
+  void op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os, const float* dy,
+                   float* dx) {
+    const int64_t in_elems = int64_t(N) * l.height * l.width * l.cin;
+    switch (op.kind) {
+      case OpKind::Skip:
+        std::memcpy(dx, dy, size_t(in_elems) * sizeof(float));
+        return;
+      case OpKind::Conv1x1:
+        unit_backward(op.reduce, N, x, os.reduce, dy, dx);
+        return;
+      case OpKind::MBConv:
+        break;
+    }
+    ConvShape ds = op.dw.shape;
+    ds.N = N;
+    const float* proj_in = op.has_se ? os.se_out.data() : os.dw.out.data();
+    float* d_mid = s_mid1.ensure(ds.out_size());
+    unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
+    if (op.has_se) {
+      const SeUnit& se = op.se;
+      SEShape ss{N, se.HW, se.C, se.R};
+      float* d_dw = s_mid2.ensure(ds.out_size());
+      Sink w1 = sink(se.w1), b1 = sink(se.b1), w2 = sink(se.w2), b2 = sink(se.b2);
+      be.se_backward(d_dw, w1.ptr, b1.ptr, w2.ptr, b2.ptr, d_mid, os.dw.out.data(), os.se_pooled.data(),
+                     os.se_hidden.data(), os.se_gate.data(), st.value(se.w1), st.value(se.w2), ss);
+      commit({&w1, &b1, &w2, &b2});
+      std::swap(s_mid1, s_mid2);
+      d_mid = s_mid1.data();
+    }
+    if (op.has_expand) {
+      ConvShape es = op.expand.shape;
+      es.N = N;
+      float* d_exp = s_mid2.ensure(es.out_size());
+      unit_backward(op.dw, N, os.expand.out.data(), os.dw, d_mid, d_exp);
+      unit_backward(op.expand, N, x, os.expand, d_exp, dx);
+    } else {
+      unit_backward(op.dw, N, x, os.dw, d_mid, dx);
+    }
+    if (op.residual) be.add_inplace(dx, dy, in_elems);
+  }
+
+  // ---------------- whole path ----------------
+  const float* prepare_input(const Batch& b) {
+    const SpaceDesc& sp = net.space_;
+    const int64_t M = int64_t(b.n) * sp.height * sp.width;
+    float* x = input.ensure(M * sp.channels);
+    if (b.u8) be.normalize_u8(x, b.u8, sp.mean.data(), sp.std.data(), M, sp.channels);
+    else be.normalize_f32(x, b.f32, sp.mean.data(), sp.std.data(), M, sp.channels);
+    return x;
+  }
+
+  int64_t layer_out_elems(const LayerDesc& l, int N) const { return int64_t(N) * l.out_height * l.out_width * l.cout; }
+
+  // Training forward: every activation saved in the per-position states. Returns the logits.
+  const float* forward_saved(const std::vector<int>& arch, int N, BnMode mode) {
+    const SpaceDesc& sp = net.space_;
+    const float* x = input.data();
+    ConvShape ss = stem.shape;
+    ss.N = N;
+    float* h = stem_state.out.ensure(ss.out_size());
+    unit_forward(stem, N, x, h, stem_state, mode);
+    const float* cur = h;
+    block_in.assign(fixed.size() + layers.size() + 1, nullptr);
+    for (size_t i = 0; i < fixed.size(); i++) {
+      block_in[i] = cur;
+      float* out = fixed_state[i].out.ensure(layer_out_elems(sp.fixed[i], N));
+      cur = op_forward(fixed[i], N, cur, out, fixed_state[i], mode);
+    }
+    for (size_t l = 0; l < layers.size(); l++) {
+      block_in[fixed.size() + l] = cur;
+      float* out = layer_state[l].out.ensure(layer_out_elems(sp.layers[l], N));
+      cur = op_forward(layers[l][size_t(arch[l])], N, cur, out, layer_state[l], mode);
+    }
+    block_in.back() = cur;  // the head's input
+    return head_forward(cur, N, head_state, mode);
+  }
+
+  const float* head_forward(const float* x, int N, UnitState& hs, BnMode mode) {
+    const SpaceDesc& sp = net.space_;
+    ConvShape s = head.shape;
+    s.N = N;
+    float* h = hs.out.ensure(s.out_size());
+    unit_forward(head, N, x, h, hs, mode);
+    float* p = pooled.ensure(int64_t(N) * sp.head_cout);
+    be.gap_forward(p, h, N, s.P * s.Q, sp.head_cout);
+    float* lg = logits.ensure(int64_t(N) * sp.classes);
+    be.fc_forward(lg, p, st.value(fc_w), st.value(fc_b), N, sp.head_cout, sp.classes);
+    return lg;
+  }
+
+  void backward_saved(const std::vector<int>& arch, int N) {
+    const SpaceDesc& sp = net.space_;
+    const size_t nf = fixed.size();
+    // classifier and head
+    ConvShape hs = head.shape;
+    hs.N = N;
+    float* dp = d_pooled.ensure(int64_t(N) * sp.head_cout);
+    {
+      Sink dw = sink(fc_w), db = sink(fc_b);
+      be.fc_backward(dp, dw.ptr, db.ptr, dlogits.data(), pooled.data(), st.value(fc_w), N, sp.head_cout, sp.classes);
+      commit({&dw, &db});
+    }
+    float* dh = d_head.ensure(hs.out_size());
+    be.gap_backward(dh, dp, N, hs.P * hs.Q, sp.head_cout);
+    const float* head_in = block_in.back();
+    float* dy = g_a.ensure(hs.in_size());
+    unit_backward(head, N, head_in, head_state, dh, dy);
+    // blocks, last to first, ping-ponging the block gradient between g_a and g_b
+    AlignedBuffer* cur = &g_a;
+    AlignedBuffer* nxt = &g_b;
+    for (size_t pos = nf + layers.size(); pos-- > 0;) {
+      const LayerDesc& l = pos < nf ? sp.fixed[pos] : sp.layers[pos - nf];
+      const OpUnits& op = pos < nf ? fixed[pos] : layers[pos - nf][arch[pos - nf]];
+      OpState& os = pos < nf ? fixed_state[pos] : layer_state[pos - nf];
+      if (op.kind == OpKind::Skip) continue;  // dx = dy: the gradient passes through unchanged
+      float* dx = nxt->ensure(int64_t(N) * l.height * l.width * l.cin);
+      op_backward(op, l, N, block_in[pos], os, cur->data(), dx);
+      std::swap(cur, nxt);
+    }
+    // stem: no input gradient needed
+    unit_backward(stem, N, input.data(), stem_state, cur->data(), nullptr);
+  }
+};
+
+// ======================================================================================
+
+Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options) : space_(space), options_(options) {
+  space_.validate();
+  backend_ = make_backend(options.backend, options.threads);
+  impl_ = std::make_unique<Impl>(*this);
+  impl_->build();
+  impl_->initialise(options.seed);
+}
+
+Supernet::~Supernet() = default;
+
+void Supernet::check_arch(const std::vector<int>& arch) const {
+  if (arch.size() != space_.layers.size())
+    throw std::invalid_argument("arch has " + std::to_string(arch.size()) + " choices, the space has " +
+                                std::to_string(space_.layers.size()) + " searchable layers");
+  for (size_t l = 0; l < arch.size(); l++) {
+    int n = int(space_.layers[l].ops.size());
+    if (arch[l] < 0 || arch[l] >= n)
+      throw std::invalid_argument("arch[" + std::to_string(l) + "] = " + std::to_string(arch[l]) +
+                                  " is out of range [0, " + std::to_string(n - 1) + "]");
+  }
+}
+
+void Supernet::check_batch(const Batch& b, bool need_labels) const {
+  if (b.n <= 0) throw std::invalid_argument("empty batch");
+  if (!b.u8 && !b.f32) throw std::invalid_argument("batch has no images");
+  if (need_labels) {
+    if (!b.labels) throw std::invalid_argument("batch has no labels");
+    for (int i = 0; i < b.n; i++)
+      if (b.labels[i] < 0 || b.labels[i] >= space_.classes)
+        throw std::invalid_argument("labels[" + std::to_string(i) + "] = " + std::to_string(b.labels[i]) +
+                                    " is out of range [0, " + std::to_string(space_.classes - 1) + "]");
+  }
+}
+
+StepResult Supernet::accumulate_gradients(const std::vector<int>& arch, const Batch& batch) {
+  check_arch(arch);
+  check_batch(batch, true);
+  Impl& m = *impl_;
+  const int N = batch.n;
+  m.prepare_input(batch);
+  const float* lg = m.forward_saved(arch, N, BnMode::Train);
+  float* loss = m.losses.ensure(N);
+  m.correct.resize(size_t(N));
+  float* dl = m.dlogits.ensure(int64_t(N) * space_.classes);
+  backend_->softmax_xent(loss, m.correct.data(), dl, lg, batch.labels, options_.label_smoothing, N, space_.classes);
+  StepResult r;
+  for (int i = 0; i < N; i++) {
+    r.loss += loss[i];
+    r.correct += m.correct[size_t(i)];
+  }
+  r.loss /= N;
+  m.backward_saved(arch, N);
+  return r;
+}
+
+void Supernet::apply_update(float lr) {
+  for (int id = 0; id < int(store_.entries().size()); id++) {
+    TensorEntry& e = store_.entry(id);
+    if (!e.pending) continue;
+    const float wd = e.decay ? options_.weight_decay : options_.weight_decay_no_decay;
+    backend_->sgd_update(store_.value(id), store_.velocity(id), store_.grad(id), e.size, lr, options_.momentum, wd,
+                         options_.nesterov);
+    e.pending = false;
+  }
+}
+
+StepResult Supernet::train_step(const std::vector<int>& arch, const Batch& batch, float lr) {
+  if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("learning rate must be a finite number >= 0");
+  StepResult r = accumulate_gradients(arch, batch);
+  apply_update(lr);
+  return r;
+}
+
+void Supernet::normalize(const Batch& batch, float* out) {
+  const float* x = impl_->prepare_input(batch);
+  std::memcpy(out, x, size_t(batch.n) * space_.height * space_.width * space_.channels * sizeof(float));
+}
+
+void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits) {
+  check_arch(arch);
+  check_batch(batch, false);
+  std::vector<PathScore> unused;
+  Impl& m = *impl_;
+  m.prepare_input(batch);
+  // The saved-activation forward is reused here: predict is not the hot path (evaluate is).
+  const float* lg = m.forward_saved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
+  std::memcpy(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
+}
+
+std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode) {
+  if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
+  for (const auto& a : archs) check_arch(a);
+  check_batch(batch, true);
+  if (mode == BnMode::Train) mode = BnMode::Batch;  // scoring never touches running statistics
+  Impl& m = *impl_;
+  const int N = batch.n;
+  const SpaceDesc& sp = space_;
+  const float* x = m.prepare_input(batch);
+
+  // stem and fixed blocks once for all paths
+  ConvShape ss = m.stem.shape;
+  ss.N = N;
+  float* h = m.eval_fixed_a.ensure(ss.out_size());
+  m.unit_forward(m.stem, N, x, h, m.eval_unit, mode);
+  const float* cur = h;
+  for (size_t i = 0; i < m.fixed.size(); i++) {
+    AlignedBuffer& dst = (cur == m.eval_fixed_a.data()) ? m.eval_fixed_b : m.eval_fixed_a;
+    float* out = dst.ensure(m.layer_out_elems(sp.fixed[i], N));
+    cur = m.op_forward(m.fixed[i], N, cur, out, m.eval_state, mode);
+  }
+
+  // Depth-first over the trie of archs (sorted), so paths sharing their first j choices share
+  // the activations of those j layers.
+  std::vector<int> order(archs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return archs[size_t(a)] < archs[size_t(b)]; });
+  std::vector<PathScore> scores(archs.size());
+  float* loss = m.losses.ensure(N);
+  m.correct.resize(size_t(N));
+  const int L = int(sp.layers.size());
+
+  std::function<void(int, int, int, const float*)> dfs = [&](int depth, int lo, int hi, const float* in) {
+    if (depth == L) {
+      const float* lg = m.head_forward(in, N, m.eval_unit, mode);
+      backend_->softmax_xent(loss, m.correct.data(), nullptr, lg, batch.labels, 0.0f, N, sp.classes);
+      PathScore s;
+      for (int i = 0; i < N; i++) {
+        s.loss += loss[i];
+        s.correct += m.correct[size_t(i)];
+      }
+      s.loss /= N;
+      for (int i = lo; i < hi; i++) scores[size_t(order[size_t(i)])] = s;  // identical archs score once
+      return;
+    }
+    int i = lo;
+    while (i < hi) {
+      int choice = archs[size_t(order[size_t(i)])][size_t(depth)];
+      int j = i;
+      while (j < hi && archs[size_t(order[size_t(j)])][size_t(depth)] == choice) j++;
+      float* out = m.eval_depth[size_t(depth)].ensure(m.layer_out_elems(sp.layers[size_t(depth)], N));
+      const float* o = m.op_forward(m.layers[size_t(depth)][size_t(choice)], N, in, out, m.eval_state, mode);
+      dfs(depth + 1, i, j, o);
+      i = j;
+    }
+  };
+  dfs(0, 0, int(archs.size()), cur);
+  return scores;
+}
+
+void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {
+  check_arch(arch);
+  if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
+  for (const Batch& b : batches) check_batch(b, false);
+  Impl& m = *impl_;
+  // Reset the running statistics of every BN on the path, then average batch statistics.
+  std::vector<const OpUnits*> ops;
+  for (auto& f : m.fixed) ops.push_back(&f);
+  for (size_t l = 0; l < m.layers.size(); l++) ops.push_back(&m.layers[l][size_t(arch[l])]);
+  auto reset = [&](const ConvUnit& u) {
+    std::fill(store_.value(u.bn.mean), store_.value(u.bn.mean) + u.bn.C, 0.0f);
+    std::fill(store_.value(u.bn.var), store_.value(u.bn.var) + u.bn.C, 1.0f);
+  };
+  reset(m.stem);
+  reset(m.head);
+  for (const OpUnits* op : ops) {
+    if (op->kind == OpKind::Conv1x1) reset(op->reduce);
+    if (op->kind != OpKind::MBConv) continue;
+    if (op->has_expand) reset(op->expand);
+    reset(op->dw);
+    reset(op->project);
+  }
+  for (size_t i = 0; i < batches.size(); i++) {
+    m.momentum_override = 1.0f / float(i + 1);
+    try {
+      m.prepare_input(batches[i]);
+      m.forward_saved(arch, batches[i].n, BnMode::Train);
+    } catch (...) {
+      m.momentum_override = -1.f;
+      throw;
+    }
+  }
+  m.momentum_override = -1.f;
+}
+
+int64_t Supernet::path_parameter_count(const std::vector<int>& arch) const {
+  check_arch(arch);
+  int64_t n = 0;
+  std::vector<bool> on(store_.entries().size(), false);
+  // Fixed parts: everything not under "layers."; path ops: their tensor ids.
+  for (size_t id = 0; id < store_.entries().size(); id++)
+    if (store_.entries()[id].name.rfind("layers.", 0) != 0) on[id] = true;
+  for (size_t l = 0; l < arch.size(); l++)
+    for (int id : impl_->layers[l][size_t(arch[l])].tensor_ids) on[size_t(id)] = true;
+  for (size_t id = 0; id < on.size(); id++)
+    if (on[id] && store_.entries()[id].kind == TensorKind::Param) n += store_.entries()[id].size;
+  return n;
+}
+
+}  // namespace gnas

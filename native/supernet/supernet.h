@@ -1,0 +1,107 @@
+// The weight-sharing supernet: every candidate op of every searchable layer with its own
+// weights, trained and scored one path (arch) at a time through a Backend.
+//
+//   Supernet net(space, options);
+//   net.train_step(arch, batch, lr)          forward (train BN), backward, SGD on the path only
+//   net.evaluate(archs, batch, mode)         forward only; shared prefixes computed once
+//   net.predict(arch, batch, mode, logits)   forward only, logits out
+//   net.calibrate_bn(arch, batches)          re-estimate the path's running statistics
+//
+// Parameters of ops off the path get no update at all: no gradient, no momentum step, no
+// weight decay. All calls are serialised by an internal mutex, so concurrent calls from several
+// AsyncWorkers queue instead of racing.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "supernet/space_desc.h"
+#include "supernet/tensor_store.h"
+
+namespace gnas {
+
+struct SupernetOptions {
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string backend = "cpu";
+  float momentum = 0.9f;
+  bool nesterov = true;
+  float weight_decay = 4e-5f;          // conv and fc weights
+  float weight_decay_no_decay = 0.0f;  // BN parameters and biases
+  float label_smoothing = 0.1f;
+};
+
+// How batch norm behaves during a forward pass.
+enum class BnMode : int {
+  Train = 0,    // batch statistics, running statistics updated (training)
+  Batch = 1,    // batch statistics, running statistics untouched (GreedyNAS scoring)
+  Running = 2,  // running statistics (eval mode)
+};
+
+// A batch of images (borrowed; owned by the caller for the duration of the call).
+struct Batch {
+  const uint8_t* u8 = nullptr;  // NHWC 0..255, or
+  const float* f32 = nullptr;   // NHWC in [0, 1]
+  const int32_t* labels = nullptr;
+  int n = 0;
+};
+
+struct PathScore {
+  double loss = 0;     // mean cross-entropy, no smoothing
+  int64_t correct = 0;
+};
+
+struct StepResult {
+  double loss = 0;     // mean training loss, smoothing included
+  int64_t correct = 0;
+};
+
+class Supernet {
+ public:
+  Supernet(const SpaceDesc& space, const SupernetOptions& options);
+  ~Supernet();
+
+  const SpaceDesc& space() const { return space_; }
+  TensorStore& store() { return store_; }
+  const TensorStore& store() const { return store_; }
+  Backend& backend() { return *backend_; }
+  const SupernetOptions& options() const { return options_; }
+  std::mutex& mutex() { return mutex_; }
+
+  // Throws std::invalid_argument naming the problem (length, choice out of range).
+  void check_arch(const std::vector<int>& arch) const;
+  void check_batch(const Batch& b, bool need_labels) const;
+
+  // Forward + backward; gradients of the path's parameters are ADDED to the pending gradient
+  // (so strict-fair training can sum several paths before one update). Returns loss/correct.
+  StepResult accumulate_gradients(const std::vector<int>& arch, const Batch& batch);
+  // One SGD step on every parameter with a pending gradient, then clears them.
+  void apply_update(float lr);
+  // accumulate_gradients + apply_update.
+  StepResult train_step(const std::vector<int>& arch, const Batch& batch, float lr);
+
+  std::vector<PathScore> evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode);
+  void predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits);
+  // Resets the running statistics of the path's BN layers and re-estimates them as the plain
+  // average of the batch statistics over `batches` (PyTorch's momentum=None).
+  void calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches);
+
+  // Normalised float input (NHWC) for a batch, as the first layer sees it.
+  void normalize(const Batch& batch, float* out);
+
+  int64_t path_parameter_count(const std::vector<int>& arch) const;
+
+ private:
+  struct Impl;
+  SpaceDesc space_;
+  SupernetOptions options_;
+  std::unique_ptr<Backend> backend_;
+  TensorStore store_;
+  std::unique_ptr<Impl> impl_;
+  std::mutex mutex_;
+};
+
+}  // namespace gnas
