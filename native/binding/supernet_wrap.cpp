@@ -24,14 +24,16 @@ namespace {
 // Runs `work` off the event loop under the supernet's mutex, then resolves with `result`.
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  PromiseWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<Supernet> net, std::function<void()> work,
-                std::function<Napi::Value(Napi::Env)> result)
+  PromiseWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<Supernet> net, std::shared_ptr<int> in_flight,
+                std::function<void()> work, std::function<Napi::Value(Napi::Env)> result)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         net_(std::move(net)),
+        in_flight_(std::move(in_flight)),
         work_(std::move(work)),
         result_(std::move(result)) {
     owner_ = Napi::Persistent(owner);  // the JS wrapper must outlive the call, GC or not
+    ++*in_flight_;                      // main thread only: queued and finished on the event loop
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -51,6 +53,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
   }
   void OnOK() override {
+    --*in_flight_;
     Napi::Env env = Env();
     try {
       deferred_.Resolve(result_(env));
@@ -59,6 +62,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     }
   }
   void OnError(const Napi::Error& e) override {
+    --*in_flight_;
     Napi::Error err = Napi::Error::New(Env(), e.Message());
     err.Set("code", Napi::String::New(Env(), code_));
     deferred_.Reject(err.Value());
@@ -68,6 +72,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference owner_;
   std::shared_ptr<Supernet> net_;
+  std::shared_ptr<int> in_flight_;
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> result_;
   std::string code_ = "GNAS_NATIVE";
@@ -115,13 +120,14 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
 
  private:
   std::shared_ptr<Supernet> net_;
+  // Async calls queued and not yet settled (touched on the main thread only).
+  std::shared_ptr<int> in_flight_ = std::make_shared<int>(0);
 
-  // Synchronous accessors must not race an in-flight worker.
+  // Synchronous accessors must not race an in-flight worker: they refuse while any is queued.
   std::unique_lock<std::mutex> lock_or_throw(Napi::Env env) {
-    std::unique_lock<std::mutex> lock(net_->mutex(), std::try_to_lock);
-    if (!lock.owns_lock())
+    if (*in_flight_ > 0)
       throw_error(env, "GNAS_BUSY", "the supernet is busy with an unfinished call: await it first");
-    return lock;
+    return std::unique_lock<std::mutex>(net_->mutex());
   }
 
   int tensor_id(Napi::Env env, const Napi::Value& v) {
@@ -229,7 +235,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   }
 
   Napi::Value run(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> result) {
-    auto* w = new PromiseWorker(env, Value(), net_, std::move(work), std::move(result));
+    auto* w = new PromiseWorker(env, Value(), net_, in_flight_, std::move(work), std::move(result));
     Napi::Promise p = w->promise();
     w->Queue();
     return p;

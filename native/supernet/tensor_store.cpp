@@ -41,9 +41,10 @@ int TensorStore::add(const std::string& name, std::vector<int> shape, TensorKind
 
 void TensorStore::finalize() {
   int64_t n = total_ > 0 ? total_ : 1;
-  std::memset(values_.ensure(n), 0, size_t(values_.capacity()) * sizeof(float));
-  std::memset(grads_.ensure(n), 0, size_t(grads_.capacity()) * sizeof(float));
-  std::memset(velocity_.ensure(n), 0, size_t(velocity_.capacity()) * sizeof(float));
+  for (AlignedBuffer* b : {&values_, &grads_, &velocity_}) {
+    float* p = b->ensure(n);
+    std::memset(p, 0, size_t(b->capacity()) * sizeof(float));
+  }
 }
 
 int TensorStore::find(const std::string& name) const {

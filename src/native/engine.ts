@@ -33,6 +33,9 @@ export class Supernet {
   readonly options: Readonly<NativeOptions>;
   private readonly native: NativeSupernet;
   private readonly pixels: number;
+  /** Calls run in the order they were made: each native call starts when the previous settled. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
 
   private constructor(space: ResolvedSpace, options: NativeOptions) {
     this.space = space;
@@ -134,17 +137,45 @@ export class Supernet {
     return bn;
   }
 
+  private enqueue<T>(call: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const run = this.tail.then(call, call);
+    this.tail = run.then(
+      () => this.pending--,
+      () => this.pending--,
+    );
+    return run;
+  }
+
+  /** The native side copies its inputs when a call starts; a call that must wait behind others
+   *  copies them now, so the caller may reuse its buffers as soon as the call is made. */
+  private snapshot<T extends Images>(images: T, labels?: Int32Array): [T, Int32Array] {
+    if (this.pending === 0) return [images, labels ?? new Int32Array(0)];
+    return [images.slice() as T, labels ? labels.slice() : new Int32Array(0)];
+  }
+
+  private notBusy(what: string): void {
+    if (this.pending > 0) throw new EngineError(`${what}: the supernet is busy with ${this.pending} unfinished call(s); await them first`, 'GNAS_BUSY');
+  }
+
+  /** Number of async calls issued and not yet settled. */
+  get busy(): number {
+    return this.pending;
+  }
+
   // ---------------- tensors ----------------
   tensorInfo(): TensorInfo[] {
     return this.native.tensorInfo();
   }
 
   getTensor(name: string): Float32Array {
+    this.notBusy(`getTensor(${name})`);
     return this.native.getTensor(name);
   }
 
   setTensor(name: string, data: Float32Array): void {
     if (!(data instanceof Float32Array)) throw new EngineError(`setTensor(${name}): expected a Float32Array, got ${describe(data)}`);
+    this.notBusy(`setTensor(${name})`);
     this.native.setTensor(name, data);
   }
 
@@ -156,6 +187,7 @@ export class Supernet {
   /** Images as the first layer sees them: NHWC float32, normalised with the space's mean/std. */
   normalize(images: Images): Float32Array {
     this.checkImages(images);
+    this.notBusy('normalize');
     return this.native.normalize(images);
   }
 
@@ -165,7 +197,9 @@ export class Supernet {
     const a = this.checkArch(arch);
     const l = this.checkLabels(labels);
     this.checkImages(images, 'images', l.length);
-    return this.native.trainStep(a, images, l, this.checkLr(opts?.lr));
+    const lr = this.checkLr(opts?.lr);
+    const [im, lb] = this.snapshot(images, l);
+    return this.enqueue(() => this.native.trainStep(a, im, lb, lr));
   }
 
   /** Forward and backward only: gradients add up until applyUpdate (strict-fair training). */
@@ -173,12 +207,14 @@ export class Supernet {
     const a = this.checkArch(arch);
     const l = this.checkLabels(labels);
     this.checkImages(images, 'images', l.length);
-    return this.native.accumulateGradients(a, images, l);
+    const [im, lb] = this.snapshot(images, l);
+    return this.enqueue(() => this.native.accumulateGradients(a, im, lb));
   }
 
   /** One SGD step on every parameter holding an accumulated gradient. */
   async applyUpdate(lr: number): Promise<void> {
-    return this.native.applyUpdate(this.checkLr(lr));
+    const rate = this.checkLr(lr);
+    return this.enqueue(() => this.native.applyUpdate(rate));
   }
 
   /**
@@ -191,14 +227,18 @@ export class Supernet {
     const as = archs.map((a, i) => this.checkArch(a, `archs[${i}]`));
     const l = this.checkLabels(labels);
     this.checkImages(images, 'images', l.length);
-    return this.native.evaluate(as, images, l, this.checkBn(opts.bn ?? 'batch'));
+    const bn = this.checkBn(opts.bn ?? 'batch');
+    const [im, lb] = this.snapshot(images, l);
+    return this.enqueue(() => this.native.evaluate(as, im, lb, bn));
   }
 
   /** Logits [N][classes] of one path. */
   async predict(arch: Arch, images: Images, opts: { bn?: BnMode } = {}): Promise<Float32Array> {
     const a = this.checkArch(arch);
     this.checkImages(images);
-    return this.native.predict(a, images, this.checkBn(opts.bn ?? 'running'));
+    const bn = this.checkBn(opts.bn ?? 'running');
+    const [im] = this.snapshot(images);
+    return this.enqueue(() => this.native.predict(a, im, bn));
   }
 
   /** Resets the path's BN running statistics and re-estimates them over the batches. */
@@ -206,18 +246,19 @@ export class Supernet {
     const a = this.checkArch(arch);
     if (!Array.isArray(batches) || batches.length === 0) throw new EngineError(`batches: expected a non-empty array of image batches, got ${describe(batches)}`);
     batches.forEach((b, i) => this.checkImages(b, `batches[${i}]`));
-    return this.native.calibrateBn(a, batches);
+    const copies = this.pending > 0 ? batches.map((b) => b.slice()) : batches;
+    return this.enqueue(() => this.native.calibrateBn(a, copies));
   }
 
   /** Writes every tensor and the momentum buffers (atomic, checksummed); `extra` is stored too. */
   async save(path: string, extra = ''): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw new EngineError(`path: expected a file path, got ${describe(path)}`);
-    return this.native.save(path, extra);
+    return this.enqueue(() => this.native.save(path, extra));
   }
 
   /** Restores a file written by save() for the same space; resolves with its `extra` string. */
   async load(path: string): Promise<string> {
     if (typeof path !== 'string' || path.length === 0) throw new EngineError(`path: expected a file path, got ${describe(path)}`);
-    return this.native.load(path);
+    return this.enqueue(() => this.native.load(path));
   }
 }
