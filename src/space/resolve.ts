@@ -19,6 +19,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Rejects keys that are not in `allowed` (a misspelt optional field would otherwise be ignored). */
+function knownKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) throw new SpaceError(`${field}.${key}`, `unknown field (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+const TOP_LEVEL_KEYS = ['name', 'description', 'comment', 'input', 'classes', 'activation', 'stem', 'fixedBlocks', 'stages', 'ops', 'head', 'bn', 'seRatio', 'normalization'] as const;
+
 function positiveInt(v: unknown, field: string, max = 1 << 20): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
     throw new SpaceError(field, `expected an integer in [1, ${max}], got ${JSON.stringify(v)}`);
@@ -65,9 +74,17 @@ function fixedOpName(k: number, e: number, se: boolean): string {
 export function resolveSpace(raw: unknown): ResolvedSpace {
   if (!isObject(raw)) throw new SpaceError('space', 'expected a JSON object');
   const sp = raw as Partial<SpaceFile> & Record<string, unknown>;
-  const name = typeof sp.name === 'string' && sp.name.length > 0 ? sp.name : 'custom';
+  knownKeys(sp, TOP_LEVEL_KEYS, 'space');
+  if (sp.name !== undefined && (typeof sp.name !== 'string' || sp.name.length === 0)) {
+    throw new SpaceError('space.name', `expected a non-empty string, got ${JSON.stringify(sp.name)}`);
+  }
+  const name = sp.name ?? 'custom';
+  for (const key of ['description', 'comment'] as const) {
+    if (sp[key] !== undefined && typeof sp[key] !== 'string') throw new SpaceError(`space.${key}`, `expected a string, got ${JSON.stringify(sp[key])}`);
+  }
 
   if (!isObject(sp.input)) throw new SpaceError('space.input', 'expected {height, width, channels}');
+  knownKeys(sp.input, ['height', 'width', 'channels'], 'space.input');
   const input = {
     height: positiveInt(sp.input.height, 'space.input.height', 4096),
     width: positiveInt(sp.input.width, 'space.input.width', 4096),
@@ -82,11 +99,19 @@ export function resolveSpace(raw: unknown): ResolvedSpace {
   const seRatio = sp.seRatio ?? 0.25;
   if (typeof seRatio !== 'number' || !(seRatio > 0 && seRatio <= 1)) throw new SpaceError('space.seRatio', `expected a number in (0, 1], got ${JSON.stringify(seRatio)}`);
 
+  if (sp.bn !== undefined) {
+    if (!isObject(sp.bn)) throw new SpaceError('space.bn', 'expected {eps?, momentum?}');
+    knownKeys(sp.bn, ['eps', 'momentum'], 'space.bn');
+  }
   const bnEps = sp.bn?.eps ?? 1e-5;
   const bnMomentum = sp.bn?.momentum ?? 0.1;
   if (typeof bnEps !== 'number' || !(bnEps > 0 && bnEps < 1)) throw new SpaceError('space.bn.eps', `expected a number in (0, 1), got ${JSON.stringify(bnEps)}`);
   if (typeof bnMomentum !== 'number' || !(bnMomentum > 0 && bnMomentum <= 1)) throw new SpaceError('space.bn.momentum', `expected a number in (0, 1], got ${JSON.stringify(bnMomentum)}`);
 
+  if (sp.normalization !== undefined) {
+    if (!isObject(sp.normalization)) throw new SpaceError('space.normalization', 'expected {mean, std}');
+    knownKeys(sp.normalization, ['mean', 'std'], 'space.normalization');
+  }
   const norm = sp.normalization ?? {
     mean: new Array<number>(input.channels).fill(0.5),
     std: new Array<number>(input.channels).fill(0.25),
@@ -100,6 +125,7 @@ export function resolveSpace(raw: unknown): ResolvedSpace {
   }
 
   if (!isObject(sp.stem)) throw new SpaceError('space.stem', 'expected {width, stride, kernel?}');
+  knownKeys(sp.stem, ['width', 'stride', 'kernel'], 'space.stem');
   const stemK = kernel(sp.stem.kernel ?? 3, 'space.stem.kernel');
   const stemS = stride(sp.stem.stride, 'space.stem.stride');
   const stemCout = positiveInt(sp.stem.width, 'space.stem.width', 8192);
@@ -123,6 +149,8 @@ export function resolveSpace(raw: unknown): ResolvedSpace {
   const fixed: ResolvedLayer[] = fixedRaw.map((b, i) => {
     const f = `space.fixedBlocks[${i}]`;
     if (!isObject(b)) throw new SpaceError(f, 'expected {kernel, expansion, width, stride, se?}');
+    knownKeys(b, ['kernel', 'expansion', 'width', 'stride', 'se'], f);
+    if (b.se !== undefined && typeof b.se !== 'boolean') throw new SpaceError(`${f}.se`, `expected true or false, got ${JSON.stringify(b.se)}`);
     const k = kernel(b.kernel, `${f}.kernel`);
     if (k === 1) throw new SpaceError(`${f}.kernel`, 'expected 3, 5 or 7');
     const e = positiveInt(b.expansion, `${f}.expansion`, 8);
@@ -148,6 +176,7 @@ export function resolveSpace(raw: unknown): ResolvedSpace {
   sp.stages.forEach((st, i) => {
     const f = `space.stages[${i}]`;
     if (!isObject(st)) throw new SpaceError(f, 'expected {width, layers, stride}');
+    knownKeys(st, ['width', 'layers', 'stride'], f);
     const cout = positiveInt(st.width, `${f}.width`, 8192);
     const n = positiveInt(st.layers, `${f}.layers`, 64);
     const s0 = stride(st.stride, `${f}.stride`);
@@ -167,6 +196,7 @@ export function resolveSpace(raw: unknown): ResolvedSpace {
   if (layers.length === 0) throw new SpaceError('space.stages', 'the space has no searchable layers');
 
   if (!isObject(sp.head)) throw new SpaceError('space.head', 'expected {width}');
+  knownKeys(sp.head, ['width'], 'space.head');
   const headCout = positiveInt(sp.head.width, 'space.head.width', 16384);
   return {
     name,

@@ -18,6 +18,9 @@ export type OpName = string;
 export interface SpaceFile {
   /** Free-form name, written into checkpoints, logs and ONNX metadata. */
   name: string;
+  /** Free-form documentation (ignored by resolution; presets say where their numbers come from). */
+  description?: string;
+  comment?: string;
   input: { height: number; width: number; channels: number };
   classes: number;
   activation: Activation;

@@ -1,0 +1,283 @@
+// `node dist/run.js <command> [options]`: the commands users run, each with --help.
+//   train-supernet  train the supernet with the chosen sampler (checkpoints, resume)
+//   search          evolutionary/random search on the trained supernet
+//   retrain         train the chosen path from scratch, report test accuracy
+//   run             all stages in order, then ONNX export, parity and latency profile
+//   describe        a space: layers, choices, size, FLOPs range, share under a budget
+//   export          one path to ONNX (with parity check)       profile   latency of an ONNX model
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { describeSpace, formatDescription } from '../space/describe.js';
+import { loadSpace } from '../space/presets.js';
+import type { Arch } from '../space/types.js';
+import { archKey, parseArchKey } from '../space/types.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
+import { applyOptions, checkConfig, ConfigError, DEFAULTS, loadConfigFile, OPTION_SPECS, type RunConfig } from '../train/config.js';
+import { prepare, writeRunConfig, type Prepared } from '../train/prepare.js';
+import { retrain, type RetrainResult } from '../train/retrain.js';
+import { runSearch, type SearchOutput } from '../train/search-stage.js';
+import { createSupernet, trainSupernet, type SupernetResult } from '../train/train-supernet.js';
+import { CandidatePool } from '../sampling/pool.js';
+import { CheckpointStore } from '../train/checkpoints.js';
+import { writeReport } from './report.js';
+import { exportStage, profileCommand } from './export-stage.js';
+
+interface Command {
+  summary: string;
+  /** Which config options the command reads (for its --help). */
+  options: string[];
+  extra?: Record<string, string>;
+  run: (config: RunConfig, flags: Flags) => Promise<void>;
+}
+
+interface Flags {
+  resume: boolean;
+  quiet: boolean;
+  arch?: string;
+  positional: string[];
+}
+
+const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 't0-fraction', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
+const SEARCH_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images', 'batch'];
+const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip'];
+
+const say = (line: string) => console.log(line);
+const warn = (line: string) => console.error(line);
+
+async function loadTrainedSupernet(p: Prepared): Promise<{ net: Awaited<ReturnType<typeof createSupernet>>; pool: CandidatePool | null }> {
+  const net = await createSupernet(p, p.config.seed);
+  const loaded = await new CheckpointStore(p.dir, 'supernet').load(net, warn);
+  if (!loaded) throw new ConfigError(`no supernet checkpoint in ${join(p.dir, 'checkpoints')}: run \`train-supernet --out ${p.config.out}\` first`);
+  say(`loaded supernet from ${loaded.info.file}`);
+  let pool: CandidatePool | null = null;
+  const poolFile = join(p.dir, 'pool.json');
+  if (existsSync(poolFile)) pool = CandidatePool.fromJSON(JSON.parse(readFileSync(poolFile, 'utf8')) as unknown, p.costs);
+  return { net, pool };
+}
+
+function chosenArch(p: Prepared, flags: Flags): Arch {
+  if (flags.arch) {
+    const arch = parseArchKey(flags.arch);
+    if (arch.length !== p.space.layers.length || arch.some((c) => !Number.isInteger(c) || c < 0 || c >= p.space.opNames.length)) {
+      throw new ConfigError(`--arch ${flags.arch}: expected ${p.space.layers.length} choices in [0, ${p.space.opNames.length - 1}] joined by '-'`);
+    }
+    return arch;
+  }
+  const file = join(p.dir, 'search.json');
+  if (!existsSync(file)) throw new ConfigError(`no --arch given and no ${file}: run \`search\` first or pass --arch KEY`);
+  const s = JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ top: Array<{ arch: number[] }> }> };
+  const best = s.runs[0]?.top[0];
+  if (!best) throw new ConfigError(`${file} holds no result`);
+  return best.arch;
+}
+
+async function trainStage(p: Prepared, flags: Flags): Promise<SupernetResult> {
+  writeRunConfig(p);
+  const r = await trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet });
+  return r;
+}
+
+function resultsFile(p: Prepared, parts: Record<string, unknown>): void {
+  const file = join(p.dir, 'results.json');
+  let prev: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      prev = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      prev = {};
+    }
+  }
+  writeJsonAtomic(file, { ...prev, ...parts, updated: new Date().toISOString() });
+}
+
+function supernetSummary(r: SupernetResult) {
+  return { iterations: r.iterations, stoppedBy: r.stoppedBy, epochs: r.history, poolSize: r.pool?.size ?? null, checkpoint: r.checkpoint };
+}
+
+function searchSummary(s: SearchOutput) {
+  return { best: s.best.slice(0, 5), runs: s.runs.map((r) => ({ init: r.init, evaluated: r.result.evaluated, best: r.result.top[0] ?? null })) };
+}
+
+function retrainSummary(r: RetrainResult) {
+  return { arch: archKey(r.arch), testAccuracy: r.testAccuracy, testLoss: r.testLoss, testImages: r.testImages, epochs: r.epochs };
+}
+
+const COMMANDS: Record<string, Command> = {
+  'train-supernet': {
+    summary: 'train the weight-sharing supernet with the uniform, fair or greedy sampler',
+    options: TRAIN_OPTIONS,
+    extra: { resume: 'continue from the newest checkpoint in --out' },
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      const r = await trainStage(p, flags);
+      resultsFile(p, { supernet: supernetSummary(r) });
+      await writeReport(p, { supernet: r });
+    },
+  },
+  search: {
+    summary: 'search paths of a trained supernet (in --out) under FLOPs/params/latency constraints',
+    options: SEARCH_OPTIONS,
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      const { net, pool } = await loadTrainedSupernet(p);
+      const s = await runSearch(p, net, pool, { log: say, quiet: flags.quiet });
+      resultsFile(p, { search: searchSummary(s) });
+      await writeReport(p, { search: s, pool });
+    },
+  },
+  retrain: {
+    summary: 'retrain a path from scratch on the full training set and report its test accuracy',
+    options: RETRAIN_OPTIONS,
+    extra: { arch: 'path to retrain, e.g. 0-3-6-1-... (default: the best of search.json in --out)', resume: 'continue from the newest retrain checkpoint' },
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      const r = await retrain(p, chosenArch(p, flags), { log: say, resume: flags.resume, quiet: flags.quiet });
+      resultsFile(p, { retrain: retrainSummary(r) });
+    },
+  },
+  run: {
+    summary: 'all stages in order: train-supernet, search, retrain, export + parity + latency profile',
+    options: [...new Set([...TRAIN_OPTIONS, ...SEARCH_OPTIONS, ...RETRAIN_OPTIONS, 'export'])],
+    extra: { resume: 'continue an interrupted run from its newest checkpoints' },
+    async run(config, flags) {
+      const started = Date.now();
+      const p = await prepare(config, { log: say });
+      say(`\n== 1/4 supernet training (${config.sampler})`);
+      const trained = await trainStage(p, flags);
+      resultsFile(p, { supernet: supernetSummary(trained) });
+      say('\n== 2/4 search');
+      const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet });
+      resultsFile(p, { search: searchSummary(s) });
+      const best = s.best[0];
+      if (!best) throw new Error('the search found no path under the constraints');
+      say(`\n== 3/4 retraining ${best.key}`);
+      const r = await retrain(p, best.arch, { log: say, resume: flags.resume, quiet: flags.quiet });
+      resultsFile(p, { retrain: retrainSummary(r) });
+      let exported: Record<string, unknown> | null = null;
+      if (config.export) {
+        say('\n== 4/4 export, parity and latency');
+        exported = await exportStage(p, r, { log: say });
+        resultsFile(p, { export: exported });
+      }
+      await writeReport(p, { supernet: trained, search: s, pool: trained.pool });
+      const seconds = (Date.now() - started) / 1000;
+      resultsFile(p, { seconds });
+      say(`\ndone in ${seconds.toFixed(0)} s: ${best.key} (${((best.flops ?? 0) / 1e6).toFixed(2)}M FLOPs) test accuracy ${(100 * r.testAccuracy).toFixed(2)}%; outputs in ${p.dir}`);
+    },
+  },
+  describe: {
+    summary: 'describe a space: layers, choices, size, FLOPs and parameter ranges, share under --flops-max',
+    options: ['space', 'flops-max'],
+    async run(config) {
+      const space = loadSpace(config.space);
+      const d = describeSpace(space, config.flopsMax !== null ? { flopsBudget: config.flopsMax } : {});
+      say(formatDescription(d));
+    },
+  },
+  export: {
+    summary: 'export a path of a trained supernet in --out (or of --arch) to ONNX and check parity',
+    options: ['space', 'data', 'out', 'seed', 'threads'],
+    extra: { arch: 'path to export (default: the best of search.json in --out)' },
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      const { net } = await loadTrainedSupernet(p);
+      const arch = chosenArch(p, flags);
+      const out = await exportStage(p, { arch, net, space: p.space, epochs: [], testAccuracy: Number.NaN, testLoss: Number.NaN, testImages: 0 }, { log: say, supernetArch: true });
+      resultsFile(p, { export: out });
+    },
+  },
+  profile: {
+    summary: 'measure the latency of an ONNX model: profile MODEL.onnx [--batch N] [--runs N]',
+    options: [],
+    extra: { batch: 'a second batch size to measure besides 1 (default 8)', runs: 'timed runs per setting (default 100)', provider: 'cpu or cuda', json: 'write the report to this file' },
+    async run(_config, flags) {
+      await profileCommand(flags.positional, say);
+    },
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: node dist/run.js <command> [options]   (--help after a command for its options)', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(16)}${c.summary}`);
+  lines.push('', 'Quick start: node dist/run.js run   (fmnist space on the shipped Fashion-MNIST subset)');
+  return lines.join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const lines = [`usage: node dist/run.js ${name} [options]`, '', c.summary, '', 'options:'];
+  for (const o of c.options) {
+    const s = OPTION_SPECS[o]!;
+    const def = DEFAULTS[s.key];
+    lines.push(`  --${o.padEnd(22)}${s.help} (default ${def === null ? 'none' : String(def)})`);
+  }
+  for (const [o, h] of Object.entries(c.extra ?? {})) lines.push(`  --${o.padEnd(22)}${h}`);
+  lines.push(`  --${'config FILE'.padEnd(22)}JSON file of settings (keys as in config.json); options on the command line win`);
+  lines.push(`  --${'quiet'.padEnd(22)}no progress bar`);
+  lines.push(`  --${'help'.padEnd(22)}this text`);
+  return lines.join('\n');
+}
+
+/** Expands bare boolean flags (--flip, --no-flip) into --flip=true/false. */
+function normaliseBooleans(args: string[]): string[] {
+  return args.map((a) => {
+    const m = /^--(no-)?([a-z0-9-]+)$/.exec(a);
+    if (!m) return a;
+    const name = m[2]!;
+    if (OPTION_SPECS[name]?.kind === 'bool') return `--${name}=${m[1] ? 'false' : 'true'}`;
+    return a;
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    say(usage());
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    warn(`unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const o of Object.keys(OPTION_SPECS)) options[o] = { type: 'string' };
+  for (const o of ['help', 'resume', 'quiet']) options[o] = { type: 'boolean' };
+  for (const o of ['config', 'arch', 'runs', 'provider', 'json']) options[o] = { type: 'string' };
+  if (name !== 'profile') delete options.json;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: normaliseBooleans(rest), options, allowPositionals: name === 'profile', strict: true });
+  } catch (e) {
+    warn(`${name}: ${(e as Error).message.replace(/\. To specify a positional.*$/s, '')}\n(see: node dist/run.js ${name} --help)`);
+    return 2;
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (v.help) {
+    say(commandHelp(name, cmd));
+    return 0;
+  }
+  try {
+    let config = { ...DEFAULTS };
+    if (typeof v.config === 'string') config = loadConfigFile(v.config, config);
+    const given: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(v)) {
+      if (val === undefined || !OPTION_SPECS[k]) continue;
+      if (name !== 'profile' && !cmd.options.includes(k)) throw new ConfigError(`--${k} does not apply to '${name}' (see --help)`);
+      given[k] = val;
+    }
+    config = checkConfig(applyOptions(config, given));
+    config = { ...config, out: resolve(config.out) };
+    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, positional: parsed.positionals };
+    if (typeof v.arch === 'string') flags.arch = v.arch;
+    for (const k of ['runs', 'provider', 'json', 'batch'] as const) if (name === 'profile' && typeof v[k] === 'string') flags.positional.push(`--${k}=${v[k] as string}`);
+    await cmd.run(config, flags);
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    warn(`${name}: ${err.message}`);
+    if (process.env.GREEDYNAS_DEBUG) warn(err.stack ?? '');
+    return err instanceof ConfigError || err.name === 'SpaceError' || err.name === 'SpaceLoadError' || err.name === 'DataError' || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
+  }
+}

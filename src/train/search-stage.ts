@@ -1,0 +1,101 @@
+// The search stage: evolutionary (or random) search over paths of the trained supernet under the
+// FLOPs / parameter / latency constraints, every candidate scored on the same held-out images
+// (ALGORITHM.md section 5). GreedyNAS seeds the first population with the pool's best paths; the
+// randomly seeded run of the same budget is the paper's Figure 3 comparison.
+import { join } from 'node:path';
+
+import type { Supernet } from '../native/engine.js';
+import type { CandidatePool } from '../sampling/pool.js';
+import type { CandidateScorer, EvaluatedPath, GenerationRecord, SearchResult } from '../search/common.js';
+import { EvolutionSearch } from '../search/evolution.js';
+import { RandomSearch } from '../search/random.js';
+import type { Arch } from '../space/types.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
+import { Progress } from '../util/progress.js';
+import { fixedSubset, type Prepared } from './prepare.js';
+import { RunLog } from './run-log.js';
+import { constraintsOf, scorer } from './train-supernet.js';
+
+export interface SearchRun {
+  init: 'pool' | 'random';
+  result: SearchResult;
+}
+
+export interface SearchOutput {
+  runs: SearchRun[];
+  /** The best paths of the main run (the configured initialisation), best first. */
+  best: EvaluatedPath[];
+}
+
+export interface SearchStageOptions {
+  log: (line: string) => void;
+  quiet?: boolean;
+  latencyCheck?: (arch: readonly number[]) => boolean;
+  /** Predicted latency (ms) of a path, reported beside each result when a table exists. */
+  predictLatency?: (arch: readonly number[]) => number;
+}
+
+/** A scorer per the config's BN handling: batch statistics, or SPOS recalibration per candidate. */
+function candidateScorer(p: Prepared, net: Supernet): CandidateScorer {
+  const c = p.config;
+  const images = fixedSubset(p.val, c.searchImages, c.seed + 606);
+  if (c.searchBn === 'batch') return scorer(net, images, 'batch');
+  const calib = fixedSubset(p.train, c.calibrationImages, c.seed + 707);
+  const px = p.space.input.height * p.space.input.width * p.space.input.channels;
+  const batches: Uint8Array[] = [];
+  for (let i = 0; i < calib.labels.length; i += c.batch) batches.push(calib.images.subarray(i * px, Math.min(calib.labels.length, i + c.batch) * px));
+  return async (archs: Arch[]) => {
+    const out: Array<{ loss: number; accuracy: number }> = [];
+    for (const a of archs) {
+      await net.calibrateBn(a, batches);
+      out.push(...(await scorer(net, images, 'running')([a])));
+    }
+    return out;
+  };
+}
+
+export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool | null, opts: SearchStageOptions): Promise<SearchOutput> {
+  const c = p.config;
+  const score = candidateScorer(p, net);
+  const constraints = constraintsOf(c, opts.latencyCheck);
+  const log = new RunLog(join(p.dir, 'log.jsonl'));
+  const inits: Array<'pool' | 'random'> = [c.searchInit];
+  if (c.compareInit && pool && pool.size > 0) inits.push(c.searchInit === 'pool' ? 'random' : 'pool');
+  if (c.searchInit === 'pool' && (!pool || pool.size === 0)) {
+    opts.log('search: no candidate pool (baseline sampler or empty pool): the first population is random');
+  }
+  const runs: SearchRun[] = [];
+  for (const init of inits) {
+    const base = { space: p.costs, costs: p.costs, seed: c.seed + 808, constraints, population: c.population, generations: c.generations };
+    const seeds = init === 'pool' && pool ? pool.best(c.population).map((e) => e.arch) : [];
+    const search = c.searcher === 'evolution' ? new EvolutionSearch({ ...base, init: seeds }) : new RandomSearch(base);
+    const progress = new Progress(`search (${c.searcher}, ${init}-seeded)`, c.generations, 'gen', process.stderr, opts.quiet);
+    const result = await search.run(score, (g: GenerationRecord) => {
+      log.write({ type: 'generation', init, ...g });
+      progress.update(g.generation + 1, `best acc ${(100 * g.best.accuracy).toFixed(2)}%`);
+    });
+    progress.done();
+    const best = result.top[0];
+    opts.log(
+      `search (${init}-seeded): ${result.evaluated} paths scored` +
+        (best ? `, best ${best.key} acc ${(100 * best.accuracy).toFixed(2)}% loss ${best.loss.toFixed(4)} FLOPs ${((best.flops ?? 0) / 1e6).toFixed(2)}M` : '') +
+        (result.stoppedEarly ? ` (stopped early: ${result.stoppedEarly})` : ''),
+    );
+    runs.push({ init, result });
+  }
+  const main = runs[0]!.result;
+  const withLatency = (e: EvaluatedPath) => (opts.predictLatency ? { ...e, predictedLatencyMs: opts.predictLatency(e.arch) } : e);
+  writeJsonAtomic(join(p.dir, 'search.json'), {
+    searcher: c.searcher,
+    constraints: { flopsMax: c.flopsMax, paramsMax: c.paramsMax, latencyMax: c.latencyMax },
+    scoring: { images: c.searchImages, bn: c.searchBn, source: 'held-out validation split (never the test set)' },
+    runs: runs.map((r) => ({
+      init: r.init,
+      evaluated: r.result.evaluated,
+      stoppedEarly: r.result.stoppedEarly,
+      top: r.result.top.map(withLatency),
+      generations: r.result.history.map((g) => ({ generation: g.generation, bestAccuracy: g.best.accuracy, bestLoss: g.best.loss, sources: g.sources })),
+    })),
+  });
+  return { runs, best: main.top };
+}

@@ -1,0 +1,322 @@
+// Supernet training with one of three samplers, same data, same schedule:
+//   uniform  one uniform path per iteration under the budget (SPOS; optional FLOPs bins)
+//   fair     per step, every choice of every layer once: |choices| paths, each on its own batch,
+//            gradients summed, one update (FairNAS strict fairness)
+//   greedy   GreedyNAS rounds: m paths scored on one held-out batch in one batched native call,
+//            top-k kept into the candidate pool and trained one iteration each; eps schedule;
+//            stopping rule on pool turnover at each epoch end (ALGORITHM.md section 3)
+// Checkpoints every N iterations and at each epoch end hold the weights, momentum, sampler
+// state (pool, queue, RNG), loader position, counters and history; --resume continues exactly.
+import { join } from 'node:path';
+
+import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
+import { Supernet } from '../native/engine.js';
+import type { Constraints } from '../sampling/constraints.js';
+import { FairSampler, type FairState } from '../sampling/fair.js';
+import { GreedySampler, type GreedyState, type RoundRecord } from '../sampling/greedy.js';
+import { CandidatePool } from '../sampling/pool.js';
+import { UniformSampler, type UniformState } from '../sampling/uniform.js';
+import { archSpaceOf } from '../space/arch.js';
+import type { Arch } from '../space/types.js';
+import { archKey } from '../space/types.js';
+import { writeJsonAtomic } from '../util/atomic-file.js';
+import { Progress } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
+import { CheckpointStore } from './checkpoints.js';
+import type { RunConfig } from './config.js';
+import { learningRate } from './lr-schedule.js';
+import { fixedSubset, type Prepared } from './prepare.js';
+import { RunLog } from './run-log.js';
+
+export interface EpochSummary {
+  epoch: number;
+  iterations: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** Mean validation loss/accuracy of a fixed probe set of random paths (comparable across samplers). */
+  probeLoss: number;
+  probeAccuracy: number;
+  /** GreedyNAS: the pool's best path on the validation images. */
+  poolBestLoss?: number;
+  poolBestAccuracy?: number;
+  poolBest?: string;
+  /** GreedyNAS: pool turnover of the epoch and the pool's size. */
+  pi?: number;
+  poolSize?: number;
+  seconds: number;
+}
+
+interface TrainerState {
+  version: 1;
+  sampler: RunConfig['sampler'];
+  iteration: number;
+  epochsDone: number;
+  stopped: string | null;
+  samplerState: GreedyState | UniformState | FairState;
+  loader: LoaderState;
+  epochAcc: { loss: number; correct: number; count: number; seconds: number };
+  history: EpochSummary[];
+  eps: Array<{ iteration: number; eps: number }>;
+  logBytes: number;
+}
+
+export interface SupernetResult {
+  net: Supernet;
+  history: EpochSummary[];
+  eps: Array<{ iteration: number; eps: number }>;
+  pool: CandidatePool | null;
+  iterations: number;
+  stoppedBy: string;
+  checkpoint: string;
+}
+
+export interface TrainOptions {
+  resume: boolean;
+  log: (line: string) => void;
+  /** Stop after this many iterations in this process (tests of resume); a checkpoint is written there. */
+  stopAfterIterations?: number;
+  quiet?: boolean;
+}
+
+/** The FLOPs/params/latency constraints of a config as the samplers and searchers take them. */
+export function constraintsOf(config: RunConfig, latencyCheck?: (arch: readonly number[]) => boolean): Constraints {
+  const c: Constraints = {};
+  if (config.flopsMax !== null) c.flops = config.flopsMax;
+  if (config.paramsMax !== null) c.params = config.paramsMax;
+  if (latencyCheck) c.check = latencyCheck;
+  return c;
+}
+
+export async function createSupernet(p: Prepared, seed: number): Promise<Supernet> {
+  const c = p.config;
+  return Supernet.create(p.space, {
+    seed,
+    threads: c.threads,
+    momentum: c.momentum,
+    nesterov: c.nesterov,
+    weightDecay: c.weightDecay,
+    labelSmoothing: c.labelSmoothing,
+  });
+}
+
+/** Scores paths on held-out images: {loss, accuracy} per path, every path on the same images. */
+export function scorer(net: Supernet, ds: Dataset, bn: 'batch' | 'running' = 'batch') {
+  return async (archs: Arch[]): Promise<Array<{ loss: number; accuracy: number }>> => {
+    const r = await net.evaluate(archs, ds.images, ds.labels, { bn });
+    return r.map((s) => ({ loss: s.loss, accuracy: s.correct / s.count }));
+  };
+}
+
+export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyCheck?: (arch: readonly number[]) => boolean): Promise<SupernetResult> {
+  const c = p.config;
+  const net = await createSupernet(p, c.seed);
+  const shape = archSpaceOf(p.space);
+  const constraints = constraintsOf(c, latencyCheck);
+  const loader = new BatchLoader(p.train, {
+    batchSize: c.batch,
+    seed: c.seed,
+    augment: defaultAugmentation(p.space.input, { flip: c.flip }),
+    dropLast: true,
+  });
+  const bpe = loader.batchesPerEpoch;
+  if (bpe < 1) throw new Error(`the training split has ${p.train.labels.length} images, fewer than one batch of ${c.batch}`);
+  const total = c.epochs * bpe;
+  const warmup = Math.round(c.warmupEpochs * bpe);
+
+  // Samplers
+  const uniform = new UniformSampler(shape, { seed: c.seed + 101, costs: p.costs, constraints, ...(c.flopsBins > 0 ? { bins: { count: c.flopsBins } } : {}) });
+  const fair = c.sampler === 'fair' ? new FairSampler(shape, { seed: c.seed + 202 }) : null;
+  const pool = c.sampler === 'greedy' ? new CandidatePool({ capacity: c.poolSize }) : null;
+  const greedy =
+    c.sampler === 'greedy'
+      ? new GreedySampler({
+          seed: c.seed + 303,
+          uniform,
+          pool: pool!,
+          m: c.m,
+          k: c.k,
+          usePool: c.usePool,
+          eps: { totalIterations: total, epsMax: c.epsMax, t0Fraction: c.t0Fraction },
+          stopping: { alpha: c.alpha, enabled: c.stopping },
+        })
+      : null;
+
+  // Held-out images: the GreedyNAS scoring batch (drawn once per run, or per round) and a fixed
+  // probe set of random paths measured at every epoch end for every sampler.
+  const scoringBatch = fixedSubset(p.val, c.valImages, c.seed + 404);
+  const scoreRound = async (archs: Arch[], round: number): Promise<number[]> => {
+    const ds = c.redrawScoringBatch ? fixedSubset(p.val, c.valImages, c.seed + 404 + 7919 * round) : scoringBatch;
+    return (await scorer(net, ds)(archs)).map((s) => s.loss);
+  };
+  const probeRng = new Rng(c.seed + 505);
+  const probePaths = Array.from({ length: 10 }, () => Array.from({ length: shape.numLayers }, () => probeRng.int(shape.numChoices)));
+
+  const log = new RunLog(join(p.dir, 'log.jsonl'));
+  const store = new CheckpointStore(p.dir, 'supernet');
+  let iteration = 0;
+  let epochsDone = 0;
+  let stopped: string | null = null;
+  let epochAcc = { loss: 0, correct: 0, count: 0, seconds: 0 };
+  let history: EpochSummary[] = [];
+  let epsTrace: Array<{ iteration: number; eps: number }> = [];
+
+  if (opts.resume) {
+    const loaded = await store.load<TrainerState>(net, opts.log);
+    if (loaded) {
+      const s = loaded.state;
+      if (s.version !== 1 || s.sampler !== c.sampler) throw new Error(`checkpoint ${loaded.info.file} was written by --sampler ${s.sampler}, this run uses --sampler ${c.sampler}`);
+      iteration = s.iteration;
+      epochsDone = s.epochsDone;
+      stopped = s.stopped;
+      epochAcc = s.epochAcc;
+      history = s.history;
+      epsTrace = s.eps;
+      loader.restore(s.loader);
+      if (greedy) greedy.restore(s.samplerState as GreedyState);
+      else if (fair) fair.restore(s.samplerState as FairState);
+      else uniform.restore(s.samplerState as UniformState);
+      log.truncate(s.logBytes);
+      opts.log(`resumed from ${loaded.info.file} at iteration ${iteration} (epoch ${epochsDone + 1})`);
+    } else {
+      opts.log('no checkpoint to resume from: starting from scratch');
+    }
+  }
+  if (!opts.resume || iteration === 0) log.truncate(0);
+
+  const state = (): TrainerState => ({
+    version: 1,
+    sampler: c.sampler,
+    iteration,
+    epochsDone,
+    stopped,
+    samplerState: greedy ? greedy.state() : fair ? fair.state() : uniform.state(),
+    loader: loader.state(),
+    epochAcc,
+    history,
+    eps: epsTrace,
+    logBytes: log.bytes,
+  });
+  let lastCheckpoint = '';
+  const checkpoint = async () => {
+    lastCheckpoint = await store.save(net, iteration, state());
+    if (pool) writeJsonAtomic(join(p.dir, 'pool.json'), pool.toJSON());
+  };
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    opts.log('\ninterrupt: finishing the current iteration and writing a checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+
+  const progress = new Progress(`supernet (${c.sampler})`, total, 'it', process.stderr, opts.quiet);
+  const startIteration = iteration;
+  let sinceStart = 0;
+  let epochStarted = Date.now();
+
+  const trainOne = async (arch: Arch, lr: number) => {
+    const b = await loader.next();
+    const r = await net.trainStep(arch, b.images, b.labels, { lr });
+    epochAcc.loss += r.loss * b.count;
+    epochAcc.correct += r.correct;
+    epochAcc.count += b.count;
+    return r;
+  };
+
+  const endEpoch = async () => {
+    const probe = await scorer(net, scoringBatch)(probePaths);
+    const summary: EpochSummary = {
+      epoch: epochsDone + 1,
+      iterations: iteration,
+      trainLoss: epochAcc.loss / Math.max(1, epochAcc.count),
+      trainAccuracy: epochAcc.correct / Math.max(1, epochAcc.count),
+      probeLoss: probe.reduce((a, s) => a + s.loss, 0) / probe.length,
+      probeAccuracy: probe.reduce((a, s) => a + s.accuracy, 0) / probe.length,
+      seconds: epochAcc.seconds + (Date.now() - epochStarted) / 1000,
+    };
+    if (greedy && pool) {
+      const turnover = greedy.endEpoch();
+      summary.pi = turnover.pi;
+      summary.poolSize = pool.size;
+      const best = pool.best(1)[0];
+      if (best) {
+        const [s] = await scorer(net, scoringBatch)([[...best.arch]]);
+        summary.poolBest = best.key;
+        summary.poolBestLoss = s!.loss;
+        summary.poolBestAccuracy = s!.accuracy;
+      }
+      if (turnover.stop) stopped = `pool turnover pi = ${turnover.pi.toFixed(3)} <= alpha = ${c.alpha} after epoch ${summary.epoch}`;
+    }
+    history.push(summary);
+    log.write({ type: 'epoch', ...summary });
+    epochsDone++;
+    epochAcc = { loss: 0, correct: 0, count: 0, seconds: 0 };
+    epochStarted = Date.now();
+    progress.done();
+    opts.log(
+      `epoch ${summary.epoch}/${c.epochs}: train loss ${summary.trainLoss.toFixed(4)} acc ${(100 * summary.trainAccuracy).toFixed(2)}%` +
+        ` | probe paths val acc ${(100 * summary.probeAccuracy).toFixed(2)}%` +
+        (summary.poolBestAccuracy !== undefined ? ` | pool best val acc ${(100 * summary.poolBestAccuracy).toFixed(2)}% | pi ${summary.pi!.toFixed(3)} | pool ${summary.poolSize}` : '') +
+        ` | ${summary.seconds.toFixed(1)} s`,
+    );
+    await checkpoint();
+  };
+
+  try {
+    while (iteration < total && stopped === null && !interrupted) {
+      if (opts.stopAfterIterations !== undefined && sinceStart >= opts.stopAfterIterations) break;
+      const epochBefore = Math.floor(iteration / bpe);
+      const lr = learningRate(iteration, total, warmup, c.lr);
+      if (greedy) {
+        const arch = await greedy.next(
+          (archs) => scoreRound(archs, greedy.rounds),
+          (record: RoundRecord) => {
+            log.write({ type: 'round', ...record });
+            epsTrace.push({ iteration: record.iteration, eps: record.eps });
+          },
+        );
+        const r = await trainOne(arch, lr);
+        log.write({ type: 'train', iteration, path: archKey(arch), loss: r.loss, lr });
+        iteration++;
+        sinceStart++;
+      } else if (fair) {
+        const paths = fair.step();
+        let loss = 0;
+        for (const arch of paths) {
+          const b = await loader.next();
+          const r = await net.accumulateGradients(arch, b.images, b.labels);
+          epochAcc.loss += r.loss * b.count;
+          epochAcc.correct += r.correct;
+          epochAcc.count += b.count;
+          loss += r.loss / paths.length;
+        }
+        await net.applyUpdate(lr);
+        log.write({ type: 'train', iteration, paths: paths.map(archKey), loss, lr });
+        iteration += paths.length;
+        sinceStart += paths.length;
+      } else {
+        const arch = uniform.sample();
+        const r = await trainOne(arch, lr);
+        log.write({ type: 'train', iteration, path: archKey(arch), loss: r.loss, lr });
+        iteration++;
+        sinceStart++;
+      }
+      progress.update(iteration, `lr ${lr.toExponential(2)}${greedy ? ` eps ${greedy.currentEps().toFixed(2)} pool ${pool!.size}` : ''}`, startIteration);
+      const crossedEpoch = Math.floor(iteration / bpe) > epochBefore;
+      if (crossedEpoch || iteration >= total) await endEpoch();
+      else if (iteration % c.checkpointEvery === 0 || interrupted) await checkpoint();
+    }
+    if (interrupted || (opts.stopAfterIterations !== undefined && iteration < total && stopped === null)) {
+      await checkpoint();
+      progress.done();
+      if (interrupted) opts.log(`stopped at iteration ${iteration}; continue with --resume`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (lastCheckpoint === '') await checkpoint();
+  const stoppedBy = stopped ?? (iteration >= total ? `epoch cap (${c.epochs} epochs)` : interrupted ? 'interrupted' : 'iteration limit of this process');
+  if (iteration >= total || stopped !== null) opts.log(`supernet training finished: ${stoppedBy}, ${iteration} iterations`);
+  return { net, history, eps: epsTrace, pool, iterations: iteration, stoppedBy, checkpoint: lastCheckpoint };
+}

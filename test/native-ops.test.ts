@@ -1,0 +1,61 @@
+// Runs the C++ op harness (native/tests, built by CMake as gnas_op_tests next to the addon) and
+// requires it to pass: every built backend against the reference backend, op by op, and the
+// reference's backward against finite differences. The harness prints one line per comparison
+// and ends with "N passed, M failed".
+//
+// The executable is looked up in build/Release/ and build/ under the package root (found by
+// walking up from this compiled file to package.json); GNAS_OP_TESTS overrides the path.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+function findHarness(): { path: string | undefined; tried: string[] } {
+  const override = process.env['GNAS_OP_TESTS'];
+  if (override) {
+    const p = resolve(override);
+    return { path: existsSync(p) ? p : undefined, tried: [`${p} (from GNAS_OP_TESTS)`] };
+  }
+  const root = packageRoot();
+  const exe = process.platform === 'win32' ? 'gnas_op_tests.exe' : 'gnas_op_tests';
+  const tried = [join(root, 'build', 'Release', exe), join(root, 'build', exe)];
+  // the most recently built one wins when both exist
+  const found = tried.filter((p) => existsSync(p)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return { path: found[0], tried };
+}
+
+test('native op harness: every backend matches the reference, reference gradients match finite differences', () => {
+  const { path, tried } = findHarness();
+  assert.ok(
+    path !== undefined,
+    `gnas_op_tests executable not found; looked at:\n  ${tried.join('\n  ')}\n` +
+      'Build it with `npm run build:native` (or point GNAS_OP_TESTS at a built gnas_op_tests).',
+  );
+
+  const run = spawnSync(path, [], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(run.error, undefined, `could not run ${path}: ${run.error?.message ?? ''}`);
+  const stdout = run.stdout ?? '';
+  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  const failures = lines.filter((l) => l.startsWith('FAIL'));
+  const detail = `\n${failures.slice(0, 40).join('\n')}\n${(run.stderr ?? '').trim()}`;
+
+  const summary = /^(\d+) passed, (\d+) failed$/.exec(lines[lines.length - 1] ?? '');
+  assert.ok(summary, `no summary line at the end of ${path}'s output (exit ${run.status}, signal ${run.signal}):${detail}`);
+  const passed = Number(summary[1]);
+  const failed = Number(summary[2]);
+  assert.equal(failed, 0, `${failed} op check(s) failed:${detail}`);
+  assert.ok(passed > 0, 'the harness ran no checks');
+  assert.equal(run.status, 0, `${path} exited with ${run.status} (signal ${run.signal}) despite 0 failures:${detail}`);
+});
