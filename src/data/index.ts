@@ -1,0 +1,215 @@
+// The data layer's entry point: openDataset() turns a dataset spec (an IDX directory, an image
+// folder root, or the name of the subset shipped in data/) into {train, test} datasets, and the
+// rest of src/data/ is re-exported from here.
+//
+//   src/data/types.ts         Dataset, Rng, DataError, validation and subsets
+//   src/data/seeded-rng.ts    the serialisable seeded generator (xoshiro128**)
+//   src/data/idx.ts           IDX (MNIST / Fashion-MNIST) files, plain or gzipped
+//   src/data/image-folder.ts  <split>/<class>/<image> folders decoded with sharp
+//   src/data/tensor-cache.ts  the decoded-tensor cache file
+//   src/data/split.ts         the stratified held-out validation split, on disk as JSON
+//   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip
+//   src/data/loader.ts        the shuffled, augmented, prefetching, resumable batch loader
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadIdxDataset } from './idx.js';
+import { listClassFolders, loadImageFolder, type ImageFolderOptions, type ImageFolderResult } from './image-folder.js';
+import { DataError, type Dataset } from './types.js';
+
+export * from './types.js';
+export * from './seeded-rng.js';
+export * from './idx.js';
+export * from './image-folder.js';
+export * from './tensor-cache.js';
+export * from './split.js';
+export * from './augment.js';
+export * from './loader.js';
+
+/** The name of the Fashion-MNIST subset shipped in data/fmnist-mini/. */
+export const SHIPPED_DATASETS: readonly string[] = ['fmnist-mini'];
+
+/** Options of openDataset; the image-folder ones apply only to image folders. */
+export interface DatasetSpec extends ImageFolderOptions {
+  /** An IDX directory, an image-folder root, or a shipped name ('fmnist-mini'). */
+  path: string;
+  /** Class names (IDX; default: the lines of classes.txt in the directory, when there is one). */
+  classNames?: string[];
+}
+
+export interface OpenedDataset {
+  train: Dataset;
+  test: Dataset;
+  kind: 'idx' | 'image-folder';
+  /** The directory the data came from. */
+  root: string;
+  /** Image folders: how each split was obtained from the decoded-tensor cache. */
+  cache?: { train: ImageFolderResult['cache']; test: ImageFolderResult['cache'] };
+}
+
+/** The directory holding greedynas's package.json, found by walking up from this file. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'greedynas') return dir;
+      } catch {
+        /* not ours; keep walking */
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new DataError('DATASET_NOT_FOUND', 'cannot find the greedynas package root (no package.json named greedynas above src/data)');
+    dir = up;
+  }
+}
+
+const IDX_NAMES = {
+  trainImages: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'],
+  trainLabels: ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'],
+  testImages: ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte', 'test-images-idx3-ubyte'],
+  testLabels: ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte', 'test-labels-idx1-ubyte'],
+};
+
+/** The first existing file among the names, each plain or .gz. */
+function findFile(dir: string, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    for (const candidate of [name, `${name}.gz`]) {
+      const file = path.join(dir, candidate);
+      if (existsSync(file)) return file;
+    }
+  }
+  return undefined;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readClassNames(dir: string): Promise<string[] | undefined> {
+  try {
+    const text = await readFile(path.join(dir, 'classes.txt'), 'utf8');
+    return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  } catch {
+    return undefined;
+  }
+}
+
+async function openIdx(dir: string, spec: DatasetSpec): Promise<OpenedDataset> {
+  const files = {
+    trainImages: findFile(dir, IDX_NAMES.trainImages),
+    trainLabels: findFile(dir, IDX_NAMES.trainLabels),
+    testImages: findFile(dir, IDX_NAMES.testImages),
+    testLabels: findFile(dir, IDX_NAMES.testLabels),
+  };
+  const missing = (Object.keys(files) as (keyof typeof files)[]).filter((k) => files[k] === undefined);
+  if (missing.length > 0) {
+    throw new DataError(
+      'DATASET_NOT_FOUND',
+      `${dir}: incomplete IDX directory: no ${missing.map((k) => IDX_NAMES[k][0]).join(', ')} (plain or .gz)`,
+      { file: dir },
+    );
+  }
+  const classNames = spec.classNames ?? (await readClassNames(dir));
+  const options = classNames ? { classNames } : {};
+  let [train, test] = await Promise.all([
+    loadIdxDataset(files.trainImages!, files.trainLabels!, options),
+    loadIdxDataset(files.testImages!, files.testLabels!, options),
+  ]);
+  if (train.height !== test.height || train.width !== test.width || train.channels !== test.channels) {
+    throw new DataError(
+      'IDX_COUNT_MISMATCH',
+      `${dir}: train images are ${train.height}x${train.width}x${train.channels}, test images ${test.height}x${test.width}x${test.channels}`,
+      { file: dir },
+    );
+  }
+  // Without names, the class count is the larger of the two label ranges.
+  const classes = Math.max(train.classes, test.classes);
+  train = { ...train, classes };
+  test = { ...test, classes };
+  return { train, test, kind: 'idx', root: dir };
+}
+
+async function openImageFolder(root: string, testDir: string, spec: DatasetSpec): Promise<OpenedDataset> {
+  const trainDir = path.join(root, 'train');
+  const { path: _path, classNames: _names, ...folderOptions } = spec;
+  const classes = folderOptions.classes ?? (await listClassFolders(trainDir));
+  if (folderOptions.classes === undefined) {
+    const testClasses = await listClassFolders(testDir);
+    const extra = testClasses.filter((c) => !classes.includes(c));
+    const absent = classes.filter((c) => !testClasses.includes(c));
+    if (extra.length > 0 || absent.length > 0) {
+      throw new DataError(
+        'FOLDER_LAYOUT',
+        `${root}: train/ and ${path.basename(testDir)}/ have different class folders` +
+          (extra.length ? `; only in ${path.basename(testDir)}/: ${extra.slice(0, 5).join(', ')}` : '') +
+          (absent.length ? `; only in train/: ${absent.slice(0, 5).join(', ')}` : ''),
+        { file: root },
+      );
+    }
+  }
+  const train = await loadImageFolder(trainDir, { ...folderOptions, classes });
+  const test = await loadImageFolder(testDir, { ...folderOptions, classes });
+  const a = train.dataset;
+  const b = test.dataset;
+  if (a.height !== b.height || a.width !== b.width) {
+    throw new DataError(
+      'IMAGE_SIZE_MISMATCH',
+      `${root}: train images are ${a.width}x${a.height}, ${path.basename(testDir)} images ${b.width}x${b.height}; pass a target size`,
+      { file: root },
+    );
+  }
+  return { train: a, test: b, kind: 'image-folder', root, cache: { train: train.cache, test: test.cache } };
+}
+
+/**
+ * Opens a dataset as {train, test}:
+ *  - 'fmnist-mini': the Fashion-MNIST subset shipped in <package root>/data/fmnist-mini/;
+ *  - a directory with IDX files under their standard names (train-images-idx3-ubyte[.gz],
+ *    train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]);
+ *  - an image-folder root with train/ and test/ (or, when there is no test/, val/) sub-folders,
+ *    each holding one sub-folder of images per class.
+ * Anything else is a DataError('DATASET_NOT_FOUND') saying what was looked for.
+ */
+export async function openDataset(spec: string | DatasetSpec): Promise<OpenedDataset> {
+  const s: DatasetSpec = typeof spec === 'string' ? { path: spec } : spec;
+  if (typeof s?.path !== 'string' || s.path.length === 0) {
+    throw new DataError('BAD_ARGUMENT', `dataset spec: expected a path or a name (${SHIPPED_DATASETS.join(', ')}), got ${JSON.stringify(spec)}`);
+  }
+  if (SHIPPED_DATASETS.includes(s.path)) {
+    const dir = path.join(packageRoot(), 'data', s.path);
+    if (!isDir(dir)) throw new DataError('DATASET_NOT_FOUND', `${s.path}: the shipped dataset folder ${dir} is missing`, { file: dir });
+    return openIdx(dir, s);
+  }
+  const root = path.resolve(s.path);
+  if (!existsSync(root)) {
+    throw new DataError(
+      'DATASET_NOT_FOUND',
+      `${s.path}: no such dataset: expected an IDX directory, an image-folder root (train/ and test/ or val/), or one of the names ${SHIPPED_DATASETS.join(', ')}`,
+      { file: root },
+    );
+  }
+  if (!isDir(root)) {
+    const hint = /\.(tar(\.gz)?|tgz|zip)$/i.test(root) ? '; it looks like an archive: extract it and pass the extracted folder' : '';
+    throw new DataError('DATASET_NOT_FOUND', `${s.path}: not a directory${hint}`, { file: root });
+  }
+  if (findFile(root, IDX_NAMES.trainImages) !== undefined) return openIdx(root, s);
+  if (isDir(path.join(root, 'train'))) {
+    const testDir = isDir(path.join(root, 'test')) ? path.join(root, 'test') : path.join(root, 'val');
+    if (!isDir(testDir)) {
+      throw new DataError('DATASET_NOT_FOUND', `${s.path}: image-folder root has train/ but neither test/ nor val/`, { file: root });
+    }
+    return openImageFolder(root, testDir, s);
+  }
+  throw new DataError(
+    'DATASET_NOT_FOUND',
+    `${s.path}: not a dataset directory: found neither IDX files (train-images-idx3-ubyte[.gz], ...) nor train/ and test/ (or val/) image folders`,
+    { file: root },
+  );
+}
