@@ -90,6 +90,13 @@ class Backend {
                                const float* mean, const float* invstd, const float* gamma, const float* beta,
                                Act act, int64_t M, int C) = 0;
 
+  // Recomputes a train-mode forward's output from its saved input and statistics:
+  // y = act(gamma * (x - mean) * invstd + beta). The supernet keeps only each conv's output and
+  // the batch statistics, and rebuilds the activated tensors in backward with this op, which
+  // halves the saved activations. Default: a plain loop (backend_defaults.cpp).
+  virtual void bn_act_apply(float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
+                            const float* beta, Act act, int64_t M, int C);
+
   // ---- squeeze-excite ----
   // Saves pooled[N][C], hidden[N][R] (after relu) and gate[N][C] for backward.
   virtual void se_forward(float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,

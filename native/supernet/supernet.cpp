@@ -100,17 +100,18 @@ struct OpUnits {
   std::vector<int> tensor_ids;
 };
 
-// Saved activations of one unit (only what backward needs).
+// Saved state of one conv -> BN -> act unit: the conv output and the batch statistics. The
+// activated output is NOT kept: backward rebuilds it with bn_act_apply when it needs it (as the
+// next conv's input), which halves the activations a training step holds.
 struct UnitState {
-  AlignedBuffer pre;          // conv output (BN input)
-  AlignedBuffer out;          // BN + act output
+  AlignedBuffer pre;  // conv output (BN input)
   AlignedBuffer mean, invstd;
 };
 
 struct OpState {
   UnitState expand, dw, project, reduce;
-  AlignedBuffer se_out, se_pooled, se_hidden, se_gate;
-  AlignedBuffer out;  // block output (project output + residual)
+  AlignedBuffer se_pooled, se_hidden, se_gate;  // small: per image and channel
+  AlignedBuffer out;  // block output (project output + residual): the next block's input
 };
 
 }  // namespace
@@ -128,6 +129,10 @@ struct Supernet::Impl {
 
   // Training state: saved activations per position (stem, fixed..., layers..., head).
   UnitState stem_state, head_state;
+  AlignedBuffer stem_out;  // the stem's activated output is the first block's input: kept
+  // Transient activated outputs inside a block (expand, depthwise, SE), shared by all blocks:
+  // written in forward, rebuilt in backward.
+  AlignedBuffer t_exp, t_dw, t_se, t_head;
   std::vector<OpState> fixed_state, layer_state;
   AlignedBuffer input, pooled, logits, dlogits, losses;
   // Input of each block in the last saved forward (a skip passes its input through, so these
@@ -345,6 +350,26 @@ struct Supernet::Impl {
     return int64_t(N) * l.out_height * l.out_width * l.cout;
   }
 
+  float* se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
+    const SeUnit& se = op.se;
+    SEShape ss{N, se.HW, se.C, se.R};
+    float* y = t_se.ensure(int64_t(N) * se.HW * se.C);
+    be.se_forward(y, os.se_pooled.ensure(int64_t(N) * se.C), os.se_hidden.ensure(int64_t(N) * se.R),
+                  os.se_gate.ensure(int64_t(N) * se.C), x, st.value(se.w1), st.value(se.b1), st.value(se.w2),
+                  st.value(se.b2), ss);
+    return y;
+  }
+
+  // Rebuilds a unit's activated output from its saved conv output and statistics.
+  float* rebuild(const ConvUnit& u, int N, UnitState& us, AlignedBuffer& into) {
+    ConvShape s = u.shape;
+    s.N = N;
+    float* y = into.ensure(s.out_size());
+    be.bn_act_apply(y, us.pre.data(), us.mean.data(), us.invstd.data(), st.value(u.bn.gamma), st.value(u.bn.beta),
+                    u.act, int64_t(N) * s.P * s.Q, s.K);
+    return y;
+  }
+
   // Forward of one block. Returns the block output: `out` (which must hold out_elems), or x
   // itself for a skip.
   const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode) {
@@ -361,26 +386,18 @@ struct Supernet::Impl {
     if (op.has_expand) {
       ConvShape s = op.expand.shape;
       s.N = N;
-      float* e = os.expand.out.ensure(s.out_size());
+      float* e = t_exp.ensure(s.out_size());
       unit_forward(op.expand, N, h, e, os.expand, mode);
       h = e;
     }
     {
       ConvShape s = op.dw.shape;
       s.N = N;
-      float* d = os.dw.out.ensure(s.out_size());
+      float* d = t_dw.ensure(s.out_size());
       unit_forward(op.dw, N, h, d, os.dw, mode);
       h = d;
     }
-    if (op.has_se) {
-      const SeUnit& se = op.se;
-      SEShape ss{N, se.HW, se.C, se.R};
-      float* y = os.se_out.ensure(int64_t(N) * se.HW * se.C);
-      be.se_forward(y, os.se_pooled.ensure(int64_t(N) * se.C), os.se_hidden.ensure(int64_t(N) * se.R),
-                    os.se_gate.ensure(int64_t(N) * se.C), h, st.value(se.w1), st.value(se.b1), st.value(se.w2),
-                    st.value(se.b2), ss);
-      h = y;
-    }
+    if (op.has_se) h = se_forward(op, N, h, os);
     unit_forward(op.project, N, h, out, os.project, mode);
     if (op.residual) {
       ConvShape s = op.project.shape;
@@ -407,7 +424,10 @@ struct Supernet::Impl {
     }
     ConvShape ds = op.dw.shape;
     ds.N = N;
-    const float* proj_in = op.has_se ? os.se_out.data() : os.dw.out.data();
+    // Rebuild the activated tensors of the block's forward (not kept; see UnitState).
+    const float* exp_out = op.has_expand ? rebuild(op.expand, N, os.expand, t_exp) : x;
+    const float* dw_out = rebuild(op.dw, N, os.dw, t_dw);
+    const float* proj_in = op.has_se ? se_forward(op, N, dw_out, os) : dw_out;
     float* d_mid = s_mid1.ensure(ds.out_size());
     unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
     if (op.has_se) {
@@ -415,8 +435,8 @@ struct Supernet::Impl {
       SEShape ss{N, se.HW, se.C, se.R};
       float* d_dw = s_mid2.ensure(ds.out_size());
       Sink w1 = sink(se.w1), b1 = sink(se.b1), w2 = sink(se.w2), b2 = sink(se.b2);
-      be.se_backward(d_dw, w1.ptr, b1.ptr, w2.ptr, b2.ptr, d_mid, os.dw.out.data(), os.se_pooled.data(),
-                     os.se_hidden.data(), os.se_gate.data(), st.value(se.w1), st.value(se.w2), ss);
+      be.se_backward(d_dw, w1.ptr, b1.ptr, w2.ptr, b2.ptr, d_mid, dw_out, os.se_pooled.data(), os.se_hidden.data(),
+                     os.se_gate.data(), st.value(se.w1), st.value(se.w2), ss);
       commit({&w1, &b1, &w2, &b2});
       std::swap(s_mid1, s_mid2);
       d_mid = s_mid1.data();
@@ -425,7 +445,7 @@ struct Supernet::Impl {
       ConvShape es = op.expand.shape;
       es.N = N;
       float* d_exp = s_mid2.ensure(es.out_size());
-      unit_backward(op.dw, N, os.expand.out.data(), os.dw, d_mid, d_exp);
+      unit_backward(op.dw, N, exp_out, os.dw, d_mid, d_exp);
       unit_backward(op.expand, N, x, os.expand, d_exp, dx);
     } else {
       unit_backward(op.dw, N, x, os.dw, d_mid, dx);
@@ -451,7 +471,7 @@ struct Supernet::Impl {
     const float* x = input.data();
     ConvShape ss = stem.shape;
     ss.N = N;
-    float* h = stem_state.out.ensure(ss.out_size());
+    float* h = stem_out.ensure(ss.out_size());
     unit_forward(stem, N, x, h, stem_state, mode);
     const float* cur = h;
     block_in.assign(fixed.size() + layers.size() + 1, nullptr);
@@ -473,7 +493,7 @@ struct Supernet::Impl {
     const SpaceDesc& sp = net.space_;
     ConvShape s = head.shape;
     s.N = N;
-    float* h = hs.out.ensure(s.out_size());
+    float* h = t_head.ensure(s.out_size());  // GAP's backward does not need its input
     unit_forward(head, N, x, h, hs, mode);
     float* p = pooled.ensure(int64_t(N) * sp.head_cout);
     be.gap_forward(p, h, N, s.P * s.Q, sp.head_cout);
