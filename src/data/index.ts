@@ -10,10 +10,10 @@
 //   src/data/split.ts         the stratified held-out validation split, on disk as JSON
 //   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip
 //   src/data/loader.ts        the shuffled, augmented, prefetching, resumable batch loader
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { packageRoot } from '../util/package-root.js';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadIdxDataset } from './idx.js';
 import { listClassFolders, loadImageFolder, type ImageFolderOptions, type ImageFolderResult } from './image-folder.js';
 import { DataError, type Dataset } from './types.js';
@@ -48,23 +48,7 @@ export interface OpenedDataset {
   cache?: { train: ImageFolderResult['cache']; test: ImageFolderResult['cache'] };
 }
 
-/** The directory holding greedynas's package.json, found by walking up from this file. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = path.join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        if ((JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'greedynas') return dir;
-      } catch {
-        /* not ours; keep walking */
-      }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new DataError('DATASET_NOT_FOUND', 'cannot find the greedynas package root (no package.json named greedynas above src/data)');
-    dir = up;
-  }
-}
+export { packageRoot };
 
 const IDX_NAMES = {
   trainImages: ['train-images-idx3-ubyte', 'train-images.idx3-ubyte'],

@@ -2,7 +2,6 @@
 // (src/native/engine.ts) validates every argument here, at the edge, and forwards plain objects
 // to the addon (native/binding). Every method that computes returns a Promise resolved by an
 // N-API AsyncWorker: the event loop stays free while the engine works.
-import type { Arch } from '../space/types.js';
 
 /** Images: N x H x W x C, channels last. uint8 in 0..255 or float32 in [0, 1]. */
 export type Images = Uint8Array | Float32Array;
