@@ -23,6 +23,7 @@ import { CandidatePool } from '../sampling/pool.js';
 import { CheckpointStore } from '../train/checkpoints.js';
 import { writeReport } from './report.js';
 import { exportStage, profileCommand } from './export-stage.js';
+import { latencyTable } from '../profile/latency-table.js';
 
 interface Command {
   summary: string;
@@ -73,10 +74,22 @@ function chosenArch(p: Prepared, flags: Flags): Arch {
   return best.arch;
 }
 
-async function trainStage(p: Prepared, flags: Flags): Promise<SupernetResult> {
+interface LatencyHooks {
+  latencyCheck?: (arch: readonly number[]) => boolean;
+  predictLatency?: (arch: readonly number[]) => number;
+}
+
+/** With --latency-max: the space's latency lookup table on this machine (built once, cached). */
+async function latencyHooks(p: Prepared): Promise<LatencyHooks> {
+  if (p.config.latencyMax === null) return {};
+  say(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency table of '${p.space.name}' on this machine`);
+  const predictor = await latencyTable(p.space, {});
+  return { latencyCheck: predictor.constraint(p.config.latencyMax), predictLatency: predictor.predictLatency };
+}
+
+async function trainStage(p: Prepared, flags: Flags, hooks: LatencyHooks): Promise<SupernetResult> {
   writeRunConfig(p);
-  const r = await trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet });
-  return r;
+  return trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet }, hooks.latencyCheck);
 }
 
 function resultsFile(p: Prepared, parts: Record<string, unknown>): void {
@@ -111,7 +124,7 @@ const COMMANDS: Record<string, Command> = {
     extra: { resume: 'continue from the newest checkpoint in --out' },
     async run(config, flags) {
       const p = await prepare(config, { log: say });
-      const r = await trainStage(p, flags);
+      const r = await trainStage(p, flags, await latencyHooks(p));
       resultsFile(p, { supernet: supernetSummary(r) });
       await writeReport(p, { supernet: r });
     },
@@ -122,7 +135,7 @@ const COMMANDS: Record<string, Command> = {
     async run(config, flags) {
       const p = await prepare(config, { log: say });
       const { net, pool } = await loadTrainedSupernet(p);
-      const s = await runSearch(p, net, pool, { log: say, quiet: flags.quiet });
+      const s = await runSearch(p, net, pool, { log: say, quiet: flags.quiet, ...(await latencyHooks(p)) });
       resultsFile(p, { search: searchSummary(s) });
       await writeReport(p, { search: s, pool });
     },
@@ -144,11 +157,12 @@ const COMMANDS: Record<string, Command> = {
     async run(config, flags) {
       const started = Date.now();
       const p = await prepare(config, { log: say });
+      const hooks = await latencyHooks(p);
       say(`\n== 1/4 supernet training (${config.sampler})`);
-      const trained = await trainStage(p, flags);
+      const trained = await trainStage(p, flags, hooks);
       resultsFile(p, { supernet: supernetSummary(trained) });
       say('\n== 2/4 search');
-      const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet });
+      const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet, ...hooks });
       resultsFile(p, { search: searchSummary(s) });
       const best = s.best[0];
       if (!best) throw new Error('the search found no path under the constraints');

@@ -17,7 +17,8 @@ export interface RunConfig {
   sampler: SamplerName;
   epochs: number;
   batch: number;
-  /** Peak learning rate at `batch` (default 0.4 per 1024 images, see docs/cli.md). */
+  /** Peak learning rate at `batch`. Default 0.05 at batch 128 (0.4 per 1024 images): ALGORITHM.md's
+   *  0.12 per 1024 is for ImageNet over ~100 epochs; the small presets train for a few epochs. */
   lr: number;
   warmupEpochs: number;
   momentum: number;
