@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gnas {
 
@@ -48,6 +49,30 @@ struct ConvShape {
 // w1[R][C]; gate = sigmoid(w2 . hidden + b2) with w2[C][R]; y = x * gate (per image and channel).
 struct SEShape {
   int N = 0, HW = 0, C = 0, R = 0;
+};
+
+// A batch norm + activation given by saved statistics, a = act(gamma * (x - mean) * invstd + beta),
+// that a fused op applies to its input on the fly (see the fused variants at the end of Backend).
+struct BnAct {
+  const float* mean = nullptr;
+  const float* invstd = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  Act act = Act::None;
+};
+
+// The backward of a train-mode BN+act, bn_act_backward(dx, dgamma, dbeta, dy, x, ...), for a
+// conv backward that runs its second pass (the input gradient) on the fly on its own dy, given
+// the BN's saved input and its parameter gradients (the first pass; see conv_backward_fused).
+struct BnGrad {
+  const float* x = nullptr;  // the BN's input: the conv's saved output (pre-BN)
+  const float* mean = nullptr;
+  const float* invstd = nullptr;
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+  Act act = Act::None;
+  const float* dgamma = nullptr;  // sum dz * xhat and sum dz, as bn_act_backward writes them
+  const float* dbeta = nullptr;
 };
 
 class Backend {
@@ -130,6 +155,90 @@ class Backend {
   // w -= lr * step.
   virtual void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
                           float weight_decay, bool nesterov) = 0;
+
+  // ---- fused variants (optional) ----
+  // A train-mode unit is conv -> BN -> act; these let a backend skip two full passes over each
+  // conv output. The defaults below compose the ops above (with temporary buffers), so every
+  // backend supports them; the CPU backend overrides them with fused kernels.
+  //
+  // Forward of a dense (conv_forward_fused) or depthwise (dwconv_forward_fused) conv with two
+  // optional fusions:
+  //   in_bn != null: the conv reads act(gamma * (x - mean) * invstd + beta) instead of x, i.e. its
+  //     input is given in the pre-BN form the producer saved, and the activated tensor is never
+  //     stored (zero padding applies to the activated input, as in the unfused graph);
+  //   out_mean != null: also writes the batch statistics of y over its M = N*P*Q rows, the mean[K]
+  //     and invstd[K] = 1 / sqrt(biased var + eps) that bn_act_forward_train(y, ..., eps) would
+  //     write, so the BN that follows is just bn_act_apply(out, y, out_mean, out_invstd, ...).
+  //     (Computed as E[y^2] - E[y]^2 in double from float partial sums: equal to the two-pass
+  //     statistics to ~1e-6 relative unless |mean| >> std.)
+  virtual void conv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                  const BnAct* in_bn, const float* w, const ConvShape& s) {
+    std::vector<float> a;
+    conv_forward(y, activated_input(a, x, in_bn, s), w, s);
+    if (out_mean) batch_stats(out_mean, out_invstd, y, eps, int64_t(s.N) * s.P * s.Q, s.K);
+  }
+  virtual void dwconv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                    const BnAct* in_bn, const float* w, const ConvShape& s) {
+    std::vector<float> a;
+    dwconv_forward(y, activated_input(a, x, in_bn, s), w, s);
+    if (out_mean) batch_stats(out_mean, out_invstd, y, eps, int64_t(s.N) * s.P * s.Q, s.K);
+  }
+  // Backward of the forwards above, with up to three fusions:
+  //   in_bn: x is given pre-BN as in the forward; dw is taken against the re-activated input, and
+  //     dx (may be null) is the gradient with respect to the ACTIVATED input, i.e. the dy of that
+  //     BN's bn_act_backward.
+  //   in_dgamma / in_dbeta (need in_bn and dx): also writes in_bn's parameter gradients from dx,
+  //     the first pass of that bn_act_backward (sum dz * xhat, sum dz) done while dx is hot.
+  //   out_bn: dy is NOT this conv's output gradient but the gradient of the unit's activated
+  //     output act(bn(y)); the conv's output gradient is bn_act_backward's dx for out_bn (its
+  //     second pass), computed on the fly from dy, out_bn->x (= y) and out_bn->dgamma/dbeta.
+  // With all of them null this is conv_backward / dwconv_backward. A train-mode MBConv then needs
+  // no separate batch-norm pass for its expand and depthwise units: the project conv's backward
+  // yields the depthwise BN's parameter gradients (in_dgamma), the depthwise backward runs that
+  // BN's input gradient (out_bn) and yields the expand BN's parameter gradients, and the expand
+  // conv's backward runs the expand BN's input gradient (out_bn).
+  virtual void conv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                                   const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                                   const ConvShape& s) {
+    std::vector<float> g, a;
+    conv_backward(dx, dw, output_grad(g, dy, out_bn, s), activated_input(a, x, in_bn, s), w, s);
+    if (in_dgamma) input_bn_grads(in_dgamma, in_dbeta, dx, x, in_bn, s);
+  }
+  virtual void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                                     const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                                     const ConvShape& s) {
+    std::vector<float> g, a;
+    dwconv_backward(dx, dw, output_grad(g, dy, out_bn, s), activated_input(a, x, in_bn, s), w, s);
+    if (in_dgamma) input_bn_grads(in_dgamma, in_dbeta, dx, x, in_bn, s);
+  }
+
+ protected:
+  // Helpers of the default fused variants.
+  const float* activated_input(std::vector<float>& buf, const float* x, const BnAct* bn, const ConvShape& s) {
+    if (!bn) return x;
+    buf.resize(size_t(s.in_size()));
+    bn_act_apply(buf.data(), x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act, int64_t(s.N) * s.H * s.W, s.C);
+    return buf.data();
+  }
+  void batch_stats(float* mean, float* invstd, const float* y, float eps, int64_t M, int C) {
+    std::vector<float> tmp(size_t(M) * size_t(C)), one(size_t(C), 1.0f), zero(size_t(C), 0.0f);
+    bn_act_forward_train(tmp.data(), mean, invstd, y, one.data(), zero.data(), eps, Act::None, M, C);
+  }
+  const float* output_grad(std::vector<float>& buf, const float* dy, const BnGrad* bn, const ConvShape& s) {
+    if (!bn) return dy;
+    const int64_t M = int64_t(s.N) * s.P * s.Q;
+    buf.resize(size_t(s.out_size()));
+    std::vector<float> dg(size_t(s.K)), db(size_t(s.K));
+    bn_act_backward(buf.data(), dg.data(), db.data(), dy, bn->x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act,
+                    M, s.K);
+    return buf.data();
+  }
+  void input_bn_grads(float* dgamma, float* dbeta, const float* dx, const float* x, const BnAct* bn,
+                      const ConvShape& s) {
+    std::vector<float> tmp(size_t(s.in_size()));
+    bn_act_backward(tmp.data(), dgamma, dbeta, dx, x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act,
+                    int64_t(s.N) * s.H * s.W, s.C);
+  }
 };
 
 }  // namespace gnas

@@ -142,6 +142,7 @@ struct Supernet::Impl {
   // Backward scratch, reused by every block: the block-level gradient ping-pong pair and the
   // unit-level intermediates.
   AlignedBuffer g_a, g_b, s_pre, s_mid1, s_mid2, d_pooled, d_head;
+  AlignedBuffer t_dg, t_db, t_dg2, t_db2;  // BN parameter gradients produced by fused backwards
   std::vector<AlignedBuffer> staging = std::vector<AlignedBuffer>(6);
   int staging_used = 0;
   // Evaluation: one shared set of unit buffers plus one block-output buffer per depth.
@@ -322,17 +323,49 @@ struct Supernet::Impl {
   }
 
   // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
-  void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode) {
+  // in_bn: the conv's input is given pre-BN (x is the producer's saved conv output) and activated
+  // on the fly. out == null: the activated output is not materialised (its consumer fuses it).
+  void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
+                    const BnAct* in_bn = nullptr) {
     ConvShape s = u.shape;
     s.N = N;
     float* pre = us.pre.ensure(s.out_size());
-    if (u.depthwise) be.dwconv_forward(pre, x, st.value(u.w), s);
-    else be.conv_forward(pre, x, st.value(u.w), s);
-    bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), int64_t(N) * s.P * s.Q, mode);
+    const int64_t M = int64_t(N) * s.P * s.Q;
+    if (mode == BnMode::Running) {
+      if (u.depthwise) be.dwconv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
+      else be.conv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
+      if (out) bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), M, mode);
+      return;
+    }
+    float* mean = us.mean.ensure(s.K);
+    float* invstd = us.invstd.ensure(s.K);
+    const float eps = net.space_.bn_eps;
+    if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+    else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+    if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
+    if (mode == BnMode::Train) {
+      const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
+      float* rm = st.value(u.bn.mean);
+      float* rv = st.value(u.bn.var);
+      const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
+      for (int c = 0; c < s.K; c++) {
+        double var = 1.0 / (double(invstd[c]) * double(invstd[c])) - double(eps);
+        if (var < 0) var = 0;
+        rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
+        rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
+      }
+    }
+  }
+  BnAct bnact_of(const ConvUnit& u, UnitState& us) {
+    BnAct b;
+    b.mean = us.mean.data(); b.invstd = us.invstd.data();
+    b.gamma = st.value(u.bn.gamma); b.beta = st.value(u.bn.beta); b.act = u.act;
+    return b;
   }
 
-  // dx may be null. dout is the gradient of the unit's output.
-  void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx) {
+  // dx may be null. dout is the gradient of the unit's output. in_bn: see unit_forward (x pre-BN).
+  void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx,
+                     const BnAct* in_bn = nullptr) {
     ConvShape s = u.shape;
     s.N = N;
     const int64_t M = int64_t(N) * s.P * s.Q;
@@ -341,8 +374,8 @@ struct Supernet::Impl {
     be.bn_act_backward(dpre, dg.ptr, db.ptr, dout, us.pre.data(), us.mean.data(), us.invstd.data(),
                        st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
     Sink dw = sink(u.w);
-    if (u.depthwise) be.dwconv_backward(dx, dw.ptr, dpre, x, st.value(u.w), s);
-    else be.conv_backward(dx, dw.ptr, dpre, x, st.value(u.w), s);
+    if (u.depthwise) be.dwconv_backward_fused(dx, dw.ptr, nullptr, nullptr, dpre, nullptr, x, in_bn, st.value(u.w), s);
+    else be.conv_backward_fused(dx, dw.ptr, nullptr, nullptr, dpre, nullptr, x, in_bn, st.value(u.w), s);
     commit({&dg, &db, &dw});
   }
 
@@ -382,23 +415,41 @@ struct Supernet::Impl {
       case OpKind::MBConv:
         break;
     }
+    const bool fuse = mode != BnMode::Running;
     const float* h = x;
+    BnAct bn_e, bn_d;
+    const BnAct* in_dw = nullptr;
     if (op.has_expand) {
       ConvShape s = op.expand.shape;
       s.N = N;
-      float* e = t_exp.ensure(s.out_size());
-      unit_forward(op.expand, N, h, e, os.expand, mode);
-      h = e;
+      if (fuse) {
+        unit_forward(op.expand, N, h, nullptr, os.expand, mode);
+        bn_e = bnact_of(op.expand, os.expand);
+        in_dw = &bn_e;
+        h = os.expand.pre.data();
+      } else {
+        float* e = t_exp.ensure(s.out_size());
+        unit_forward(op.expand, N, h, e, os.expand, mode);
+        h = e;
+      }
     }
+    const BnAct* in_proj = nullptr;
     {
       ConvShape s = op.dw.shape;
       s.N = N;
-      float* d = t_dw.ensure(s.out_size());
-      unit_forward(op.dw, N, h, d, os.dw, mode);
-      h = d;
+      if (fuse && !op.has_se) {
+        unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw);
+        bn_d = bnact_of(op.dw, os.dw);
+        in_proj = &bn_d;
+        h = os.dw.pre.data();
+      } else {
+        float* d = t_dw.ensure(s.out_size());
+        unit_forward(op.dw, N, h, d, os.dw, mode, in_dw);
+        h = d;
+      }
     }
     if (op.has_se) h = se_forward(op, N, h, os);
-    unit_forward(op.project, N, h, out, os.project, mode);
+    unit_forward(op.project, N, h, out, os.project, mode, in_proj);
     if (op.residual) {
       ConvShape s = op.project.shape;
       s.N = N;
@@ -424,13 +475,14 @@ struct Supernet::Impl {
     }
     ConvShape ds = op.dw.shape;
     ds.N = N;
-    // Rebuild the activated tensors of the block's forward (not kept; see UnitState).
-    const float* exp_out = op.has_expand ? rebuild(op.expand, N, os.expand, t_exp) : x;
-    const float* dw_out = rebuild(op.dw, N, os.dw, t_dw);
-    const float* proj_in = op.has_se ? se_forward(op, N, dw_out, os) : dw_out;
+    BnAct bn_e, bn_d;
+    if (op.has_expand) bn_e = bnact_of(op.expand, os.expand);
+    bn_d = bnact_of(op.dw, os.dw);
     float* d_mid = s_mid1.ensure(ds.out_size());
-    unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
     if (op.has_se) {
+      const float* dw_out = rebuild(op.dw, N, os.dw, t_dw);
+      const float* proj_in = se_forward(op, N, dw_out, os);
+      unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
       const SeUnit& se = op.se;
       SEShape ss{N, se.HW, se.C, se.R};
       float* d_dw = s_mid2.ensure(ds.out_size());
@@ -440,15 +492,66 @@ struct Supernet::Impl {
       commit({&w1, &b1, &w2, &b2});
       std::swap(s_mid1, s_mid2);
       d_mid = s_mid1.data();
+      if (op.has_expand) {
+        ConvShape es = op.expand.shape;
+        es.N = N;
+        float* d_exp = s_mid2.ensure(es.out_size());
+        unit_backward(op.dw, N, os.expand.pre.data(), os.dw, d_mid, d_exp, &bn_e);
+        unit_backward(op.expand, N, x, os.expand, d_exp, dx);
+      } else {
+        unit_backward(op.dw, N, x, os.dw, d_mid, dx);
+      }
+      if (op.residual) be.add_inplace(dx, dy, in_elems);
+      return;
     }
-    if (op.has_expand) {
-      ConvShape es = op.expand.shape;
-      es.N = N;
-      float* d_exp = s_mid2.ensure(es.out_size());
-      unit_backward(op.dw, N, exp_out, os.dw, d_mid, d_exp);
-      unit_backward(op.expand, N, x, os.expand, d_exp, dx);
-    } else {
-      unit_backward(op.dw, N, x, os.dw, d_mid, dx);
+    // Fused backward (no SE): no separate BN pass for the expand and dw units. The project conv's
+    // backward yields the dw BN's parameter gradients; the dw backward runs that BN's input
+    // gradient on the fly and yields the expand BN's; the expand backward runs the expand BN's.
+    const ConvUnit& pu = op.project;
+    const ConvUnit& du = op.dw;
+    ConvShape ps = pu.shape;
+    ps.N = N;
+    {
+      // the project unit's own BN (no activation, small tensor)
+      float* dpre = s_pre.ensure(ps.out_size());
+      Sink dg = sink(pu.bn.gamma), db = sink(pu.bn.beta);
+      be.bn_act_backward(dpre, dg.ptr, db.ptr, dy, os.project.pre.data(), os.project.mean.data(),
+                         os.project.invstd.data(), st.value(pu.bn.gamma), st.value(pu.bn.beta), pu.act,
+                         int64_t(N) * ps.P * ps.Q, ps.K);
+      Sink dw = sink(pu.w);
+      be.conv_backward_fused(d_mid, dw.ptr, t_dg.ensure(du.shape.K), t_db.ensure(du.shape.K), dpre, nullptr,
+                             os.dw.pre.data(), &bn_d, st.value(pu.w), ps);
+      commit({&dg, &db, &dw});
+    }
+    BnGrad gd;
+    gd.x = os.dw.pre.data(); gd.mean = bn_d.mean; gd.invstd = bn_d.invstd; gd.gamma = bn_d.gamma;
+    gd.beta = bn_d.beta; gd.act = bn_d.act; gd.dgamma = t_dg.data(); gd.dbeta = t_db.data();
+    {
+      Sink dg = sink(du.bn.gamma), db = sink(du.bn.beta);
+      std::memcpy(dg.ptr, t_dg.data(), size_t(du.shape.K) * sizeof(float));
+      std::memcpy(db.ptr, t_db.data(), size_t(du.shape.K) * sizeof(float));
+      Sink dw = sink(du.w);
+      if (op.has_expand) {
+        ConvShape es = op.expand.shape;
+        es.N = N;
+        float* d_exp = s_mid2.ensure(es.out_size());
+        be.dwconv_backward_fused(d_exp, dw.ptr, t_dg2.ensure(es.K), t_db2.ensure(es.K), d_mid, &gd,
+                                 os.expand.pre.data(), &bn_e, st.value(du.w), ds);
+        commit({&dg, &db, &dw});
+        const ConvUnit& eu = op.expand;
+        BnGrad ge;
+        ge.x = os.expand.pre.data(); ge.mean = bn_e.mean; ge.invstd = bn_e.invstd; ge.gamma = bn_e.gamma;
+        ge.beta = bn_e.beta; ge.act = bn_e.act; ge.dgamma = t_dg2.data(); ge.dbeta = t_db2.data();
+        Sink eg = sink(eu.bn.gamma), eb = sink(eu.bn.beta);
+        std::memcpy(eg.ptr, t_dg2.data(), size_t(es.K) * sizeof(float));
+        std::memcpy(eb.ptr, t_db2.data(), size_t(es.K) * sizeof(float));
+        Sink ew = sink(eu.w);
+        be.conv_backward_fused(dx, ew.ptr, nullptr, nullptr, d_exp, &ge, x, nullptr, st.value(eu.w), es);
+        commit({&eg, &eb, &ew});
+      } else {
+        be.dwconv_backward_fused(dx, dw.ptr, nullptr, nullptr, d_mid, &gd, x, nullptr, st.value(du.w), ds);
+        commit({&dg, &db, &dw});
+      }
     }
     if (op.residual) be.add_inplace(dx, dy, in_elems);
   }

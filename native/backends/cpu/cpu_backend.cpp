@@ -1,6 +1,340 @@
-// TEMPORARY bootstrap so the tree links while the fast CPU backend is written: the fast backend
-// replaces this file.
+// The fast CPU backend: the Backend interface on top of one KernelTable (kernels.h), chosen once
+// from the CPU's features, and a persistent ThreadPool. Compiled for plain x86-64; everything
+// ISA-specific is behind the table's function pointers.
+#include "backends/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "backends/cpu/kernels.h"
 #include "core/backends.h"
+
 namespace gnas {
-std::unique_ptr<Backend> make_cpu_backend(int) { return make_reference_backend(); }
+namespace cpu {
+namespace {
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  // libgcc also checks that the OS saves the ZMM state (XCR0) before it reports these
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+}
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const KernelTable* select_kernels() {
+  const char* force = std::getenv("GNAS_CPU_ISA");
+  const bool a512 = cpu_has_avx512(), a2 = cpu_has_avx2();
+  if (force) {
+    if (std::strcmp(force, "generic") == 0) return kernels_generic();
+    if (std::strcmp(force, "avx2") == 0 && a2) return kernels_avx2();
+  }
+  if (a512) return kernels_avx512();
+  if (a2) return kernels_avx2();
+  return kernels_generic();
+}
+
+// GNAS_CPU_PROFILE=1: wall time per (op, shape), printed to stderr when the backend is destroyed.
+// One branch per call when off.
+class OpProfiler {
+ public:
+  OpProfiler() : on_(std::getenv("GNAS_CPU_PROFILE") != nullptr) {}
+  ~OpProfiler() {
+    if (!on_ || stats_.empty()) return;
+    std::vector<std::pair<std::string, Stat>> v(stats_.begin(), stats_.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    double total = 0;
+    for (const auto& e : v) total += e.second.ms;
+    std::fprintf(stderr, "cpu backend profile: %.1f ms in ops\n%10s %8s %10s  %s\n", total, "total ms", "calls", "ms/call", "op");
+    for (const auto& e : v)
+      std::fprintf(stderr, "%10.2f %8ld %10.4f  %s\n", e.second.ms, e.second.calls, e.second.ms / double(e.second.calls),
+                   e.first.c_str());
+  }
+  bool on() const { return on_; }
+  void add(const std::string& key, double ms) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stat& st = stats_[key];
+    st.ms += ms;
+    st.calls += 1;
+  }
+
+ private:
+  struct Stat {
+    double ms = 0;
+    long calls = 0;
+  };
+  bool on_;
+  std::mutex mu_;
+  std::map<std::string, Stat> stats_;
+};
+
+std::string shape_key(const ConvShape& s) {
+  char b[96];
+  std::snprintf(b, sizeof b, " N%d %dx%d C%d K%d k%d s%d", s.N, s.H, s.W, s.C, s.K, s.k, s.stride);
+  return b;
+}
+std::string mc_key(int64_t M, int C) { return " M" + std::to_string(M) + " C" + std::to_string(C); }
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads), k_(select_kernels()) {}
+
+  std::string name() const override { return "cpu"; }
+  void set_threads(int threads) override { pool_.resize(threads); }
+  int threads() const override { return pool_.size(); }
+
+  void normalize_u8(float* x, const uint8_t* src, const float* mean, const float* std, int64_t M, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->normalize_u8(c, x, src, mean, std, M, C);
+      prof_.add(std::string("normalize_u8") + std::string(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->normalize_u8(c, x, src, mean, std, M, C);
+  }
+  void normalize_f32(float* x, const float* src, const float* mean, const float* std, int64_t M, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->normalize_f32(c, x, src, mean, std, M, C);
+      prof_.add(std::string("normalize_f32") + std::string(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->normalize_f32(c, x, src, mean, std, M, C);
+  }
+  void conv_forward(float* y, const float* x, const float* w, const ConvShape& s) override {
+    conv_forward_fused(y, nullptr, nullptr, 0.0f, x, nullptr, w, s);
+  }
+  void conv_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                     const ConvShape& s) override {
+    conv_backward_fused(dx, dw, nullptr, nullptr, dy, nullptr, x, nullptr, w, s);
+  }
+  void dwconv_forward(float* y, const float* x, const float* w, const ConvShape& s) override {
+    dwconv_forward_fused(y, nullptr, nullptr, 0.0f, x, nullptr, w, s);
+  }
+  void dwconv_backward(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                       const ConvShape& s) override {
+    dwconv_backward_fused(dx, dw, nullptr, nullptr, dy, nullptr, x, nullptr, w, s);
+  }
+  void conv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x, const BnAct* in_bn,
+                          const float* w, const ConvShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->conv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+      prof_.add(std::string("conv_forward_fused") + shape_key(s) + (in_bn ? " +in_bn" : "") + (out_mean ? " +stats" : ""), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->conv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+  }
+  void conv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                           const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                           const ConvShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->conv_backward(c, dx, dw, in_dgamma, in_dbeta, dy, out_bn, x, in_bn, w, s);
+      prof_.add(std::string("conv_backward_fused") + shape_key(s) + (in_bn ? " +in_bn" : "") +
+                    (in_dgamma ? " +in_bn_grads" : "") + (out_bn ? " +out_bn" : "") + (dx ? "" : " dx=null"),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->conv_backward(c, dx, dw, in_dgamma, in_dbeta, dy, out_bn, x, in_bn, w, s);
+  }
+
+  void dwconv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                            const BnAct* in_bn, const float* w, const ConvShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->dwconv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+      prof_.add(std::string("dwconv_forward_fused") + shape_key(s) + (in_bn ? " +in_bn" : "") + (out_mean ? " +stats" : ""), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->dwconv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+  }
+  void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                           const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                           const ConvShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->dwconv_backward(c, dx, dw, in_dgamma, in_dbeta, dy, out_bn, x, in_bn, w, s);
+      prof_.add(std::string("dwconv_backward_fused") + shape_key(s) + (in_bn ? " +in_bn" : "") +
+                    (in_dgamma ? " +in_bn_grads" : "") + (out_bn ? " +out_bn" : "") + (dx ? "" : " dx=null"),
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->dwconv_backward(c, dx, dw, in_dgamma, in_dbeta, dy, out_bn, x, in_bn, w, s);
+  }
+
+  void bn_act_forward_train(float* y, float* mean, float* invstd, const float* x, const float* gamma,
+                            const float* beta, float eps, Act act, int64_t M, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->bn_act_forward_train(c, y, mean, invstd, x, gamma, beta, eps, int(act), M, C);
+      prof_.add(std::string("bn_act_forward_train") + mc_key(M, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->bn_act_forward_train(c, y, mean, invstd, x, gamma, beta, eps, int(act), M, C);
+  }
+  void bn_act_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                           const float* running_mean, const float* running_var, float eps, Act act, int64_t M,
+                           int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->bn_act_forward_eval(c, y, x, gamma, beta, running_mean, running_var, eps, int(act), M, C);
+      prof_.add(std::string("bn_act_forward_eval") + mc_key(M, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->bn_act_forward_eval(c, y, x, gamma, beta, running_mean, running_var, eps, int(act), M, C);
+  }
+  void bn_act_apply(float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
+                    const float* beta, Act act, int64_t M, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->bn_act_apply(c, y, x, mean, invstd, gamma, beta, int(act), M, C);
+      prof_.add(std::string("bn_act_apply") + mc_key(M, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->bn_act_apply(c, y, x, mean, invstd, gamma, beta, int(act), M, C);
+  }
+  void bn_act_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                       const float* invstd, const float* gamma, const float* beta, Act act, int64_t M,
+                       int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->bn_act_backward(c, dx, dgamma, dbeta, dy, x, mean, invstd, gamma, beta, int(act), M, C);
+      prof_.add(std::string("bn_act_backward") + mc_key(M, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->bn_act_backward(c, dx, dgamma, dbeta, dy, x, mean, invstd, gamma, beta, int(act), M, C);
+  }
+  void se_forward(float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
+                  const float* b1, const float* w2, const float* b2, const SEShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->se_forward(c, y, pooled, hidden, gate, x, w1, b1, w2, b2, s);
+      prof_.add(std::string("se_forward") + mc_key(int64_t(s.N) * s.HW, s.C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->se_forward(c, y, pooled, hidden, gate, x, w1, b1, w2, b2, s);
+  }
+  void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy, const float* x,
+                   const float* pooled, const float* hidden, const float* gate, const float* w1, const float* w2,
+                   const SEShape& s) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->se_backward(c, dx, dw1, db1, dw2, db2, dy, x, pooled, hidden, gate, w1, w2, s);
+      prof_.add(std::string("se_backward") + mc_key(int64_t(s.N) * s.HW, s.C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->se_backward(c, dx, dw1, db1, dw2, db2, dy, x, pooled, hidden, gate, w1, w2, s);
+  }
+  void add_inplace(float* y, const float* x, int64_t n) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->add_inplace(c, y, x, n);
+      prof_.add(std::string("add_inplace") + " n" + std::to_string(n), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->add_inplace(c, y, x, n);
+  }
+  void gap_forward(float* y, const float* x, int N, int HW, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->gap_forward(c, y, x, N, HW, C);
+      prof_.add(std::string("gap_forward") + mc_key(int64_t(N) * HW, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->gap_forward(c, y, x, N, HW, C);
+  }
+  void gap_backward(float* dx, const float* dy, int N, int HW, int C) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->gap_backward(c, dx, dy, N, HW, C);
+      prof_.add(std::string("gap_backward") + mc_key(int64_t(N) * HW, C), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->gap_backward(c, dx, dy, N, HW, C);
+  }
+  void fc_forward(float* y, const float* x, const float* w, const float* b, int N, int C, int K) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->fc_forward(c, y, x, w, b, N, C, K);
+      prof_.add(std::string("fc_forward") + std::string(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->fc_forward(c, y, x, w, b, N, C, K);
+  }
+  void fc_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int N, int C,
+                   int K) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->fc_backward(c, dx, dw, db, dy, x, w, N, C, K);
+      prof_.add(std::string("fc_backward") + std::string(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->fc_backward(c, dx, dw, db, dy, x, w, N, C, K);
+  }
+  void softmax_xent(float* loss, uint8_t* correct, float* dlogits, const float* logits, const int32_t* labels,
+                    float smoothing, int N, int K) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->softmax_xent(c, loss, correct, dlogits, logits, labels, smoothing, N, K);
+      prof_.add(std::string("softmax_xent") + std::string(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->softmax_xent(c, loss, correct, dlogits, logits, labels, smoothing, N, K);
+  }
+  void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
+                  float weight_decay, bool nesterov) override {
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+      prof_.add(std::string("sgd_update") + " n" + std::to_string(n), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+  }
+
+ private:
+  Ctx ctx() { return Ctx{&pool_, &ws_, pool_.size()}; }
+
+  OpProfiler prof_;
+  ThreadPool pool_;
+  Workspace ws_;
+  const KernelTable* k_;
+};
+
+}  // namespace
+
+std::string selected_isa() { return select_kernels()->isa; }
+
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<cpu::CpuBackend>(threads); }
+
 }  // namespace gnas

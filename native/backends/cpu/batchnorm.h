@@ -1,0 +1,394 @@
+// Batch norm fused with its activation, over x[M][C] (NHWC rows), forward (train / eval) and
+// backward. All passes are memory-bound streams over M rows; the work is split into blocks of
+// rows handed out by the pool.
+//
+// Column reductions (batch statistics, the two sums of the backward) run over a block of kBnRows
+// rows for a group of up to 8 channel vectors at a time: the 16 accumulators stay in registers
+// and the block's slice (64 rows x 8 vectors = 32 KB) stays in L1. Block sums are float, then
+// widened into per-thread double accumulators, then summed over threads in double. The forward
+// statistics are taken about a pivot (the first row) so that E[x^2] - E[x]^2 does not cancel when
+// |mean| >> std.
+//
+// Apply passes fold BN into one FMA per element: z = x * scale + shift with scale = gamma*invstd,
+// shift = beta - mean*scale; the backward's dx is likewise k1*dz - k2*(x - mean) + k3 per channel.
+//
+// The two passes of the backward are also exported as pieces (BnBwd, InBnSums) for the fused conv
+// backwards: the sums pass runs on a conv's freshly computed dx block, the dx pass on a conv's dy
+// block, so a train-mode MBConv needs no standalone BN pass over its expanded tensors.
+#pragma once
+
+namespace gnas {
+namespace cpu {
+namespace GNAS_ISA {
+
+constexpr int64_t kBnRows = 64;
+
+#define GNAS_G_SWITCH(n, CALL) \
+  switch (n) {                 \
+    case 1: CALL(1); break;    \
+    case 2: CALL(2); break;    \
+    case 3: CALL(3); break;    \
+    case 4: CALL(4); break;    \
+    case 5: CALL(5); break;    \
+    case 6: CALL(6); break;    \
+    case 7: CALL(7); break;    \
+    default: CALL(8); break;   \
+  }
+
+#define GNAS_ACT_SWITCH(act, CALL) \
+  switch (act) {                   \
+    case 1: CALL(1); break;        \
+    case 2: CALL(2); break;        \
+    case 3: CALL(3); break;        \
+    default: CALL(0); break;       \
+  }
+
+struct ChanLayout {
+  int C, nv, ctail;
+  tmask tm;
+  ChanLayout() : ChanLayout(1) {}
+  explicit ChanLayout(int C_) : C(C_), nv(ceil_div(C_, L)), ctail(C_ - (ceil_div(C_, L) - 1) * L), tm(tail_mask(C_ - (ceil_div(C_, L) - 1) * L)) {}
+  GNAS_INLINE bool partial(int v) const { return v == nv - 1 && ctail < L; }
+  GNAS_INLINE vf ld(const float* p, int v) const { return partial(v) ? load(p + v * L, tm) : load(p + v * L); }
+  GNAS_INLINE void st(float* p, int v, vf x) const {
+    if (partial(v)) store(p + v * L, x, tm); else store(p + v * L, x);
+  }
+};
+
+// Per-thread double accumulators (nacc arrays of Cp doubles each), zeroed.
+static double* thread_doubles(Ctx& ctx, int tid, int nacc, int Cp) {
+  double* d = reinterpret_cast<double*>(ctx.ws->thread(tid, 3, size_t(2) * nacc * Cp));
+  return d;
+}
+
+// ---- statistics: sum (x - pivot), sum (x - pivot)^2 over a block, group of G vectors from v0
+template <int G>
+static void bn_stats_group(const float* x, int64_t rows, const ChanLayout& cl, int v0, const float* pivot, double* ds,
+                           double* dq) {
+  vf s[G], q[G], pv[G];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    s[g] = q[g] = zero();
+    pv[g] = load(pivot + (v0 + g) * L);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cl.C;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const vf d = sub(cl.ld(xr, v0 + g), pv[g]);
+      s[g] = add(s[g], d);
+      q[g] = fmadd(d, d, q[g]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    // lanes past C: loaded as 0, pivot 0 there
+    add_to_double(ds + (v0 + g) * L, s[g]);
+    add_to_double(dq + (v0 + g) * L, q[g]);
+  }
+}
+
+// mean[c], invstd[c] of x[M][C] (biased variance).
+static void bn_batch_stats(Ctx& ctx, float* mean, float* invstd, const float* x, float eps, int64_t M, int C) {
+  const ChanLayout cl(C);
+  const int Cp = cl.nv * L;
+  float* pivot = ctx.ws->shared(2, size_t(Cp));
+  for (int c = 0; c < Cp; ++c) pivot[c] = c < C && M > 0 ? x[c] : 0.0f;
+  double* acc[Workspace::kMaxThreads];
+  for (int t = 0; t < ctx.nthreads; ++t) {
+    acc[t] = thread_doubles(ctx, t, 2, Cp);
+    for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
+  }
+  const int64_t nblk = ceil_div(M, kBnRows);
+  parallel_for(*ctx.pool, nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads), [&](int64_t b, int64_t e, int tid) {
+    double* ds = acc[tid];
+    double* dq = acc[tid] + Cp;
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t m0 = blk * kBnRows, rows = imin(kBnRows, M - m0);
+      for (int v0 = 0; v0 < cl.nv; v0 += 8) {
+        const int g = imin(8, cl.nv - v0);
+#define GNAS_CALL(n) bn_stats_group<n>(x + m0 * C, rows, cl, v0, pivot, ds, dq)
+        GNAS_G_SWITCH(g, GNAS_CALL)
+#undef GNAS_CALL
+      }
+    }
+  });
+  for (int c = 0; c < C; ++c) {
+    double s = 0, q = 0;
+    for (int t = 0; t < ctx.nthreads; ++t) {
+      s += acc[t][c];
+      q += acc[t][Cp + c];
+    }
+    const double dm = s / double(M);
+    double var = q / double(M) - dm * dm;
+    if (var < 0) var = 0;
+    mean[c] = float(double(pivot[c]) + dm);
+    invstd[c] = float(1.0 / __builtin_sqrt(var + double(eps)));
+  }
+}
+
+// ---- y = act(x * scale + shift)
+template <int ACT>
+static void bn_apply_rows(float* y, const float* x, const float* scale, const float* shift, int64_t rows,
+                          const ChanLayout& cl) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cl.C;
+    float* yr = y + r * cl.C;
+    for (int v = 0; v < cl.nv; ++v) {
+      const vf z = fmadd(cl.ld(xr, v), load(scale + v * L), load(shift + v * L));
+      cl.st(yr, v, act_apply<ACT>(z));
+    }
+  }
+}
+
+static void bn_apply(Ctx& ctx, float* y, const float* x, const float* scale, const float* shift, int act, int64_t M,
+                     int C) {
+  const ChanLayout cl(C);
+  const int64_t nblk = ceil_div(M, kBnRows);
+  parallel_for(*ctx.pool, nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads), [&](int64_t b, int64_t e, int) {
+    const int64_t m0 = b * kBnRows, rows = imin(e * kBnRows, M) - m0;
+#define GNAS_CALL(a) bn_apply_rows<a>(y + m0 * C, x + m0 * C, scale, shift, rows, cl)
+    GNAS_ACT_SWITCH(act, GNAS_CALL)
+#undef GNAS_CALL
+  });
+}
+
+// scale/shift arrays (Cp floats each, zero padded) in shared workspace slots 3 and 4.
+static void bn_fold(Ctx& ctx, float** scale, float** shift, const float* mean, const float* invstd,
+                    const float* gamma, const float* beta, int C) {
+  const int Cp = ceil_div(C, L) * L;
+  *scale = ctx.ws->shared(3, size_t(Cp));
+  *shift = ctx.ws->shared(4, size_t(Cp));
+  for (int c = 0; c < Cp; ++c) {
+    const float sc = c < C ? gamma[c] * invstd[c] : 0.0f;
+    (*scale)[c] = sc;
+    (*shift)[c] = c < C ? beta[c] - mean[c] * sc : 0.0f;
+  }
+}
+
+static void bn_act_forward_train(Ctx& ctx, float* y, float* mean, float* invstd, const float* x, const float* gamma,
+                                 const float* beta, float eps, int act, int64_t M, int C) {
+  bn_batch_stats(ctx, mean, invstd, x, eps, M, C);
+  float *scale, *shift;
+  bn_fold(ctx, &scale, &shift, mean, invstd, gamma, beta, C);
+  bn_apply(ctx, y, x, scale, shift, act, M, C);
+}
+
+// y = act(gamma * (x - mean) * invstd + beta) from saved statistics (Backend::bn_act_apply).
+static void bn_act_apply(Ctx& ctx, float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
+                         const float* beta, int act, int64_t M, int C) {
+  float *scale, *shift;
+  bn_fold(ctx, &scale, &shift, mean, invstd, gamma, beta, C);
+  bn_apply(ctx, y, x, scale, shift, act, M, C);
+}
+
+static void bn_act_forward_eval(Ctx& ctx, float* y, const float* x, const float* gamma, const float* beta,
+                                const float* running_mean, const float* running_var, float eps, int act, int64_t M,
+                                int C) {
+  const int Cp = ceil_div(C, L) * L;
+  float* scale = ctx.ws->shared(3, size_t(Cp));
+  float* shift = ctx.ws->shared(4, size_t(Cp));
+  for (int c = 0; c < Cp; ++c) {
+    const float sc = c < C ? float(double(gamma[c]) / __builtin_sqrt(double(running_var[c]) + double(eps))) : 0.0f;
+    scale[c] = sc;
+    shift[c] = c < C ? beta[c] - running_mean[c] * sc : 0.0f;
+  }
+  bn_apply(ctx, y, x, scale, shift, act, M, C);
+}
+
+// ---- backward pass 1: sum dz, sum dz * xhat, dz = dy * act'(x * scale + shift)
+template <int ACT, int G>
+static void bn_bwd_sums_group(const float* dy, const float* x, int64_t rows, const ChanLayout& cl, int v0,
+                              const float* scale, const float* shift, const float* mean, double* ds, double* dsx) {
+  vf s[G], sx[G];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) s[g] = sx[g] = zero();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cl.C;
+    const float* gr = dy + r * cl.C;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      const int v = v0 + g;
+      const vf xv = cl.ld(xr, v);
+      const vf dz = act_backward<ACT>(fmadd(xv, load(scale + v * L), load(shift + v * L)), cl.ld(gr, v));
+      s[g] = add(s[g], dz);
+      sx[g] = fmadd(dz, sub(xv, load(mean + v * L)), sx[g]);  // times invstd later
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    add_to_double(ds + (v0 + g) * L, s[g]);
+    add_to_double(dsx + (v0 + g) * L, sx[g]);
+  }
+}
+
+// ---- backward pass 2: dx = k1 * dz - k2 * (x - mean) + k3
+template <int ACT>
+static void bn_bwd_dx_rows(float* dx, const float* dy, const float* x, int64_t rows, const ChanLayout& cl,
+                           const float* scale, const float* shift, const float* mean, const float* k1,
+                           const float* k2, const float* k3) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cl.C;
+    const float* gr = dy + r * cl.C;
+    float* dr = dx + r * cl.C;
+    for (int v = 0; v < cl.nv; ++v) {
+      const vf xv = cl.ld(xr, v);
+      const vf dz = act_backward<ACT>(fmadd(xv, load(scale + v * L), load(shift + v * L)), cl.ld(gr, v));
+      const vf xc = sub(xv, load(mean + v * L));
+      cl.st(dr, v, fmadd(load(k1 + v * L), dz, fnmadd(load(k2 + v * L), xc, load(k3 + v * L))));
+    }
+  }
+}
+
+// Pass 1 over rows [0, rows): ds[c] += sum dz, dsx[c] += sum dz * (x - mean) (times invstd later).
+// Walks kBnRows-row blocks (each block's slice stays in L1 across the channel groups, and the
+// float partial sums are widened to double per block).
+static void bn_bwd_sums_rows(const float* dy, const float* x, int64_t rows, const ChanLayout& cl, const float* scale,
+                             const float* shift, const float* mean, int act, double* ds, double* dsx) {
+  if (rows > kBnRows) {
+    for (int64_t r0 = 0; r0 < rows; r0 += kBnRows)
+      bn_bwd_sums_rows(dy + r0 * cl.C, x + r0 * cl.C, imin(kBnRows, rows - r0), cl, scale, shift, mean, act, ds, dsx);
+    return;
+  }
+  for (int v0 = 0; v0 < cl.nv; v0 += 8) {
+    const int g = imin(8, cl.nv - v0);
+#define GNAS_CALL2(a, n) bn_bwd_sums_group<a, n>(dy, x, rows, cl, v0, scale, shift, mean, ds, dsx)
+#define GNAS_CALL(n)                 \
+  switch (act) {                     \
+    case 1: GNAS_CALL2(1, n); break; \
+    case 2: GNAS_CALL2(2, n); break; \
+    case 3: GNAS_CALL2(3, n); break; \
+    default: GNAS_CALL2(0, n); break; \
+  }
+    GNAS_G_SWITCH(g, GNAS_CALL)
+#undef GNAS_CALL
+#undef GNAS_CALL2
+  }
+}
+
+// Pass 2 over rows: dx = k1 * dz - k2 * (x - mean) + k3.
+static void bn_bwd_dx(float* dx, const float* dy, const float* x, int64_t rows, const ChanLayout& cl,
+                      const float* scale, const float* shift, const float* mean, const float* k1, const float* k2,
+                      const float* k3, int act) {
+#define GNAS_CALL(a) bn_bwd_dx_rows<a>(dx, dy, x, rows, cl, scale, shift, mean, k1, k2, k3)
+  GNAS_ACT_SWITCH(act, GNAS_CALL)
+#undef GNAS_CALL
+}
+
+static void bn_act_backward(Ctx& ctx, float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                            const float* mean, const float* invstd, const float* gamma, const float* beta, int act,
+                            int64_t M, int C) {
+  const ChanLayout cl(C);
+  const int Cp = cl.nv * L;
+  float *scale, *shift;
+  bn_fold(ctx, &scale, &shift, mean, invstd, gamma, beta, C);
+  float* meanp = ctx.ws->shared(5, size_t(4) * Cp);  // mean, k1, k2, k3
+  for (int c = 0; c < Cp; ++c) meanp[c] = c < C ? mean[c] : 0.0f;
+  double* acc[Workspace::kMaxThreads];
+  for (int t = 0; t < ctx.nthreads; ++t) {
+    acc[t] = thread_doubles(ctx, t, 2, Cp);
+    for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
+  }
+  const int64_t nblk = ceil_div(M, kBnRows);
+  const int64_t grain = ceil_div<int64_t>(nblk, 8 * ctx.nthreads);
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {
+    const int64_t m0 = b * kBnRows, rows = imin(e * kBnRows, M) - m0;
+    bn_bwd_sums_rows(dy + m0 * C, x + m0 * C, rows, cl, scale, shift, meanp, act, acc[tid], acc[tid] + Cp);
+  });
+  float* k1 = meanp + Cp;
+  float* k2 = meanp + 2 * Cp;
+  float* k3 = meanp + 3 * Cp;
+  for (int c = 0; c < Cp; ++c) k1[c] = k2[c] = k3[c] = 0.0f;
+  for (int c = 0; c < C; ++c) {
+    double s = 0, sx = 0;
+    for (int t = 0; t < ctx.nthreads; ++t) {
+      s += acc[t][c];
+      sx += acc[t][Cp + c];
+    }
+    const double is = double(invstd[c]);
+    sx *= is;  // sum dz * xhat
+    dbeta[c] = float(s);
+    dgamma[c] = float(sx);
+    const double a1 = double(gamma[c]) * is;
+    const double a2 = a1 * is * sx / double(M);
+    k1[c] = float(a1);
+    k2[c] = float(a2);
+    k3[c] = float(-a1 * s / double(M));
+  }
+  if (!dx) return;
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int) {
+    const int64_t m0 = b * kBnRows, rows = imin(e * kBnRows, M) - m0;
+    bn_bwd_dx(dx + m0 * C, dy + m0 * C, x + m0 * C, rows, cl, scale, shift, meanp, k1, k2, k3, act);
+  });
+}
+
+// ---- pieces of bn_act_backward for the fused conv backwards (Backend::conv_backward_fused)
+
+// Second pass of a BnGrad folded into per-channel constants (Cp floats each, shared slot 8):
+// the conv's output gradient is bn_bwd_dx(dy, x = the BN's input).
+struct BnBwd {
+  const float* x;
+  const float *scale, *shift, *mean, *k1, *k2, *k3;
+  int act;
+  ChanLayout cl;
+};
+static const BnBwd* make_bn_bwd(Ctx& ctx, BnBwd* out, const BnGrad* g, int C, int64_t M) {
+  if (!g) return nullptr;
+  const int Cp = ceil_div(C, L) * L;
+  float* p = ctx.ws->shared(8, size_t(6) * Cp);
+  for (int c = 0; c < 6 * Cp; ++c) p[c] = 0.0f;
+  for (int c = 0; c < C; ++c) {
+    const double is = double(g->invstd[c]), a1 = double(g->gamma[c]) * is;
+    p[c] = float(a1);                                             // scale (BN fold)
+    p[Cp + c] = float(double(g->beta[c]) - double(g->mean[c]) * a1);  // shift
+    p[2 * Cp + c] = g->mean[c];
+    p[3 * Cp + c] = float(a1);                                    // k1
+    p[4 * Cp + c] = float(a1 * is * double(g->dgamma[c]) / double(M));  // k2
+    p[5 * Cp + c] = float(-a1 * double(g->dbeta[c]) / double(M));      // k3
+  }
+  *out = BnBwd{g->x, p, p + Cp, p + 2 * Cp, p + 3 * Cp, p + 4 * Cp, p + 5 * Cp, int(g->act), ChanLayout(C)};
+  return out;
+}
+// The conv's output gradient for rows [m0, m0 + rows) into dst (rows x C, contiguous).
+static void bn_bwd_apply(float* dst, const float* dy, int64_t m0, int64_t rows, const BnBwd& b) {
+  const int C = b.cl.C;
+  bn_bwd_dx(dst, dy + m0 * C, b.x + m0 * C, rows, b.cl, b.scale, b.shift, b.mean, b.k1, b.k2, b.k3, b.act);
+}
+
+// First pass for an input BN (in_bn) from the conv's dx: per-thread double sums (thread slot 7),
+// finished into dgamma / dbeta.
+struct InBnSums {
+  int Cp = 0;
+  double* t[Workspace::kMaxThreads];
+  const float* mean;  // padded
+  void init(Ctx& ctx, int C, const float* mean_in) {
+    Cp = ceil_div(C, L) * L;
+    for (int i = 0; i < ctx.nthreads; ++i) {
+      t[i] = reinterpret_cast<double*>(ctx.ws->thread(i, 7, size_t(4) * Cp));
+      for (int n = 0; n < 2 * Cp; ++n) t[i][n] = 0.0;
+    }
+    float* m = ctx.ws->shared(9, size_t(Cp));
+    for (int c = 0; c < Cp; ++c) m[c] = c < C ? mean_in[c] : 0.0f;
+    mean = m;
+  }
+  // dx, x: rows x C at row offset m0 (dx is the gradient of the activated input)
+  void add(int tid, const float* dx, const float* x, int64_t rows, const ChanLayout& cl, const float* scale,
+           const float* shift, int act) {
+    bn_bwd_sums_rows(dx, x, rows, cl, scale, shift, mean, act, t[tid], t[tid] + Cp);
+  }
+  void finish(Ctx& ctx, float* dgamma, float* dbeta, const float* invstd, int C) const {
+    for (int c = 0; c < C; ++c) {
+      double sm = 0, sx = 0;
+      for (int i = 0; i < ctx.nthreads; ++i) {
+        sm += t[i][c];
+        sx += t[i][Cp + c];
+      }
+      dbeta[c] = float(sm);
+      dgamma[c] = float(sx * double(invstd[c]));
+    }
+  }
+};
+
+}  // namespace GNAS_ISA
+}  // namespace cpu
+}  // namespace gnas

@@ -1,0 +1,659 @@
+// Depthwise k x k convolution (k = 3/5/7, stride 1/2, pad k/2), forward and backward, vectorised
+// over channels.
+//
+// Layout trick: each thread copies the image it works on into a zero-padded, channel-blocked
+// scratch buffer buf[v][Hp][Wp][L] (v = channel vector), so that
+//   - the inner loops have no bounds checks (padding is real zeros),
+//   - one channel vector's whole padded plane is contiguous (<= 13x13 or 20x20 pixels x 64 B for
+//     the 7x7 and 14x14 layers): the loops run channel vector outermost, and the k rows the
+//     current output row needs stay in L1 while the output rows advance.
+//
+// Inner kernel (dw_strip): a strip of QS <= 8 outputs of one row for one channel vector is held
+// in QS registers; for each kernel row the input pixels under the strip are loaded ONCE and
+// multiplied into every output that uses them (a sliding window: (QS-1)*S + k loads for QS*k
+// FMAs instead of QS*k loads), with the k taps of the kernel row in registers.
+//
+// Fusions (Backend::dwconv_forward_fused / dwconv_backward_fused): an input BN+act is applied
+// while the image is copied into the padded buffer (the activated tensor is never stored), and the
+// forward sums y and y^2 per channel from the strip registers for the BN that follows. In the
+// backward, dy can arrive as the gradient of the unit's activated output (out_bn): the image's dy
+// goes through the BN's input-gradient formula on its way into the padded buffer; and the input
+// BN's parameter-gradient sums are taken from each image's dx while it is still in L2.
+//
+// The zero border of a padded buffer is written once per geometry, not once per image (see
+// pad_to_blocked); for 7x7 images under a 7x7 kernel it is 2.4x the interior.
+//
+// Backward:
+//   dx: a transposed convolution. With stride s, dx[h][s*u + r] only receives taps j == (r + pad)
+//       mod s, from dy columns u + const, so for each output parity r it is again a stride-1
+//       sliding-window strip over the zero-padded dy plane, with the kernel row's taps reversed
+//       (and for s = 2, every other tap). Same dw_strip kernel, no zero-stuffing waste. The tap
+//       structure of each (row, parity) is planned once per call (DxPlan); strips run up to 14
+//       outputs, since with 1-4 taps per output a short strip is all call overhead.
+//   dw: per channel vector and kernel row i, the k accumulators dw[i][0..k) are registers and
+//       the strip of dy values is in registers; each padded input pixel is loaded once per row.
+//       Per-thread partial sums, reduced at the end.
+// Work is split by images (N = 128 in training gives each thread dozens).
+#pragma once
+
+namespace gnas {
+namespace cpu {
+namespace GNAS_ISA {
+
+// acc[u] += sum_t src[(u*S + t) * ps] * w[t], t < KT, u < QS  (sliding window, loads shared)
+template <int KT, int S, int QS>
+GNAS_INLINE void dw_strip(vf* acc, const float* src, int64_t ps, const vf* w) {
+  constexpr int NT = (QS - 1) * S + KT;
+#pragma GCC unroll 64
+  for (int t = 0; t < NT; ++t) {
+    const vf xv = load(src + t * ps);
+#pragma GCC unroll 8
+    for (int j = 0; j < KT; ++j) {
+      const int d = t - j;
+      if (d >= 0 && d % S == 0 && d / S < QS) acc[d / S] = fmadd(xv, w[j], acc[d / S]);
+    }
+  }
+}
+
+// acc[j] += sum_u dyv[u] * src[(u*S + j) * ps], j < K, u < QS  (weight gradient strip)
+template <int K, int S, int QS>
+GNAS_INLINE void dww_strip(vf* acc, const float* src, int64_t ps, const vf* dyv) {
+  constexpr int NT = (QS - 1) * S + K;
+#pragma GCC unroll 64
+  for (int t = 0; t < NT; ++t) {
+    const vf xv = load(src + t * ps);
+#pragma GCC unroll 8
+    for (int j = 0; j < K; ++j) {
+      const int d = t - j;
+      if (d >= 0 && d % S == 0 && d / S < QS) acc[j] = fmadd(xv, dyv[d / S], acc[j]);
+    }
+  }
+}
+
+// Copies an NHWC image [Hs][Ws][C] into buf[v][Hp][Wp][L] at offset (oh, ow), zero elsewhere
+// (including the lanes past C in the last vector). buf must come from pad_buffer() (a depthwise-
+// only workspace slot with room for the border key). With bn, the copied values are activated,
+// act(x * scale + shift), and the padding stays zero (padding of the activated tensor). Walks the
+// source pixel by pixel (contiguous reads, one store stream per channel vector).
+template <int ACT>
+static void pad_to_blocked_t(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp, int Wp,
+                             const InBn* bn) {
+  const int nv = ceil_div(C, L);
+  const int ctail = C - (nv - 1) * L;
+  const tmask tm = tail_mask(ctail);
+  const int64_t plane = int64_t(Hp) * Wp * L;
+  const int nfull = ctail < L ? nv - 1 : nv;
+  for (int hs = 0; hs < Hs; ++hs) {
+    const float* s = src + int64_t(hs) * Ws * C;
+    float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
+    for (int w = 0; w < Ws; ++w, s += C, d += L) {
+      for (int v = 0; v < nfull; ++v) {
+        vf x = load(s + v * L);
+        if (ACT >= 0) x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
+        store(d + v * plane, x);
+      }
+      if (nfull < nv) {
+        const int v = nv - 1;
+        vf x = load(s + v * L, tm);
+        if (ACT >= 0) {
+          // lanes past C: scale = shift = 0, so they stay act(0) = 0
+          x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
+        }
+        store(d + v * plane, x);
+      }
+    }
+  }
+}
+static void pad_to_blocked(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp, int Wp,
+                           const InBn* bn = nullptr) {
+  // The zero border is written only when the buffer does not already hold one of this geometry:
+  // a key records the geometry the border was written for (a buffer that grew comes back
+  // zero-filled from the workspace, so its key never matches). For 7x7 images with
+  // k = 7 the border is 2.4x the interior, so this halves the copy's stores.
+  const int nv = ceil_div(C, L);
+  // the key sits in the 16 floats BEFORE the planes, at the same place for every geometry, so
+  // writing one geometry's key always invalidates the others'
+  int32_t* key = reinterpret_cast<int32_t*>(buf - 16);
+  const int32_t want[8] = {0x5eed, Hp, Wp, nv, oh, ow, Hs, Ws};
+  bool same = true;
+  for (int i = 0; i < 8; ++i) same = same && key[i] == want[i];
+  if (!same) {
+    const int64_t plane = int64_t(Hp) * Wp * L;
+    for (int v = 0; v < nv; ++v) {
+      float* b = buf + v * plane;
+      for (int h = 0; h < Hp; ++h) {
+        float* row = b + int64_t(h) * Wp * L;
+        if (h < oh || h >= oh + Hs) {
+          for (int w = 0; w < Wp * L; ++w) row[w] = 0.0f;
+        } else {
+          for (int w = 0; w < ow * L; ++w) row[w] = 0.0f;
+          for (int w = (ow + Ws) * L; w < Wp * L; ++w) row[w] = 0.0f;
+        }
+      }
+    }
+    for (int i = 0; i < 8; ++i) key[i] = want[i];
+  }
+  switch (bn ? bn->act : -1) {
+    case 0: pad_to_blocked_t<0>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 1: pad_to_blocked_t<1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 2: pad_to_blocked_t<2>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 3: pad_to_blocked_t<3>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    default: pad_to_blocked_t<-1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, nullptr); break;
+  }
+}
+
+// A padded-plane buffer: workspace per-thread slot 4 (input) or 5 (dy), used by nothing else, so
+// a zero border written for one image is still there for the next (see pad_to_blocked).
+static float* pad_buffer(Ctx& ctx, int tid, int which, int C, int Hp, int Wp) {
+  return ctx.ws->thread(tid, 4 + which, size_t(ceil_div(C, L)) * Hp * Wp * L + 16) + 16;
+}
+
+// Software prefetch of the next image into L2 while the current one is computed: the copy into
+// the padded buffer then reads from L2, and the memory traffic overlaps the FMAs instead of
+// preceding them. tick() is called once per output row and channel vector.
+struct NextImage {
+  const char* p = nullptr;
+  const char* end = nullptr;
+  int64_t step = 0;  // cache lines per tick
+  void init(const float* b, int64_t floats, int64_t ticks) {
+    p = reinterpret_cast<const char*>(b);
+    end = p + floats * int64_t(sizeof(float));
+    step = ceil_div<int64_t>(floats * int64_t(sizeof(float)) / 64 + 1, imax<int64_t>(1, ticks));
+  }
+  GNAS_INLINE void tick() {
+    for (int64_t i = 0; i < step && p < end; ++i, p += 64) _mm_prefetch(p, _MM_HINT_T1);
+  }
+};
+
+// Strip-length dispatch: f.template operator()<QS>() for QS = n (1..8).
+#define GNAS_QS_SWITCH(n, CALL) \
+  switch (n) {                  \
+    case 1: CALL(1); break;     \
+    case 2: CALL(2); break;     \
+    case 3: CALL(3); break;     \
+    case 4: CALL(4); break;     \
+    case 5: CALL(5); break;     \
+    case 6: CALL(6); break;     \
+    case 7: CALL(7); break;     \
+    default: CALL(8); break;    \
+  }
+
+// Strips of at most 8 outputs, as even as possible (Q = 7 -> 7; 14 -> 7+7; 28 -> 4 x 7).
+static int strip_len(int Q) { return ceil_div(Q, ceil_div(Q, 8)); }
+
+// ---------------------------------------------------------------- forward
+// One output strip y[p][q0 .. q0+QS) for channel vector v: src = padded plane at (p*S, q0*S).
+template <int K, int S, int QS>
+static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, float* out, int64_t ops,
+                         bool tail, tmask tm, float* ssum) {
+  vf acc[QS];
+#pragma GCC unroll 8
+  for (int u = 0; u < QS; ++u) acc[u] = zero();
+  for (int i = 0; i < K; ++i) {
+    vf w[K];
+#pragma GCC unroll 8
+    for (int j = 0; j < K; ++j) w[j] = load(wv + (i * K + j) * wstride);
+    dw_strip<K, S, QS>(acc, src + i * rs, L, w);
+  }
+  if (tail) {
+#pragma GCC unroll 8
+    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u], tm);
+  } else {
+#pragma GCC unroll 8
+    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u]);
+  }
+  if (ssum) {
+    // output statistics for a fused BN (lanes past C are zero: the padded input is zero there)
+    vf s1 = zero(), s2 = zero();
+#pragma GCC unroll 8
+    for (int u = 0; u < QS; ++u) {
+      s1 = add(s1, acc[u]);
+      s2 = fmadd(acc[u], acc[u], s2);
+    }
+    store(ssum, add(load(ssum), s1));
+    store(ssum + wstride, add(load(ssum + wstride), s2));
+  }
+}
+
+// ssum: null, or 2 x Cp floats (sums, then sums of squares) that receive the image's statistics.
+template <int K, int S>
+static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, float* yn, int P, int Q, int C,
+                         float* ssum, NextImage& next) {
+  const int nv = Cp / L;
+  const int ctail = C - (nv - 1) * L;
+  const tmask tm = tail_mask(ctail);
+  const int QS = strip_len(Q);
+  const int64_t rs = int64_t(Wp) * L;
+  for (int v = 0; v < nv; ++v) {
+    const float* plane = buf + int64_t(v) * Hp * rs;
+    const bool tail = v == nv - 1 && ctail < L;
+    for (int p = 0; p < P; ++p, next.tick())
+      for (int q0 = 0; q0 < Q; q0 += QS) {
+        const int qs = imin(QS, Q - q0);
+        const float* src = plane + int64_t(p) * S * rs + int64_t(q0) * S * L;
+        float* out = yn + (int64_t(p) * Q + q0) * C + v * L;
+#define GNAS_CALL(n) dw_fwd_strip<K, S, n>(src, rs, wp + v * L, Cp, out, C, tail, tm, ssum ? ssum + v * L : nullptr)
+        GNAS_QS_SWITCH(qs, GNAS_CALL)
+#undef GNAS_CALL
+      }
+  }
+}
+
+// Weights w[k][k][C] -> wp[k][k][Cp], zero padded to whole vectors.
+static float* pack_dw_weights(Ctx& ctx, int slot, const float* w, int k, int C, int Cp) {
+  float* wp = ctx.ws->shared(slot, size_t(k) * k * Cp);
+  for (int t = 0; t < k * k; ++t)
+    for (int c = 0; c < Cp; ++c) wp[t * Cp + c] = c < C ? w[t * C + c] : 0.0f;
+  return wp;
+}
+
+template <int K, int S>
+static void dwconv_forward_ks(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                              const InBn* bn, const float* w, const ConvShape& s) {
+  const int C = s.C, Cp = ceil_div(C, L) * L;
+  const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
+  const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
+  const int64_t HWC = int64_t(s.H) * s.W * C, PQC = int64_t(s.P) * s.Q * C;
+  const bool stats = mean != nullptr;
+  double* acc[Workspace::kMaxThreads];
+  if (stats)
+    for (int t = 0; t < ctx.nthreads; ++t) {
+      acc[t] = reinterpret_cast<double*>(ctx.ws->thread(t, 3, size_t(4) * Cp));
+      for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
+    }
+  // contiguous runs of images per task, so that each thread knows its next image (to prefetch)
+  const int64_t grain = imax<int64_t>(1, s.N / (4 * ctx.nthreads));
+  parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
+    float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
+    float* fs = stats ? ctx.ws->thread(tid, 2, size_t(2) * Cp) : nullptr;
+    for (int64_t n = b; n < e; ++n) {
+      pad_to_blocked(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
+      NextImage next;
+      if (n + 1 < e) next.init(x + (n + 1) * HWC, HWC, int64_t(s.P) * (Cp / L));
+      if (stats)
+        for (int i = 0; i < 2 * Cp; ++i) fs[i] = 0.0f;
+      dw_fwd_image<K, S>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
+      if (stats)
+        for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[tid] + i, load(fs + i));
+    }
+  });
+  if (stats) {
+    const double M = double(s.N) * s.P * s.Q;
+    for (int c = 0; c < C; ++c) {
+      double sm = 0, sq = 0;
+      for (int t = 0; t < ctx.nthreads; ++t) {
+        sm += acc[t][c];
+        sq += acc[t][Cp + c];
+      }
+      const double m = sm / M;
+      double var = sq / M - m * m;
+      if (var < 0) var = 0;
+      mean[c] = float(m);
+      invstd[c] = float(1.0 / sqrt(var + double(eps)));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- backward
+// dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
+// weight taps (wbase + woff[r] + t * wstep).
+template <int KT, int QS>
+static void dw_dx_strip(const float* base, const int64_t* roff, const float* wbase, const int64_t* woff, int nrows,
+                        int64_t src_off, int64_t wstep, float* out, int64_t ops, bool tail, tmask tm) {
+  vf acc[QS];
+#pragma GCC unroll 16
+  for (int u = 0; u < QS; ++u) acc[u] = zero();
+  for (int r = 0; r < nrows; ++r) {
+    vf w[KT];
+#pragma GCC unroll 8
+    for (int t = 0; t < KT; ++t) w[t] = load(wbase + woff[r] + t * wstep);
+    dw_strip<KT, 1, QS>(acc, base + roff[r] + src_off, L, w);
+  }
+  if (tail) {
+#pragma GCC unroll 16
+    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u], tm);
+  } else {
+#pragma GCC unroll 16
+    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u]);
+  }
+}
+
+// Up to 14 outputs per strip when the register file allows (dx strips have few taps per output,
+// so a longer strip is what amortises the per-call overhead).
+constexpr int kDxStripMax = kVecRegs >= 32 ? 14 : 8;
+#define GNAS_QS_SWITCH14(n, CALL) \
+  switch (n) {                    \
+    case 1: CALL(1); break;       \
+    case 2: CALL(2); break;       \
+    case 3: CALL(3); break;       \
+    case 4: CALL(4); break;       \
+    case 5: CALL(5); break;       \
+    case 6: CALL(6); break;       \
+    case 7: CALL(7); break;       \
+    case 8: CALL(8); break;       \
+    case 9: CALL(9); break;       \
+    case 10: CALL(10); break;     \
+    case 11: CALL(11); break;     \
+    case 12: CALL(12); break;     \
+    case 13: CALL(13); break;     \
+    default: CALL(14); break;     \
+  }
+
+// The transposed-conv structure of one dx row h and output parity r (the same for every image
+// and channel vector, so it is planned once per call): which dy rows and kernel rows meet, the
+// number of column taps, where the window starts, how many outputs.
+struct DxPlan {
+  int nrows, KT, U;
+  int64_t start;     // first dy column (padded) under output u = 0
+  int64_t roff[7];   // dy row offsets in the padded plane
+  int64_t woff[7];   // weight offset of tap t' = 0 of each row
+};
+
+template <int KT>
+static void dw_dx_row(const DxPlan& pl, const float* base, const float* wbase, int64_t wstep, float* out, int64_t ops,
+                      bool tail, tmask tm) {
+  const int U = pl.U;
+  if (pl.nrows == 0) {
+    for (int u = 0; u < U; ++u) {
+      if (tail) store(out + u * ops, zero(), tm); else store(out + u * ops, zero());
+    }
+    return;
+  }
+  const int QS = ceil_div(U, ceil_div(U, kDxStripMax));
+  for (int u0 = 0; u0 < U; u0 += QS) {
+    const int qs = imin(QS, U - u0);
+    if constexpr (kDxStripMax > 8) {
+#define GNAS_CALL(n) \
+  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
+      GNAS_QS_SWITCH14(qs, GNAS_CALL)
+#undef GNAS_CALL
+    } else {
+#define GNAS_CALL(n) \
+  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
+      GNAS_QS_SWITCH(qs, GNAS_CALL)
+#undef GNAS_CALL
+    }
+  }
+}
+
+// Weight-gradient contribution of one image for channel vector v and kernel row i:
+// acc[j] = sum_{p,q} dy[p][q] * x[p*S + i][q*S + j].
+template <int K, int S, int QS>
+static void dw_dw_rowstrip(vf* acc, const float* xrow, const float* dyrow, int q0) {
+  vf d[QS];
+#pragma GCC unroll 8
+  for (int u = 0; u < QS; ++u) d[u] = load(dyrow + (q0 + u) * L);
+  dww_strip<K, S, QS>(acc, xrow + int64_t(q0) * S * L, L, d);
+}
+
+template <int K, int S>
+static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
+                        int nv, float* part, int Cp) {
+  const int QS = strip_len(Q);
+  const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
+  for (int v = 0; v < nv; ++v) {
+    const float* xpl = xbuf + int64_t(v) * Hp * xrs;
+    const float* dpl = dybuf + int64_t(v) * Pp * drs + int64_t(off) * drs + int64_t(off) * L;
+    for (int i = 0; i < K; ++i) {
+      vf acc[K];
+#pragma GCC unroll 8
+      for (int j = 0; j < K; ++j) acc[j] = zero();
+      for (int p = 0; p < P; ++p) {
+        const float* xrow = xpl + (int64_t(p) * S + i) * xrs;
+        const float* dyrow = dpl + int64_t(p) * drs;
+        for (int q0 = 0; q0 < Q; q0 += QS) {
+          const int qs = imin(QS, Q - q0);
+#define GNAS_CALL(n) dw_dw_rowstrip<K, S, n>(acc, xrow, dyrow, q0)
+          GNAS_QS_SWITCH(qs, GNAS_CALL)
+#undef GNAS_CALL
+        }
+      }
+      float* pr = part + int64_t(i) * K * Cp + v * L;
+#pragma GCC unroll 8
+      for (int j = 0; j < K; ++j) store(pr + j * Cp, add(load(pr + j * Cp), acc[j]));
+    }
+  }
+}
+
+template <int K, int S>
+static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, const float* x, const InBn* bn,
+                               const float* w, const ConvShape& s, const BnBwd* ob, InBnSums* sums) {
+  const int C = s.C, Cp = ceil_div(C, L) * L, nv = Cp / L;
+  const int ctail = C - (nv - 1) * L;
+  const tmask tm = tail_mask(ctail);
+  const int pad = s.pad, H = s.H, W = s.W, P = s.P, Q = s.Q;
+  const int Hp = H + 2 * pad, Wp = W + 2 * pad;
+  // dy plane padded by `off` on every side: enough for every tap of the transposed conv
+  const int off = K / 2 + 1;
+  const int Pp = P + 2 * off, Qp = Q + 2 * off;
+  const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
+  const int64_t HWC = int64_t(H) * W * C, PQC = int64_t(P) * Q * C;
+  const int64_t wsize = int64_t(K) * K * Cp;
+  float* part[Workspace::kMaxThreads];
+  bool touched[Workspace::kMaxThreads];
+  for (int t = 0; t < ctx.nthreads; ++t) {
+    part[t] = ctx.ws->thread(t, 2, size_t(wsize));
+    touched[t] = false;
+  }
+  // dx plan per (output row h, column parity r), shared by all images and channel vectors
+  const int64_t drs = int64_t(Qp) * L, dplane = int64_t(Pp) * drs;
+  const int64_t wstep = -int64_t(S) * Cp, ops = int64_t(S) * C;
+  DxPlan* plan = reinterpret_cast<DxPlan*>(ctx.ws->shared(1, (size_t(H) * S * sizeof(DxPlan) + 3) / 4));
+  if (dx)
+    for (int h = 0; h < H; ++h) {
+      // row taps i == (h + pad) mod S, from dy row p = (h + pad - i) / S
+      int64_t roff[K];
+      int ti[K], nrows = 0;
+      for (int i = (h + pad) % S; i < K; i += S) {
+        const int p = (h + pad - i) / S;
+        if (p < 0 || p >= P) continue;  // zero rows contribute nothing
+        roff[nrows] = int64_t(p + off) * drs;
+        ti[nrows++] = i;
+      }
+      for (int r = 0; r < S; ++r) {
+        // outputs w = S*u + r take taps j = j0 + S*t from dy column u + (r + pad - j) / S; listed
+        // in increasing source column t' = KT-1-t, i.e. j = j0 + S*(KT-1-t'), weight step -S
+        DxPlan& pl = plan[h * S + r];
+        pl.U = ceil_div(W - r, S);
+        const int j0 = (r + pad) % S;
+        pl.KT = ceil_div(K - j0, S);
+        pl.start = (r + pad - j0) / S - (pl.KT - 1) + off;
+        pl.nrows = nrows;
+        for (int rr = 0; rr < nrows; ++rr) {
+          pl.roff[rr] = roff[rr];
+          pl.woff[rr] = (int64_t(ti[rr]) * K + j0 + S * (pl.KT - 1)) * Cp;
+        }
+      }
+    }
+  parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
+    float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
+    float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);
+    float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(PQC)) : nullptr;
+    float* pr = part[tid];
+    if (!touched[tid]) {
+      for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
+      touched[tid] = true;
+    }
+    for (int64_t n = b; n < e; ++n) {
+      pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
+      const float* g = dy + n * PQC;
+      if (ob) {  // the output gradient through the unit's BN (second pass), for this image
+        bn_bwd_apply(gbuf, dy, n * P * Q, int64_t(P) * Q, *ob);
+        g = gbuf;
+      }
+      pad_to_blocked(dybuf, g, P, Q, C, off, off, Pp, Qp);
+      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
+      if (!dx) continue;
+      float* dxn = dx + n * HWC;
+      // row-major over dx (all channel vectors of a row before the next row): dx is written in
+      // address order, which on the 28x28 layer is 1.7x faster than a pass per channel vector
+      for (int h = 0; h < H; ++h)
+        for (int r = 0; r < S; ++r) {
+          const DxPlan& pl = plan[h * S + r];
+          if (pl.U <= 0) continue;
+          for (int v = 0; v < nv; ++v) {
+            const bool tail = v == nv - 1 && ctail < L;
+            const float* base = dybuf + v * dplane;
+            const float* wbase = wp + v * L;
+            float* out = dxn + (int64_t(h) * W + r) * C + v * L;
+            switch (pl.KT) {
+              case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              case 3: dw_dx_row<3>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              case 4: dw_dx_row<4>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              case 5: dw_dx_row<5>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              default: dw_dx_row<7>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+            }
+          }
+      }
+      // the input BN's parameter-gradient sums while this image's dx is in L2
+      if (sums) sums->add(tid, dxn, x + n * HWC, int64_t(H) * W, ChanLayout(C), bn->scale, bn->shift, bn->act);
+    }
+  });
+  // reduce the per-thread partials and drop the padding lanes
+  int T = 0;
+  const float* src[Workspace::kMaxThreads];
+  for (int t = 0; t < ctx.nthreads; ++t)
+    if (touched[t]) src[T++] = part[t];
+  for (int tap = 0; tap < K * K; ++tap)
+    for (int c = 0; c < C; ++c) {
+      float acc = 0.0f;
+      for (int t = 0; t < T; ++t) acc += src[t][tap * Cp + c];
+      dw[tap * C + c] = acc;
+    }
+}
+
+#define GNAS_DW_DISPATCH(FN, ...)                                        \
+  switch (s.k * 10 + s.stride) {                                         \
+    case 31: FN<3, 1>(__VA_ARGS__); return true;                         \
+    case 32: FN<3, 2>(__VA_ARGS__); return true;                         \
+    case 51: FN<5, 1>(__VA_ARGS__); return true;                         \
+    case 52: FN<5, 2>(__VA_ARGS__); return true;                         \
+    case 71: FN<7, 1>(__VA_ARGS__); return true;                         \
+    case 72: FN<7, 2>(__VA_ARGS__); return true;                         \
+  }
+
+// false: a shape outside k in {3,5,7}, stride in {1,2}, pad == k/2 (the caller falls back).
+static bool dwconv_forward_fast(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                                const InBn* bn, const float* w, const ConvShape& s) {
+  if (s.pad != s.k / 2) return false;
+  GNAS_DW_DISPATCH(dwconv_forward_ks, ctx, y, mean, invstd, eps, x, bn, w, s)
+  return false;
+}
+static bool dwconv_backward_fast(Ctx& ctx, float* dx, float* dw, const float* dy, const float* x, const InBn* bn,
+                                 const float* w, const ConvShape& s, const BnBwd* ob, InBnSums* sums) {
+  if (s.pad != s.k / 2) return false;
+  GNAS_DW_DISPATCH(dwconv_backward_ks, ctx, dx, dw, dy, x, bn, w, s, ob, sums)
+  return false;
+}
+
+// Plain loops for any other shape (not used by the search spaces).
+static void dwconv_forward_any(float* y, const float* x, const float* w, const ConvShape& s) {
+  for (int n = 0; n < s.N; ++n)
+    for (int p = 0; p < s.P; ++p)
+      for (int q = 0; q < s.Q; ++q) {
+        float* yo = y + ((int64_t(n) * s.P + p) * s.Q + q) * s.C;
+        for (int c = 0; c < s.C; ++c) yo[c] = 0.0f;
+        for (int i = 0; i < s.k; ++i) {
+          const int h = p * s.stride - s.pad + i;
+          if (h < 0 || h >= s.H) continue;
+          for (int j = 0; j < s.k; ++j) {
+            const int ww = q * s.stride - s.pad + j;
+            if (ww < 0 || ww >= s.W) continue;
+            const float* xi = x + ((int64_t(n) * s.H + h) * s.W + ww) * s.C;
+            const float* wi = w + (int64_t(i) * s.k + j) * s.C;
+            for (int c = 0; c < s.C; ++c) yo[c] += xi[c] * wi[c];
+          }
+        }
+      }
+}
+static void dwconv_backward_any(float* dx, float* dw, const float* dy, const float* x, const float* w,
+                                const ConvShape& s) {
+  const int64_t in = int64_t(s.N) * s.H * s.W * s.C;
+  if (dx)
+    for (int64_t i = 0; i < in; ++i) dx[i] = 0.0f;
+  for (int64_t i = 0; i < int64_t(s.k) * s.k * s.C; ++i) dw[i] = 0.0f;
+  for (int n = 0; n < s.N; ++n)
+    for (int p = 0; p < s.P; ++p)
+      for (int q = 0; q < s.Q; ++q) {
+        const float* g = dy + ((int64_t(n) * s.P + p) * s.Q + q) * s.C;
+        for (int i = 0; i < s.k; ++i) {
+          const int h = p * s.stride - s.pad + i;
+          if (h < 0 || h >= s.H) continue;
+          for (int j = 0; j < s.k; ++j) {
+            const int ww = q * s.stride - s.pad + j;
+            if (ww < 0 || ww >= s.W) continue;
+            const int64_t xi = ((int64_t(n) * s.H + h) * s.W + ww) * s.C;
+            const int64_t wi = (int64_t(i) * s.k + j) * s.C;
+            for (int c = 0; c < s.C; ++c) {
+              dw[wi + c] += g[c] * x[xi + c];
+              if (dx) dx[xi + c] += g[c] * w[wi + c];
+            }
+          }
+        }
+      }
+}
+
+// Activates x into workspace shared slot 5 for the plain-loop fallback (shapes outside the fast set).
+static const float* dw_activated_copy(Ctx& ctx, const float* x, const InBn* bn, const ConvShape& s) {
+  if (!bn) return x;
+  const int64_t rows = int64_t(s.N) * s.H * s.W;
+  float* a = ctx.ws->shared(5, size_t(rows) * s.C);
+  bn_act_rows(a, s.C, x, s.C, rows, s.C, *bn);
+  return a;
+}
+
+// Backend::dwconv_forward_fused (dwconv_forward: in_bn and mean null).
+static void dwconv_forward(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                           const BnAct* in_bn, const float* w, const ConvShape& s) {
+  InBn ib;
+  const InBn* bn = make_in_bn(ctx, ib, in_bn, s.C);
+  if (dwconv_forward_fast(ctx, y, mean, invstd, eps, x, bn, w, s)) return;
+  dwconv_forward_any(y, dw_activated_copy(ctx, x, bn, s), w, s);
+  if (mean) {
+    const int64_t M = int64_t(s.N) * s.P * s.Q;
+    for (int c = 0; c < s.C; ++c) {
+      double sm = 0, sq = 0;
+      for (int64_t m = 0; m < M; ++m) {
+        const double v = y[m * s.C + c];
+        sm += v;
+        sq += v * v;
+      }
+      const double mu = sm / double(M);
+      double var = sq / double(M) - mu * mu;
+      if (var < 0) var = 0;
+      mean[c] = float(mu);
+      invstd[c] = float(1.0 / sqrt(var + double(eps)));
+    }
+  }
+}
+// Backend::dwconv_backward_fused (dwconv_backward: all fusions null).
+static void dwconv_backward(Ctx& ctx, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                            const ConvShape& s) {
+  BnBwd obb;
+  const BnBwd* ob = make_bn_bwd(ctx, &obb, out_bn, s.K, int64_t(s.N) * s.P * s.Q);
+  InBn ib;
+  const InBn* bn = make_in_bn(ctx, ib, in_bn, s.C);
+  InBnSums sums;
+  const bool want_sums = in_dgamma && bn && dx;
+  if (want_sums) sums.init(ctx, s.C, in_bn->mean);
+  if (!dwconv_backward_fast(ctx, dx, dw, dy, x, bn, w, s, ob, want_sums ? &sums : nullptr)) {
+    // plain loops for other shapes: materialise the fused operands
+    const float* g = dy;
+    if (ob) {
+      const int64_t rows = int64_t(s.N) * s.P * s.Q;
+      float* gb = ctx.ws->shared(7, size_t(rows) * s.C);
+      bn_bwd_apply(gb, dy, 0, rows, *ob);
+      g = gb;
+    }
+    dwconv_backward_any(dx, dw, g, dw_activated_copy(ctx, x, bn, s), w, s);
+    if (want_sums)
+      sums.add(0, dx, x, int64_t(s.N) * s.H * s.W, ChanLayout(s.C), bn->scale, bn->shift, bn->act);
+  }
+  if (want_sums) sums.finish(ctx, in_dgamma, in_dbeta, in_bn->invstd, s.C);
+}
+
+}  // namespace GNAS_ISA
+}  // namespace cpu
+}  // namespace gnas

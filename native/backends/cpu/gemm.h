@@ -1,0 +1,332 @@
+// GEMM engine of the CPU backend: the register-blocked micro-kernel, the packing of the weight
+// operand, and the two block drivers every dense conv is built from (conv_dense.h):
+//
+//   rows form   C[m][n] = sum_kk A[m][kk] * B(kk, n)      A row-major (lda), B packed in panels
+//               forward  Y[M,K]  = X[M,C]  . W[K,C]^T      (A = activations, B(c, k) = W[k][c])
+//               input gr dX[M,C] = dY[M,K] . W[K,C]        (A = dY,          B(k, c) = W[k][c])
+//   dw form     D[k][c] += sum_m A[m][k] * B[m][c]         A = dY rows, B = activation rows
+//               weight gr dW[K,C] = dY^T[K,M] . X[M,C]      (reduction over the M pixels)
+//
+// Micro-kernel: an MR x (NV*L) tile of C lives in MR*NV vector registers. Per reduction step it
+// loads NV vectors of B and broadcasts MR scalars of A straight from memory (on AVX-512 the
+// broadcast folds into the FMA as an embedded {1to16} operand, so it costs a load slot, not a
+// shuffle on the FMA port), then issues MR*NV independent FMAs. Tiles per ISA (kTileMR):
+//   AVX-512 (32 zmm): NV=1: 24x16, NV=2: 14x32, NV=3: 8x48, NV=4: 6x64  (24..28 accumulators,
+//                     enough independent chains to cover 4-cycle FMA latency on 2 ports)
+//   AVX2 (16 ymm):    NV=1: 12x8, NV=2: 6x16, NV=3: 4x24                  (12 accumulators)
+// The output width N (channels) picks NV per GEMM (choose_tile) so that few lanes are wasted on
+// N = 24, 40, 80, ...; the last vector of the last panel is stored with a mask.
+//
+// A is never packed: its rows are the NHWC pixel rows themselves (contiguous channels), read
+// with a row stride, which is how a 1x1 conv avoids any reshuffling of activations. B (weights,
+// at most a few hundred KB) is packed once per call into panels of NP = NV*L columns, zero padded,
+// so the kernel's B loads are contiguous and unmasked.
+//
+// Cache blocking (rows form): a thread owns a block of MB rows; for each KC-long slice of the
+// reduction it walks the panels, and for each panel all MR-row tiles of its block. The B panel
+// slice (KC x NP floats, <= 24 KB) therefore stays in L1 while the A tiles stream from L2 (the
+// MB x KC block of A, <= 200 KB, sits in L2), and each C element is loaded/stored once per KC
+// slice. KC is chosen per NV to keep the B panel slice at about half of a 48 KB L1. When all of
+// B fits in a third of L1 (short reductions: the expand convs, C = 16..40) the order flips to
+// row tile outermost, so each output row is written in one burst (~15% faster on those shapes).
+//
+// Epilogue: besides storing (or accumulating) the tile, it can add per-column sums of the tile
+// and of its squares into a statistics array: the batch statistics of a conv output for the BN
+// that follows, taken while the values are still in registers.
+#pragma once
+
+namespace gnas {
+namespace cpu {
+namespace GNAS_ISA {
+
+#if defined(GNAS_ISA_AVX512)
+constexpr int kMaxNV = 4;
+constexpr int kTileMR[kMaxNV + 1] = {0, 24, 14, 8, 6};
+constexpr int kMaxAcc = 28;
+#elif defined(GNAS_ISA_AVX2)
+constexpr int kMaxNV = 3;
+constexpr int kTileMR[kMaxNV + 1] = {0, 12, 6, 4};
+constexpr int kMaxAcc = 12;
+#else
+constexpr int kMaxNV = 3;
+constexpr int kTileMR[kMaxNV + 1] = {0, 8, 4, 3};
+constexpr int kMaxAcc = 9;
+#endif
+static_assert(kTileMR[1] <= 32 && kTileMR[2] * 2 <= kMaxAcc && kTileMR[3] * 3 <= kMaxAcc, "tile table");
+
+// Micro-kernel. c[i][n] (+)= sum_{kk < kc} A(i, kk) * b[kk * ldb + n] for i < mr (rows mr..MR-1
+// are computed from valid memory but not stored), n < (NV-1)*L + nlast.
+//   ACOL = false: A(i, kk) = a[i * lda + kk]   (row-major rows: pixel rows of X or dY)
+//   ACOL = true:  A(i, kk) = a[kk * lda + i]   (dw form: a = dY rows, i runs along channels)
+//   BMASK: the last B vector is loaded with the tail mask (unpacked B whose rows end there).
+// accum: add to C instead of overwriting. ssum/ssq (may be null): per-column sum and sum of
+// squares of the stored values are added to ssum[0..NV*L), ssq[0..NV*L) (BN statistics).
+typedef void (*UkrFn)(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                      int mr, int nlast, bool accum, float* ssum, float* ssq);
+
+template <int MR, int NV, bool ACOL, bool BMASK>
+static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
+                int nlast, bool accum, float* ssum, float* ssq) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+  const tmask bm = tail_mask(nlast);
+  for (int kk = 0; kk < kc; ++kk) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = (BMASK && v == NV - 1) ? load(b + v * L, bm) : load(b + v * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const vf ai = broadcast(ACOL ? a + i : a + i * lda);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = fmadd(ai, bv[v], acc[i][v]);
+    }
+    a += ACOL ? lda : 1;
+    b += ldb;
+  }
+  const bool partial = nlast < L;
+  vf s[NV], q[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) s[v] = q[v] = zero();
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    float* cr = c + i * ldc;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      vf r = acc[i][v];
+      if (v == NV - 1 && partial) {
+        if (accum) r = add(r, load(cr + v * L, bm));
+        store(cr + v * L, r, bm);
+      } else {
+        if (accum) r = add(r, load(cr + v * L));
+        store(cr + v * L, r);
+      }
+      s[v] = add(s[v], r);
+      q[v] = fmadd(r, r, q[v]);
+    }
+  }
+  if (ssum) {
+    // lanes past nlast hold zeros (B is zero padded there), so full-width adds are harmless
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      store(ssum + v * L, add(load(ssum + v * L), s[v]));
+      store(ssq + v * L, add(load(ssq + v * L), q[v]));
+    }
+  }
+}
+
+// Kernel for MR rows and nv vectors (nv <= the NV that MR was chosen for).
+template <int MR, bool ACOL, bool BMASK>
+static UkrFn ukr_pick(int nv) {
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr<MR, 3, ACOL, BMASK>;
+  if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK>;
+  return nullptr;
+}
+template <bool ACOL, bool BMASK>
+static UkrFn ukr_for(int MR, int nv) {
+  switch (MR) {
+    case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK>(nv);
+    case kTileMR[2]: return ukr_pick<kTileMR[2], ACOL, BMASK>(nv);
+    case kTileMR[3]: return ukr_pick<kTileMR[3], ACOL, BMASK>(nv);
+#if defined(GNAS_ISA_AVX512)
+    case kTileMR[4]: return ukr_pick<kTileMR[4], ACOL, BMASK>(nv);
+#endif
+  }
+  return nullptr;
+}
+
+struct Tile {
+  int MR, NV;
+};
+
+// Picks NV (and with it MR) for an output of `rows` x `cols` (cols along the vector lanes). Rules
+// measured on the W1 shapes (AVX-512, gnas micro-benchmarks): the wide tiles (8x48, 6x64) beat
+// 14x32 whenever the channel count splits into them evenly, most clearly for short reductions
+// (expand convs, C = 16..80), where they write each output row in fewer, longer bursts; a panel
+// of one vector (remainder 1) wastes most of its tile. So: prefer the NV that divides the vector
+// count (3, then 4, then 2), else the one leaving the largest remainder panel; and pay for the
+// rows a tile wastes past `rows` (matters for the dw form, where rows = output channels).
+static Tile choose_tile(int64_t rows, int cols) {
+  const int nvec = ceil_div(cols, L);
+  if (nvec == 1) return Tile{kTileMR[1], 1};
+  static const int order[3] = {3, 4, 2};
+  Tile best{kTileMR[2], 2};
+  double best_cost = 1e30;
+  for (int oi = 0; oi < 3; ++oi) {
+    const int NV = order[oi];
+    if (NV > kMaxNV) continue;
+    const int MR = kTileMR[NV];
+    const int rem = nvec % NV;
+    double cost = rem == 0 ? 1.0 : (rem == 1 ? 1.2 : 1.05 + 0.01 * (NV - rem));
+    if (nvec < NV) cost = 1.1 + 0.05 * (NV - nvec);  // one narrow panel in a tall-MR tile shape
+    cost *= double(ceil_div<int64_t>(rows, MR) * MR) / double(rows);
+    if (cost < best_cost - 1e-9) {
+      best_cost = cost;
+      best = Tile{MR, NV};
+    }
+  }
+  return best;
+}
+
+// Packed B: npanels panels of Kd rows x NP floats.
+struct PackedB {
+  const float* p;
+  int Kd, N;
+  Tile t;
+  int NP, npanels;
+};
+
+// Packs panels [j0, j1) of B(kk, n) = src[kk * rs + n * cs] (zero beyond N).
+static void pack_b_panels(float* dst, const float* src, int64_t rs, int64_t cs, int Kd, int N, int NP, int j0,
+                          int j1) {
+  for (int j = j0; j < j1; ++j) {
+    float* d = dst + int64_t(j) * Kd * NP;
+    const int n0 = j * NP, nn = imin(NP, N - n0);
+    if (cs == 1) {
+      for (int kk = 0; kk < Kd; ++kk) {
+        const float* s = src + kk * rs + n0;
+        float* dr = d + int64_t(kk) * NP;
+        for (int n = 0; n < nn; ++n) dr[n] = s[n];
+        for (int n = nn; n < NP; ++n) dr[n] = 0.0f;
+      }
+    } else {
+      // B(kk, n) with kk contiguous (rs == 1): read each source row once, scatter down the panel
+      for (int kk = 0; kk < Kd; ++kk)
+        for (int n = nn; n < NP; ++n) d[int64_t(kk) * NP + n] = 0.0f;
+      for (int n = 0; n < nn; ++n) {
+        const float* s = src + (n0 + n) * cs;
+        for (int kk = 0; kk < Kd; ++kk) d[int64_t(kk) * NP + n] = s[kk * rs];
+      }
+    }
+  }
+}
+
+// Packs the whole B in parallel into shared workspace slot `slot`.
+static PackedB pack_b(Ctx& ctx, int slot, const float* src, int64_t rs, int64_t cs, int Kd, int N, Tile t) {
+  PackedB pb;
+  pb.Kd = Kd;
+  pb.N = N;
+  pb.t = t;
+  pb.NP = t.NV * L;
+  pb.npanels = ceil_div(N, pb.NP);
+  float* dst = ctx.ws->shared(slot, size_t(pb.npanels) * Kd * pb.NP);
+  pb.p = dst;
+  const int np = pb.npanels;
+  if (int64_t(Kd) * N < 16384 || np == 1) {
+    pack_b_panels(dst, src, rs, cs, Kd, N, pb.NP, 0, np);
+  } else {
+    parallel_for(*ctx.pool, np, 1, [&](int64_t b, int64_t e, int) {
+      pack_b_panels(dst, src, rs, cs, Kd, N, pb.NP, int(b), int(e));
+    });
+  }
+  return pb;
+}
+
+// Reduction slice length: keeps the KC x NP B-panel slice near 24 KB (half of a 48 KB L1).
+static int kc_block(int Kd, int NV) {
+  const int kcmax = imax(64, 24 * 1024 / (NV * L * 4));
+  const int nk = ceil_div(Kd, kcmax);
+  return ceil_div(Kd, nk);
+}
+
+// Rows form on one block of rows: C[rows][N] (ldc) = A[rows][Kd] (lda) . B. ssum/ssq: per-thread
+// statistics arrays of npanels*NP floats, or null. tailbuf: >= MR * Kd floats of scratch.
+static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc,
+                            float* ssum, float* ssq, float* tailbuf) {
+  const int MR = B.t.MR, NV = B.t.NV, NP = B.NP, Kd = B.Kd;
+  const int nvec = ceil_div(B.N, L);
+  const int nlast_all = B.N - (nvec - 1) * L;
+  const int KC = kc_block(Kd, NV);
+  const int64_t full = rows / MR * MR;
+  const int mrt = int(rows - full);
+  if (mrt > 0) {
+    // the last, partial tile reads its rows from a zero-padded copy, never past the end of A
+    for (int i = 0; i < MR; ++i) {
+      float* d = tailbuf + int64_t(i) * Kd;
+      if (i < mrt) {
+        const float* s = A + (full + i) * lda;
+        for (int kk = 0; kk < Kd; ++kk) d[kk] = s[kk];
+      } else {
+        for (int kk = 0; kk < Kd; ++kk) d[kk] = 0.0f;
+      }
+    }
+  }
+  const bool small_b = int64_t(Kd) * B.npanels * NP * 4 <= 16 * 1024;
+  if (small_b) {
+    // all of B fits in a third of L1: walk whole rows (every panel of a row tile back to back),
+    // so that each output row is written in one sequential burst
+    UkrFn kj[64];
+    int nlj[64];
+    const int np = imin(B.npanels, 64);
+    for (int j = 0; j < np; ++j) {
+      kj[j] = ukr_for<false, false>(MR, imin(NV, nvec - j * NV));
+      nlj[j] = (j == B.npanels - 1) ? nlast_all : L;
+    }
+    if (np == B.npanels) {
+      for (int64_t i0 = 0; i0 < full + (mrt > 0 ? MR : 0); i0 += MR) {
+        const bool t = i0 >= full;
+        const float* a = t ? tailbuf : A + i0 * lda;
+        const int64_t la = t ? Kd : lda;
+        for (int j = 0; j < np; ++j)
+          kj[j](Kd, a, la, B.p + int64_t(j) * Kd * NP, NP, C + i0 * ldc + j * NP, ldc, t ? mrt : MR, nlj[j], false,
+                ssum ? ssum + j * NP : nullptr, ssum ? ssq + j * NP : nullptr);
+      }
+      return;
+    }
+  }
+  for (int kb = 0; kb < Kd; kb += KC) {
+    const int kc = imin(KC, Kd - kb);
+    const bool accum = kb > 0, last = kb + kc >= Kd;
+    for (int j = 0; j < B.npanels; ++j) {
+      const int nv = imin(NV, nvec - j * NV);
+      const int nlast = (j == B.npanels - 1) ? nlast_all : L;
+      const UkrFn k = ukr_for<false, false>(MR, nv);
+      const float* bp = B.p + int64_t(j) * Kd * NP + int64_t(kb) * NP;
+      float* cj = C + j * NP;
+      float* s1 = (last && ssum) ? ssum + j * NP : nullptr;
+      float* s2 = (last && ssum) ? ssq + j * NP : nullptr;
+      for (int64_t i0 = 0; i0 < full; i0 += MR)
+        k(kc, A + i0 * lda + kb, lda, bp, NP, cj + i0 * ldc, ldc, MR, nlast, accum, s1, s2);
+      if (mrt > 0) k(kc, tailbuf + kb, Kd, bp, NP, cj + full * ldc, ldc, mrt, nlast, accum, s1, s2);
+    }
+  }
+}
+
+// dw form on one block of rows: D[K][Cw] (ldd) += sum_{m < rows} A[m][k] (lda) * Bm[m][c] (ldb).
+// t: tile for rows = K (along MR) and cols = Cw (along lanes). tailbuf: >= rows * MR floats.
+static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const float* Bm, int64_t ldb, int Cw,
+                          int64_t rows, float* D, int64_t ldd, float* tailbuf) {
+  const int MR = t.MR, NV = t.NV, NP = NV * L;
+  const int nvec = ceil_div(Cw, L);
+  const int npanels = ceil_div(nvec, NV);
+  const int nlast_all = Cw - (nvec - 1) * L;
+  const int kfull = K / MR * MR, mrt = K - kfull;
+  if (mrt > 0) {
+    // the partial tile of output rows reads dY's last columns from a zero-padded copy
+    for (int64_t m = 0; m < rows; ++m) {
+      const float* s = A + m * lda + kfull;
+      float* d = tailbuf + m * MR;
+      for (int i = 0; i < MR; ++i) d[i] = i < mrt ? s[i] : 0.0f;
+    }
+  }
+  for (int j = 0; j < npanels; ++j) {
+    const int nv = imin(NV, nvec - j * NV);
+    const bool lastp = j == npanels - 1;
+    const int nlast = lastp ? nlast_all : L;
+    const UkrFn k = (lastp && nlast < L) ? ukr_for<true, true>(MR, nv) : ukr_for<true, false>(MR, nv);
+    const float* bj = Bm + j * NP;
+    float* dj = D + j * NP;
+    for (int k0 = 0; k0 < kfull; k0 += MR)
+      k(int(rows), A + k0, lda, bj, ldb, dj + int64_t(k0) * ldd, ldd, MR, nlast, true, nullptr, nullptr);
+    if (mrt > 0) k(int(rows), tailbuf, MR, bj, ldb, dj + int64_t(kfull) * ldd, ldd, mrt, nlast, true, nullptr, nullptr);
+  }
+}
+
+}  // namespace GNAS_ISA
+}  // namespace cpu
+}  // namespace gnas

@@ -1,0 +1,74 @@
+// The CPU backend's kernel table: one function pointer per op of core/backend.h, plus the context
+// they run in. The table is filled three times, by isa_avx512.cpp, isa_avx2.cpp and
+// isa_generic.cpp (the same kernel sources compiled for three instruction sets), and
+// cpu_backend.cpp picks one table once, at construction, from what the CPU supports.
+#pragma once
+#include <cstdint>
+
+#include "backends/cpu/thread_pool.h"
+#include "backends/cpu/workspace.h"
+#include "core/backend.h"
+
+namespace gnas {
+namespace cpu {
+
+struct Ctx {
+  ThreadPool* pool;
+  Workspace* ws;
+  int nthreads;  // pool->size(), cached so kernels need not call into the pool for it
+};
+
+struct KernelTable {
+  const char* isa;  // "avx512", "avx2", "generic"
+  int lanes;        // floats per vector
+
+  void (*normalize_u8)(Ctx&, float* x, const uint8_t* src, const float* mean, const float* std, int64_t M, int C);
+  void (*normalize_f32)(Ctx&, float* x, const float* src, const float* mean, const float* std, int64_t M, int C);
+
+  // The fused forms of core/backend.h (conv_forward_fused ...); the plain ops pass null in_bn / mean.
+  void (*conv_forward)(Ctx&, float* y, float* mean, float* invstd, float eps, const float* x, const BnAct* in_bn,
+                       const float* w, const ConvShape& s);
+  void (*conv_backward)(Ctx&, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                        const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w, const ConvShape& s);
+  void (*dwconv_forward)(Ctx&, float* y, float* mean, float* invstd, float eps, const float* x, const BnAct* in_bn,
+                         const float* w, const ConvShape& s);
+  void (*dwconv_backward)(Ctx&, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
+                          const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
+                          const ConvShape& s);
+
+  void (*bn_act_forward_train)(Ctx&, float* y, float* mean, float* invstd, const float* x, const float* gamma,
+                               const float* beta, float eps, int act, int64_t M, int C);
+  void (*bn_act_forward_eval)(Ctx&, float* y, const float* x, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, float eps, int act, int64_t M,
+                              int C);
+  void (*bn_act_apply)(Ctx&, float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
+                       const float* beta, int act, int64_t M, int C);
+  void (*bn_act_backward)(Ctx&, float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                          const float* mean, const float* invstd, const float* gamma, const float* beta, int act,
+                          int64_t M, int C);
+
+  void (*se_forward)(Ctx&, float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
+                     const float* b1, const float* w2, const float* b2, const SEShape& s);
+  void (*se_backward)(Ctx&, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
+                      const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,
+                      const float* w2, const SEShape& s);
+
+  void (*add_inplace)(Ctx&, float* y, const float* x, int64_t n);
+  void (*gap_forward)(Ctx&, float* y, const float* x, int N, int HW, int C);
+  void (*gap_backward)(Ctx&, float* dx, const float* dy, int N, int HW, int C);
+  void (*fc_forward)(Ctx&, float* y, const float* x, const float* w, const float* b, int N, int C, int K);
+  void (*fc_backward)(Ctx&, float* dx, float* dw, float* db, const float* dy, const float* x, const float* w, int N,
+                      int C, int K);
+  void (*softmax_xent)(Ctx&, float* loss, uint8_t* correct, float* dlogits, const float* logits,
+                       const int32_t* labels, float smoothing, int N, int K);
+  void (*sgd_update)(Ctx&, float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
+                     float weight_decay, bool nesterov);
+};
+
+// Defined in the ISA files. Call kernels_avx512() / kernels_avx2() only on a CPU that has them.
+const KernelTable* kernels_avx512();
+const KernelTable* kernels_avx2();
+const KernelTable* kernels_generic();
+
+}  // namespace cpu
+}  // namespace gnas

@@ -1,0 +1,93 @@
+// Squeeze-excite on x[N][HW][C] (SEShape in core/backend.h): pooled = mean over pixels, hidden =
+// relu(w1 . pooled + b1), gate = sigmoid(w2 . hidden + b2), y = x * gate. The two small FCs run on
+// the GEMM drivers with M = N rows; the pixel-sized passes (pool, scale, and in the backward the
+// per-image sums of dy * x and dx = dy * gate + dpooled / HW) are vectorised and split by image.
+#pragma once
+
+namespace gnas {
+namespace cpu {
+namespace GNAS_ISA {
+
+static float sigmoidf_(float a) { return 1.0f / (1.0f + expf(-a)); }
+
+static void se_forward(Ctx& ctx, float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
+                       const float* b1, const float* w2, const float* b2, const SEShape& s) {
+  const int N = s.N, HW = s.HW, C = s.C, R = s.R;
+  gap_forward(ctx, pooled, x, N, HW, C);
+  conv1x1_forward(ctx, hidden, pooled, w1, N, C, R, nullptr, nullptr, nullptr, 0.0f);
+  for (int n = 0; n < N; ++n)
+    for (int r = 0; r < R; ++r) {
+      const float h = hidden[int64_t(n) * R + r] + b1[r];
+      hidden[int64_t(n) * R + r] = h > 0 ? h : 0.0f;
+    }
+  conv1x1_forward(ctx, gate, hidden, w2, N, R, C, nullptr, nullptr, nullptr, 0.0f);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c) gate[int64_t(n) * C + c] = sigmoidf_(gate[int64_t(n) * C + c] + b2[c]);
+  const ChanLayout cl(C);
+  const int64_t per = int64_t(HW) * C;
+  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
+    for (int64_t n = b; n < e; ++n)
+      for (int i = 0; i < HW; ++i) {
+        const float* xr = x + n * per + int64_t(i) * C;
+        float* yr = y + n * per + int64_t(i) * C;
+        for (int v = 0; v < cl.nv; ++v) cl.st(yr, v, mul(cl.ld(xr, v), cl.ld(gate + n * C, v)));
+      }
+  });
+}
+
+static void se_backward(Ctx& ctx, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
+                        const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,
+                        const float* w2, const SEShape& s) {
+  const int N = s.N, HW = s.HW, C = s.C, R = s.R;
+  const ChanLayout cl(C);
+  const int64_t per = int64_t(HW) * C;
+  float* dlogit = ctx.ws->shared(6, size_t(N) * C);
+  float* tmp = ctx.ws->shared(7, size_t(N) * (R + C));
+  float* dpre = tmp;                       // [N][R]
+  float* dpool = tmp + int64_t(N) * R;     // [N][C]
+  // dlogit[n][c] = (sum_i dy * x) * g * (1 - g)
+  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
+    for (int64_t n = b; n < e; ++n)
+      for (int v = 0; v < cl.nv; ++v) {
+        vf acc = zero();
+        for (int i = 0; i < HW; ++i) {
+          const int64_t o = n * per + int64_t(i) * C;
+          acc = fmadd(cl.ld(dy + o, v), cl.ld(x + o, v), acc);
+        }
+        const vf g = cl.ld(gate + n * C, v);
+        cl.st(dlogit + n * C, v, mul(acc, mul(g, sub(set1(1.0f), g))));
+      }
+  });
+  for (int c = 0; c < C; ++c) {
+    double a = 0;
+    for (int n = 0; n < N; ++n) a += double(dlogit[int64_t(n) * C + c]);
+    db2[c] = float(a);
+  }
+  // fc2 backward: dw2[C][R] = dlogit^T . hidden, dhidden = dlogit . w2 (into dpre)
+  conv1x1_backward(ctx, dpre, dw2, dlogit, hidden, w2, N, R, C, nullptr);
+  for (int64_t i = 0; i < int64_t(N) * R; ++i) dpre[i] = hidden[i] > 0 ? dpre[i] : 0.0f;
+  for (int r = 0; r < R; ++r) {
+    double a = 0;
+    for (int n = 0; n < N; ++n) a += double(dpre[int64_t(n) * R + r]);
+    db1[r] = float(a);
+  }
+  // fc1 backward: dw1[R][C] = dpre^T . pooled, dpooled = dpre . w1
+  conv1x1_backward(ctx, dx ? dpool : nullptr, dw1, dpre, pooled, w1, N, C, R, nullptr);
+  if (!dx) return;
+  const vf inv = set1(1.0f / float(HW));
+  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
+    for (int64_t n = b; n < e; ++n)
+      for (int v = 0; v < cl.nv; ++v) {
+        const vf g = cl.ld(gate + n * C, v);
+        const vf dp = mul(cl.ld(dpool + n * C, v), inv);
+        for (int i = 0; i < HW; ++i) {
+          const int64_t o = n * per + int64_t(i) * C;
+          cl.st(dx + o, v, fmadd(cl.ld(dy + o, v), g, dp));
+        }
+      }
+  });
+}
+
+}  // namespace GNAS_ISA
+}  // namespace cpu
+}  // namespace gnas

@@ -1,0 +1,41 @@
+// See workspace.h.
+#include "backends/cpu/workspace.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace gnas {
+namespace cpu {
+
+Workspace::Workspace() : bufs_(new Buf[kSharedSlots + kMaxThreads * kPerThreadSlots]) {}
+
+Workspace::~Workspace() {
+  for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) std::free(bufs_[i].p);
+  delete[] bufs_;
+}
+
+float* Workspace::shared(int slot, size_t n) { return get(slot, n); }
+float* Workspace::thread(int tid, int slot, size_t n) { return get(kSharedSlots + tid * kPerThreadSlots + slot, n); }
+
+float* Workspace::get(int index, size_t n) {
+  Buf& b = bufs_[index];
+  if (b.n < n) {
+    std::free(b.p);
+    // grow by half again so that slowly growing requests do not reallocate every call; the extra
+    // 16 floats let vector loops over-read the end of a row without leaving the allocation
+    const size_t want = n + n / 2 + 16;
+    const size_t bytes = (want * sizeof(float) + 63) / 64 * 64;
+    b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!b.p) {
+      b.n = 0;
+      throw std::bad_alloc();
+    }
+    b.n = want;
+    std::memset(b.p, 0, bytes);
+  }
+  return b.p;
+}
+
+}  // namespace cpu
+}  // namespace gnas

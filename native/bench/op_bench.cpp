@@ -1,0 +1,418 @@
+// gnas_op_bench: times every op of the CPU backend, forward and backward, on the shapes of
+// workload W1 (bench/w1.space.json) at batch 128, plain and in the fused forms a train-mode unit
+// uses (Backend::conv_forward_fused ... : "+stats" = batch statistics of the output, "+in_bn" =
+// input read through the producer's BN+act, "+out_bn" = dy through the unit's own BN,
+// "+in_bn_grads" = the input BN's parameter gradients), and prints one JSON line per (op, shape):
+//   {"op": ..., "shape": ..., "ms": best-of-reps, "gflops": ..., "pct_peak": ...}   (compute ops)
+//   {"op": ..., "shape": ..., "ms": ..., "gbps": ...}                              (memory-bound ops)
+// FLOPs are the napkin count (2 per multiply-add: conv forward 2*M*C*K*k*k, backward twice that
+// with dx, once without); bytes are the compulsory traffic (each tensor read or written once
+// per pass). The first line states the machine, the ISA the backend dispatches to, the threads
+// and the peak it is measured against: the FMA peak of this CPU at those threads, measured here
+// by a register-only FMA loop at the widest vector width the backend uses.
+//
+// Usage: gnas_op_bench [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS]
+// Run by `npm run bench`; the whole table takes ~15-25 s.
+// (GCC 12 warns about the undefined pass-through operand inside _mm512_reduce_add_ps; harmless.)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "core/backends.h"
+
+namespace {
+
+using gnas::Act;
+using gnas::Backend;
+using gnas::ConvShape;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- peak
+// 12 independent FMA chains per thread, long enough to hide latency on 2 FMA ports.
+__attribute__((target("avx512f"))) double fma_loop_512(long iters) {
+  __m512 a[12];
+  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(float(i));
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  return double(_mm512_reduce_add_ps(s));
+}
+__attribute__((target("avx2,fma"))) double fma_loop_256(long iters) {
+  __m256 a[12];
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(float(i));
+  for (long it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
+  __m256 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+  float t[8];
+  _mm256_storeu_ps(t, s);
+  return double(t[0]);
+}
+
+// Measured FMA peak in GFLOP/s of `threads` threads at the backend's vector width: the best of
+// three short runs (a run that shares the cores with another process reads low).
+double measure_peak_once(int lanes, int threads);
+double measure_peak(const std::string& isa, int threads) {
+  const int lanes = isa == "avx512" ? 16 : isa == "avx2" ? 8 : 4;
+  if (lanes == 4) return 0;  // baseline build: no FMA; no meaningful peak to quote
+  double best = 0;
+  for (int i = 0; i < 3; ++i) best = std::max(best, measure_peak_once(lanes, threads));
+  return best;
+}
+double measure_peak_once(int lanes, int threads) {
+  const long iters = 2000000;
+  std::vector<std::thread> ts;
+  std::vector<double> sink(static_cast<size_t>(threads));
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] { sink[size_t(t)] = lanes == 16 ? fma_loop_512(iters) : fma_loop_256(iters); });
+  for (auto& t : ts) t.join();
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return double(iters) * 12 * lanes * 2 * threads / s / 1e9;
+}
+
+// ---------------------------------------------------------------- timing
+struct Opts {
+  int threads = 0;
+  int batch = 128;
+  double min_ms = 60;  // time spent per case (after one warm-up call); best of the reps
+  std::string filter;
+};
+Opts g_opts;
+double g_peak = 0;
+
+template <class F>
+double best_ms(F&& f) {
+  f();  // warm-up: workspace growth, page faults, caches
+  double best = 1e30, total = 0;
+  int reps = 0;
+  while ((total < g_opts.min_ms || reps < 5) && reps < 200) {
+    const auto t0 = Clock::now();
+    f();
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    best = std::min(best, ms);
+    total += ms;
+    ++reps;
+  }
+  return best;
+}
+
+bool selected(const std::string& op, const std::string& shape) {
+  return g_opts.filter.empty() || (op + " " + shape).find(g_opts.filter) != std::string::npos;
+}
+
+void report_flops(const std::string& op, const std::string& shape, double ms, double flops) {
+  const double gf = flops / (ms * 1e6);
+  if (g_peak > 0)
+    std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f, \"pct_peak\": %.1f}\n",
+                op.c_str(), shape.c_str(), ms, gf, 100.0 * gf / g_peak);
+  else
+    std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f}\n", op.c_str(), shape.c_str(), ms,
+                gf);
+  std::fflush(stdout);
+}
+void report_bytes(const std::string& op, const std::string& shape, double ms, double bytes) {
+  std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gbps\": %.1f}\n", op.c_str(), shape.c_str(), ms,
+              bytes / (ms * 1e6));
+  std::fflush(stdout);
+}
+
+// Inputs: a fast xorshift generator (sums of uniforms, roughly normal); the values only need to
+// be ordinary floats, and std::normal_distribution over tens of millions of values would take
+// longer than the timing itself.
+std::vector<float> randvec(size_t n, float scale = 1.0f, float offset = 0.0f) {
+  static uint64_t st = 0x9e3779b97f4a7c15ull;
+  std::vector<float> v(n);
+  for (auto& e : v) {
+    st ^= st << 13;
+    st ^= st >> 7;
+    st ^= st << 17;
+    const float a = float(st & 0xffffff) / 16777216.0f, b = float((st >> 24) & 0xffffff) / 16777216.0f;
+    e = offset + scale * 2.45f * (a + b - 1.0f);
+  }
+  return v;
+}
+
+std::string conv_name(const ConvShape& s) {
+  char b[128];
+  std::snprintf(b, sizeof b, "N%d %dx%d C%d K%d k%d s%d", s.N, s.H, s.W, s.C, s.K, s.k, s.stride);
+  return b;
+}
+
+// BN statistics and parameters of a fused input (the producer's saved conv output is "x"), and
+// of the unit's own BN for a fused backward (its saved input y and parameter gradients).
+struct BnInput {
+  std::vector<float> mean, invstd, gamma, beta;
+  gnas::BnAct bn;
+  explicit BnInput(int C) : mean(randvec(size_t(C), 0.1f)), invstd(randvec(size_t(C), 0.1f, 1.0f)),
+                            gamma(randvec(size_t(C), 0.2f, 1.0f)), beta(randvec(size_t(C), 0.2f)) {
+    bn.mean = mean.data(); bn.invstd = invstd.data(); bn.gamma = gamma.data(); bn.beta = beta.data();
+    bn.act = Act::ReLU6;
+  }
+};
+struct BnOutput {
+  BnInput p;
+  std::vector<float> y, dgamma, dbeta;
+  gnas::BnGrad g;
+  BnOutput(int K, size_t ysize) : p(K), y(randvec(ysize)), dgamma(randvec(size_t(K), 0.1f)), dbeta(randvec(size_t(K), 0.1f)) {
+    g.x = y.data(); g.mean = p.bn.mean; g.invstd = p.bn.invstd; g.gamma = p.bn.gamma; g.beta = p.bn.beta;
+    g.act = Act::ReLU6; g.dgamma = dgamma.data(); g.dbeta = dbeta.data();
+  }
+};
+
+// ---------------------------------------------------------------- cases
+// One conv shape: the plain ops, and (fused = true) the fused variants a train-mode unit uses:
+// forward with the output statistics, reading its input through the producer's BN+act when
+// in_bn, and the matching backward.
+void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_dx = true, bool depthwise = false,
+                bool fused = false, bool in_bn = false) {
+  ConvShape s;
+  s.N = g_opts.batch; s.H = H; s.W = H; s.C = C; s.K = depthwise ? C : K; s.k = k; s.stride = stride; s.pad = k / 2;
+  s.finish();
+  const std::string shape = conv_name(s);
+  const double macs = double(s.N) * s.P * s.Q * double(s.K) * (depthwise ? 1 : C) * k * k;
+  const std::string pre = depthwise ? "dwconv" : "conv";
+  const std::string fname = std::string(in_bn ? " +in_bn" : "") + " +stats";
+  const bool f = selected(pre + "_forward", shape), b = selected(pre + "_backward", shape);
+  const bool ff = fused && selected(pre + "_forward_fused" + fname, shape);
+  const bool bf = fused && selected(pre + "_backward_fused", shape);
+  if (!f && !b && !ff && !bf) return;
+  const size_t wsize = depthwise ? size_t(k) * k * C : size_t(K) * k * k * C;
+  auto x = randvec(size_t(s.in_size())), w = randvec(wsize, 0.1f), dy = randvec(size_t(s.out_size()));
+  std::vector<float> y(size_t(s.out_size())), dx(size_t(s.in_size())), dw(w.size()), mean(size_t(s.K)),
+      invstd(size_t(s.K));
+  BnInput bi(C);
+  const gnas::BnAct* ib = in_bn ? &bi.bn : nullptr;
+  // the fused backward of a train-mode unit: dy through the unit's own BN (out_bn), and the
+  // input BN's parameter gradients from dx when the input is pre-BN
+  BnOutput bo(s.K, size_t(s.out_size()));
+  std::vector<float> idg(static_cast<size_t>(C)), idb(static_cast<size_t>(C));
+  float* idgp = in_bn && need_dx ? idg.data() : nullptr;
+  float* idbp = in_bn && need_dx ? idb.data() : nullptr;
+  const std::string bfname = std::string(" +out_bn") + (in_bn ? " +in_bn" : "") + (idgp ? " +in_bn_grads" : "");
+  float* dxp = need_dx ? dx.data() : nullptr;
+  const double bflops = (need_dx ? 4 : 2) * macs;
+  const std::string bname = need_dx ? "_backward" : "_backward(dx=null)";
+  if (depthwise) {
+    if (f) report_flops("dwconv_forward", shape, best_ms([&] { be.dwconv_forward(y.data(), x.data(), w.data(), s); }), 2 * macs);
+    if (b) report_flops("dwconv" + bname, shape, best_ms([&] { be.dwconv_backward(dxp, dw.data(), dy.data(), x.data(), w.data(), s); }), bflops);
+    if (ff)
+      report_flops("dwconv_forward_fused" + fname, shape, best_ms([&] {
+                     be.dwconv_forward_fused(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
+                   }), 2 * macs);
+    if (bf)
+      report_flops("dwconv_backward_fused" + bfname, shape, best_ms([&] {
+                     be.dwconv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib, w.data(), s);
+                   }), bflops);
+  } else {
+    if (f) report_flops("conv_forward", shape, best_ms([&] { be.conv_forward(y.data(), x.data(), w.data(), s); }), 2 * macs);
+    if (b) report_flops("conv" + bname, shape, best_ms([&] { be.conv_backward(dxp, dw.data(), dy.data(), x.data(), w.data(), s); }), bflops);
+    if (ff)
+      report_flops("conv_forward_fused" + fname, shape, best_ms([&] {
+                     be.conv_forward_fused(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
+                   }), 2 * macs);
+    if (bf)
+      report_flops("conv_backward_fused" + bfname, shape, best_ms([&] {
+                     be.conv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib, w.data(), s);
+                   }), bflops);
+  }
+}
+
+void bench_dwconv(Backend& be, int H, int C, int k, int stride, bool fused = true) {
+  bench_conv(be, H, C, C, k, stride, true, true, fused, true);
+}
+
+void bench_bn(Backend& be, int H, int C, Act act) {
+  const int64_t M = int64_t(g_opts.batch) * H * H;
+  char shape[96];
+  std::snprintf(shape, sizeof shape, "M%lld (N%d %dx%d) C%d act%d", (long long)M, g_opts.batch, H, H, C, int(act));
+  auto x = randvec(size_t(M * C), 1.0f, 0.3f), dy = randvec(size_t(M * C));
+  auto gamma = randvec(size_t(C), 0.2f, 1.0f), beta = randvec(size_t(C), 0.2f);
+  std::vector<float> y(size_t(M * C)), dx(size_t(M * C)), mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C)), dg(static_cast<size_t>(C)),
+      db(static_cast<size_t>(C));
+  const double t = double(M) * C * 4;  // one pass over one tensor
+  be.bn_act_forward_train(y.data(), mean.data(), invstd.data(), x.data(), gamma.data(), beta.data(), 1e-5f, act, M, C);
+  if (selected("bn_act_forward_train", shape))
+    report_bytes("bn_act_forward_train", shape, best_ms([&] {
+                   be.bn_act_forward_train(y.data(), mean.data(), invstd.data(), x.data(), gamma.data(), beta.data(),
+                                           1e-5f, act, M, C);
+                 }), 3 * t);
+  if (selected("bn_act_forward_eval", shape))
+    report_bytes("bn_act_forward_eval", shape, best_ms([&] {
+                   be.bn_act_forward_eval(y.data(), x.data(), gamma.data(), beta.data(), mean.data(), invstd.data(),
+                                          1e-5f, act, M, C);
+                 }), 2 * t);
+  if (selected("bn_act_apply", shape))
+    report_bytes("bn_act_apply", shape, best_ms([&] {
+                   be.bn_act_apply(y.data(), x.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), act, M, C);
+                 }), 2 * t);
+  if (selected("bn_act_backward", shape))
+    report_bytes("bn_act_backward", shape, best_ms([&] {
+                   be.bn_act_backward(dx.data(), dg.data(), db.data(), dy.data(), x.data(), mean.data(), invstd.data(),
+                                      gamma.data(), beta.data(), act, M, C);
+                 }), 5 * t);
+}
+
+void bench_se(Backend& be, int H, int C) {
+  gnas::SEShape s{g_opts.batch, H * H, C, C / 4};
+  char shape[96];
+  std::snprintf(shape, sizeof shape, "N%d HW%d C%d R%d", s.N, s.HW, s.C, s.R);
+  const bool f = selected("se_forward", shape), b = selected("se_backward", shape);
+  if (!f && !b) return;
+  const size_t xs = size_t(s.N) * s.HW * s.C;
+  auto x = randvec(xs), dy = randvec(xs), w1 = randvec(size_t(s.R) * C, 0.1f), b1 = randvec(size_t(s.R), 0.1f),
+       w2 = randvec(size_t(C) * s.R, 0.1f), b2 = randvec(size_t(C), 0.1f);
+  std::vector<float> y(xs), dx(xs), pooled(size_t(s.N) * C), hidden(size_t(s.N) * s.R), gate(size_t(s.N) * C),
+      dw1(w1.size()), db1(b1.size()), dw2(w2.size()), db2(b2.size());
+  be.se_forward(y.data(), pooled.data(), hidden.data(), gate.data(), x.data(), w1.data(), b1.data(), w2.data(), b2.data(), s);
+  if (f)
+    report_bytes("se_forward", shape, best_ms([&] {
+                   be.se_forward(y.data(), pooled.data(), hidden.data(), gate.data(), x.data(), w1.data(), b1.data(),
+                                 w2.data(), b2.data(), s);
+                 }), 3.0 * xs * 4);
+  if (b)
+    report_bytes("se_backward", shape, best_ms([&] {
+                   be.se_backward(dx.data(), dw1.data(), db1.data(), dw2.data(), db2.data(), dy.data(), x.data(),
+                                  pooled.data(), hidden.data(), gate.data(), w1.data(), w2.data(), s);
+                 }), 5.0 * xs * 4);
+}
+
+void bench_small(Backend& be) {
+  const int N = g_opts.batch;
+  {  // input
+    const int64_t M = int64_t(N) * 28 * 28;
+    std::vector<uint8_t> src(static_cast<size_t>(M));
+    for (size_t i = 0; i < src.size(); ++i) src[i] = uint8_t(i * 37);
+    std::vector<float> x(static_cast<size_t>(M)), mean{0.286f}, sd{0.353f};
+    const std::string shape = "M" + std::to_string(M) + " C1";
+    if (selected("normalize_u8", shape))
+      report_bytes("normalize_u8", shape, best_ms([&] { be.normalize_u8(x.data(), src.data(), mean.data(), sd.data(), M, 1); }),
+                   5.0 * M);
+  }
+  {  // residual add of a 14x14x24 block output
+    const int64_t n = int64_t(N) * 14 * 14 * 144;
+    auto y = randvec(static_cast<size_t>(n)), x = randvec(static_cast<size_t>(n));
+    const std::string shape = "n" + std::to_string(n);
+    if (selected("add_inplace", shape))
+      report_bytes("add_inplace", shape, best_ms([&] { be.add_inplace(y.data(), x.data(), n); }), 12.0 * n);
+  }
+  {  // head: GAP over 7x7x256, fc 256 -> 10, loss
+    const int HW = 49, C = 256, K = 10;
+    auto x = randvec(size_t(N) * HW * C), dy = randvec(size_t(N) * C);
+    std::vector<float> y(size_t(N) * C), dx(x.size());
+    const std::string shape = "N" + std::to_string(N) + " HW49 C256";
+    if (selected("gap_forward", shape))
+      report_bytes("gap_forward", shape, best_ms([&] { be.gap_forward(y.data(), x.data(), N, HW, C); }), 4.0 * x.size());
+    if (selected("gap_backward", shape))
+      report_bytes("gap_backward", shape, best_ms([&] { be.gap_backward(dx.data(), dy.data(), N, HW, C); }), 4.0 * x.size());
+    auto w = randvec(size_t(K) * C, 0.1f), b = randvec(static_cast<size_t>(K)), dl = randvec(size_t(N) * K);
+    std::vector<float> lg(size_t(N) * K), dp(size_t(N) * C), dw(w.size()), db(static_cast<size_t>(K));
+    const std::string fs = "N" + std::to_string(N) + " C256 K10";
+    if (selected("fc_forward", fs))
+      report_flops("fc_forward", fs, best_ms([&] { be.fc_forward(lg.data(), y.data(), w.data(), b.data(), N, C, K); }),
+                   2.0 * N * C * K);
+    if (selected("fc_backward", fs))
+      report_flops("fc_backward", fs, best_ms([&] {
+                     be.fc_backward(dp.data(), dw.data(), db.data(), dl.data(), y.data(), w.data(), N, C, K);
+                   }), 4.0 * N * C * K);
+    std::vector<int32_t> labels(static_cast<size_t>(N));
+    for (int n = 0; n < N; ++n) labels[size_t(n)] = n % K;
+    std::vector<float> loss(static_cast<size_t>(N)), dlog(size_t(N) * K);
+    std::vector<uint8_t> correct(static_cast<size_t>(N));
+    const std::string ss = "N" + std::to_string(N) + " K10";
+    if (selected("softmax_xent", ss))
+      report_bytes("softmax_xent", ss, best_ms([&] {
+                     be.softmax_xent(loss.data(), correct.data(), dlog.data(), lg.data(), labels.data(), 0.1f, N, K);
+                   }), 8.0 * N * K);
+  }
+  {  // optimiser step over a path-sized parameter set (~1M floats)
+    const int64_t n = 1 << 20;
+    auto w = randvec(static_cast<size_t>(n)), v = randvec(static_cast<size_t>(n)), g = randvec(static_cast<size_t>(n));
+    const std::string shape = "n" + std::to_string(n);
+    if (selected("sgd_update", shape))
+      report_bytes("sgd_update", shape, best_ms([&] {
+                     be.sgd_update(w.data(), v.data(), g.data(), n, 0.01f, 0.9f, 4e-5f, true);
+                   }), 20.0 * n);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--threads") g_opts.threads = std::atoi(next());
+    else if (a == "--filter") g_opts.filter = next();
+    else if (a == "--batch") g_opts.batch = std::atoi(next());
+    else if (a == "--min-ms") g_opts.min_ms = std::atof(next());
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS]\n", argv[0]);
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  auto be = gnas::make_backend("cpu", g_opts.threads);
+  const std::string isa = gnas::cpu::selected_isa();
+  g_peak = measure_peak(isa, be->threads());
+  std::printf("{\"bench\": \"gnas_op_bench\", \"backend\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"batch\": %d, "
+              "\"peak_gflops\": %.1f, \"peak_note\": \"measured FMA peak of %d thread(s) at the %s vector width\"}\n",
+              be->name().c_str(), isa.c_str(), be->threads(), g_opts.batch, g_peak, be->threads(), isa.c_str());
+  std::fflush(stdout);
+
+  // stem and fixed first block (28x28)
+  bench_conv(*be, 28, 1, 16, 3, 1, false, false, true, false);
+  bench_dwconv(*be, 28, 16, 3, 1);
+  bench_conv(*be, 28, 16, 16, 1, 1, true, false, true, true);
+  // searchable layers: expand (plain input, +stats) / project (input through the dw BN, +stats)
+  bench_conv(*be, 28, 16, 96, 1, 1, true, false, true, false);   // layer 1 expand (e6)
+  bench_conv(*be, 14, 96, 24, 1, 1, true, false, true, true);    // layer 1 project
+  bench_conv(*be, 14, 24, 144, 1, 1, true, false, true, false);  // layer 2 expand
+  bench_conv(*be, 14, 144, 24, 1, 1, true, false, true, true);   // layer 2 project
+  bench_conv(*be, 7, 144, 40, 1, 1, true, false, true, true);    // layer 3 project
+  bench_conv(*be, 7, 40, 240, 1, 1, true, false, true, false);   // layers 4-6
+  bench_conv(*be, 7, 240, 40, 1, 1, true, false, true, true);
+  bench_conv(*be, 7, 80, 480, 1, 1, true, false, true, false);   // layers 7-9
+  bench_conv(*be, 7, 480, 80, 1, 1, true, false, true, true);
+  bench_conv(*be, 7, 96, 576, 1, 1, true, false, true, false);   // layers 10-11
+  bench_conv(*be, 7, 576, 96, 1, 1, true, false, true, true);
+  bench_conv(*be, 7, 128, 768, 1, 1, true, false, true, false);  // layer 12
+  bench_conv(*be, 7, 768, 128, 1, 1, true, false, true, true);
+  bench_conv(*be, 7, 128, 256, 1, 1, true, false, true, false);  // head
+  // strided 1x1 identity at the reduction layers
+  bench_conv(*be, 28, 16, 24, 1, 2);
+  bench_conv(*be, 14, 24, 40, 1, 2);
+  // depthwise (input through the expand BN, +stats)
+  for (int k : {3, 5, 7}) bench_dwconv(*be, 28, 96, k, 2);
+  for (int k : {3, 5, 7}) bench_dwconv(*be, 14, 144, k, 1);
+  bench_dwconv(*be, 14, 72, 7, 2);
+  for (int k : {3, 5, 7}) bench_dwconv(*be, 7, 480, k, 1);
+  bench_dwconv(*be, 7, 768, 7, 1);
+  // batch norm + activation
+  bench_bn(*be, 28, 96, Act::ReLU6);
+  bench_bn(*be, 14, 144, Act::ReLU6);
+  bench_bn(*be, 7, 768, Act::ReLU6);
+  bench_bn(*be, 7, 128, Act::None);
+  bench_se(*be, 7, 480);
+  bench_small(*be);
+  return 0;
+}
