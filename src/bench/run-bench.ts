@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 
 import { Supernet } from '../native/engine.js';
+import { archFlops } from '../space/cost.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { packageRoot } from '../util/package-root.js';
@@ -143,6 +144,12 @@ async function main(): Promise<void> {
   };
 
   const ops = runOpBench(root, threads);
+  // Work per image: a forward is the path's multiply-adds (2 FLOPs each); a training step is
+  // about 3 forwards (forward, input gradients, weight gradients).
+  const macs = archFlops(space, arch);
+  const peak = typeof ops === 'string' ? undefined : (ops.find((o) => typeof o.peak_gflops === 'number')?.peak_gflops as number | undefined);
+  const trainGflops = (ours.trainImagesPerS * 3 * 2 * macs) / 1e9;
+  const evalGflops = (ours.evalImagesPerS * 2 * macs) / 1e9;
   const peer = values['no-peer'] ? 'skipped: --no-peer' : runPeer(root, threads, quick);
 
   const rows: Array<[string, string, string, string]> = [];
@@ -156,6 +163,10 @@ async function main(): Promise<void> {
   rows.push(['peak RSS of training MB', fmt(ours.memoryMb.maxRssAfterTraining), p ? fmt(p.memory_mb.maxrss_after_training) : '-', p ? ratio(p.memory_mb.maxrss_after_training, ours.memoryMb.maxRssAfterTraining) + ' less' : '-']);
   console.log('\nfigure                              ours        pytorch     ours/pytorch (speed-up)');
   for (const [a, b, c, d] of rows) console.log(`${a.padEnd(36)}${b.padEnd(12)}${c.padEnd(12)}${d}`);
+  console.log(
+    `\nW1 path: ${(macs / 1e6).toFixed(1)}M multiply-adds per image; trainStep ${trainGflops.toFixed(1)} GFLOP/s, evaluate ${evalGflops.toFixed(1)} GFLOP/s` +
+      (peak ? ` (machine FP32 peak ${peak.toFixed(0)} GFLOP/s measured by gnas_op_bench: ${((100 * trainGflops) / peak).toFixed(0)}% and ${((100 * evalGflops) / peak).toFixed(0)}%)` : ''),
+  );
   if (typeof peer === 'string') console.log(`pytorch peer: ${peer}`);
   if (typeof ops === 'string') console.log(`per-op benchmark: ${ops}`);
   else {
@@ -163,7 +174,7 @@ async function main(): Promise<void> {
     for (const o of ops) console.log('  ' + JSON.stringify(o));
   }
 
-  const result = { workload: 'W1', batch: B, threads, arch, commit: commit(root), date: new Date().toISOString(), machine: machine(), ours, peer, ops };
+  const result = { workload: 'W1', batch: B, threads, arch, macsPerImage: macs, gflops: { train: trainGflops, eval: evalGflops, peak: peak ?? null }, commit: commit(root), date: new Date().toISOString(), machine: machine(), ours, peer, ops };
   const outFile = values.out ?? join(root, 'bench', 'results', `${result.date.replace(/[:.]/g, '-')}-${result.commit}.json`);
   mkdirSync(join(outFile, '..'), { recursive: true });
   writeFileSync(outFile, JSON.stringify(result, null, 1) + '\n');
