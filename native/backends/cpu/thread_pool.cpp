@@ -60,15 +60,20 @@ void ThreadPool::stop() {
 
 void ThreadPool::work(int tid) {
   t_in_task = true;
-  for (;;) {
-    const int64_t b = next_.fetch_add(grain_, std::memory_order_relaxed);
-    if (b >= n_) break;
+  // Static round-robin hand-out: chunk c runs on thread c % T, in increasing c. Per-thread
+  // partial sums (BN statistics, weight gradients) then hold the same numbers added in the same
+  // order on every run, so results are bit-reproducible for a given thread count: a resumed run
+  // equals an uninterrupted one. (Dynamic hand-out balanced load better on a busy machine but
+  // made every reduction depend on scheduling.)
+  const int64_t chunks = (n_ + grain_ - 1) / grain_;
+  for (int64_t c = tid; c < chunks; c += nthreads_) {
+    if (failed_.load(std::memory_order_relaxed)) break;
+    const int64_t b = c * grain_;
     const int64_t e = b + grain_ < n_ ? b + grain_ : n_;
     try {
       fn_(ctx_, b, e, tid);
     } catch (...) {
       if (!failed_.exchange(true)) error_ = std::current_exception();
-      next_.store(n_, std::memory_order_relaxed);  // hand out nothing more
       break;
     }
   }
@@ -115,7 +120,6 @@ void ThreadPool::run(int64_t n, int64_t grain, TaskFn fn, void* ctx) {
   grain_ = grain;
   failed_.store(false, std::memory_order_relaxed);
   error_ = nullptr;
-  next_.store(0, std::memory_order_relaxed);
   pending_.store(nthreads_ - 1, std::memory_order_relaxed);
   {
     // the mutex orders the epoch bump against a worker that is about to sleep

@@ -1,7 +1,6 @@
 // The CPU backend's own persistent worker pool: T - 1 worker threads plus the calling thread run
-// one parallel loop at a time, handing out chunks of a task range [0, n) through an atomic counter
-// (dynamic scheduling, so a core that is busy with someone else's process does not hold up the
-// loop). Workers spin briefly after each loop, because a training step issues hundreds of short
+// one parallel loop at a time, handing out chunks of a task range [0, n) statically (chunk c to
+// thread c % T, so that every reduction is reproducible: see work()). Workers spin briefly after each loop, because a training step issues hundreds of short
 // loops back to back, and then sleep on a condition variable, so an idle pool costs nothing.
 //
 // The pool is compiled for plain x86-64 (it is shared by the ISA-specific kernel files), and its
@@ -55,7 +54,6 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0, grain_ = 1;
-  alignas(64) std::atomic<int64_t> next_{0};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // first exception of the current loop (guarded by failed_)
   alignas(64) std::atomic<int> pending_{0};     // workers still inside the current loop
