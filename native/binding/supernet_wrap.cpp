@@ -130,6 +130,17 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     return std::unique_lock<std::mutex>(net_->mutex());
   }
 
+  // An arch from JS, checked against the space (length, choice ranges); errors name `what`.
+  std::vector<int> checked_arch(Napi::Env env, const Napi::Value& v, const std::string& what) {
+    std::vector<int> arch = arch_from_js(env, v, what);
+    try {
+      net_->check_arch(arch);
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", what + ": " + e.what());
+    }
+    return arch;
+  }
+
   int tensor_id(Napi::Env env, const Napi::Value& v) {
     if (!v.IsString()) throw_error(env, "GNAS_INVALID_ARGUMENT", "tensor name must be a string", true);
     std::string name = v.As<Napi::String>().Utf8Value();
@@ -216,12 +227,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   std::shared_ptr<TrainArgs> train_args(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto a = std::make_shared<TrainArgs>();
-    a->arch = arch_from_js(env, info[0], "arch");
-    try {
-      net_->check_arch(a->arch);
-    } catch (const std::invalid_argument& e) {
-      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
-    }
+    a->arch = checked_arch(env, info[0], "arch");
     a->labels = labels_from_js(env, info[2], net_->space().classes, "labels");
     a->images = images_from_js(env, info[1], net_->space(), int(a->labels.size()), "images");
     return a;
@@ -279,12 +285,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     Napi::Array list = info[0].As<Napi::Array>();
     auto archs = std::make_shared<std::vector<std::vector<int>>>();
     for (uint32_t i = 0; i < list.Length(); i++) {
-      archs->push_back(arch_from_js(env, list.Get(i), "archs[" + std::to_string(i) + "]"));
-      try {
-        net_->check_arch(archs->back());
-      } catch (const std::invalid_argument& e) {
-        throw_error(env, "GNAS_INVALID_ARGUMENT", "archs[" + std::to_string(i) + "]: " + e.what());
-      }
+      archs->push_back(checked_arch(env, list.Get(i), "archs[" + std::to_string(i) + "]"));
     }
     if (archs->empty()) throw_error(env, "GNAS_INVALID_ARGUMENT", "archs is empty");
     auto labels = std::make_shared<std::vector<int32_t>>(labels_from_js(env, info[2], net_->space().classes, "labels"));
@@ -311,12 +312,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   // predict(arch, images, bn) -> Float32Array logits [N][classes]
   Napi::Value Predict(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto arch = std::make_shared<std::vector<int>>(arch_from_js(env, info[0], "arch"));
-    try {
-      net_->check_arch(*arch);
-    } catch (const std::invalid_argument& e) {
-      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
-    }
+    auto arch = std::make_shared<std::vector<int>>(checked_arch(env, info[0], "arch"));
     auto images = std::make_shared<OwnedImages>(images_from_js(env, info[1], net_->space(), -1, "images"));
     BnMode mode = bn_mode_from_js(env, info[2]);
     auto logits = std::make_shared<std::vector<float>>(size_t(images->n) * net_->space().classes);
@@ -333,12 +329,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   // calibrateBn(arch, batches: (Uint8Array | Float32Array)[])
   Napi::Value CalibrateBn(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto arch = std::make_shared<std::vector<int>>(arch_from_js(env, info[0], "arch"));
-    try {
-      net_->check_arch(*arch);
-    } catch (const std::invalid_argument& e) {
-      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
-    }
+    auto arch = std::make_shared<std::vector<int>>(checked_arch(env, info[0], "arch"));
     if (!info[1].IsArray()) throw_error(env, "GNAS_INVALID_ARGUMENT", "batches must be an array of image arrays", true);
     Napi::Array list = info[1].As<Napi::Array>();
     if (list.Length() == 0) throw_error(env, "GNAS_INVALID_ARGUMENT", "batches is empty");
