@@ -21,6 +21,7 @@ namespace gnas {
 namespace test {
 void run_backend_vs_reference(Harness& h, const std::string& label, Backend& fast, Backend& ref);
 void run_reference_checks(Harness& h);
+void run_fused_vs_default(Harness& h, Backend& fast, Backend& ref);
 }  // namespace test
 }  // namespace gnas
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
       std::printf("== backend '%s' (reports name '%s', %d threads) against the reference\n", name.c_str(),
                   fast->name().c_str(), fast->threads());
       gnas::test::run_backend_vs_reference(h, name, *fast, *ref);
+      gnas::test::run_fused_vs_default(h, *fast, *ref);
     }
     if (h.backend.empty() || h.backend == "reference") {
       std::printf("== reference: finite differences (double) and hand-computed values\n");

@@ -1,0 +1,122 @@
+// The fused conv methods of a fast backend (conv/dwconv forward with input BN+act and output
+// statistics, backward with input BN gradients and output BN backward, bn_act_apply) against the
+// reference backend, whose implementations are the Backend base class defaults composed of the
+// plain ops, which backend_vs_reference.cpp checks against the reference kernels.
+#include <cstdio>
+#include <memory>
+#include "core/backends.h"
+#include "harness.h"
+namespace gnas {
+namespace test {
+// moves x[m][c] so that z = gamma*(x-mean)*invstd+beta is >= 1e-3 from every kink of act
+static void off_kinks(std::vector<float>& x, const std::vector<float>& mean, const std::vector<float>& invstd,
+                      const std::vector<float>& gamma, const std::vector<float>& beta, Act act, int C) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int c = int(i % size_t(C));
+    for (int it = 0; it < 10; ++it) {
+      const double z = double(gamma[c]) * (double(x[i]) - mean[c]) * invstd[c] + beta[c];
+      if (kink_distance(z, act) >= 1e-3) break;
+      x[i] = float(double(x[i]) + 4e-3 / (std::fabs(double(gamma[c]) * invstd[c]) + 1e-12));
+    }
+  }
+}
+
+void run_fused_vs_default(Harness& h, Backend& fast, Backend& reference) {
+  Backend* cpu = &fast;
+  Backend* ref = &reference;
+  struct Case { int N, H, W, C, K, k, stride; bool dw; };
+  const Case cases[] = {
+    {2, 8, 8, 16, 24, 1, 1, false}, {1, 5, 7, 24, 144, 1, 1, false}, {2, 4, 5, 144, 40, 1, 1, false},
+    {3, 7, 7, 40, 17, 1, 1, false}, {1, 6, 6, 24, 40, 1, 2, false}, {2, 7, 5, 40, 144, 1, 2, false},
+    {2, 9, 9, 1, 16, 3, 1, false}, {2, 9, 8, 3, 8, 3, 2, false}, {1, 6, 5, 16, 24, 3, 1, false},
+    {2, 9, 9, 16, 16, 3, 1, true}, {1, 10, 9, 24, 24, 3, 2, true}, {2, 7, 7, 40, 40, 5, 1, true},
+    {1, 8, 11, 144, 144, 7, 2, true}, {2, 7, 7, 17, 17, 7, 1, true}, {1, 14, 14, 3, 3, 5, 2, true},
+    {2, 4, 4, 7, 7, 4, 1, true} /* non-fast shape */, {3, 28, 28, 96, 96, 3, 2, true}, {2, 14, 14, 144, 144, 7, 1, true},
+    {64, 7, 7, 480, 480, 7, 1, true}, {32, 28, 28, 96, 96, 3, 2, true},
+  };
+  int ci = 0;
+  for (const Case& c : cases) {
+    for (int a = 0; a < 4; ++a) {
+      ConvShape s; s.N = c.N; s.H = c.H; s.W = c.W; s.C = c.C; s.K = c.dw ? c.C : c.K; s.k = c.k; s.stride = c.stride; s.pad = c.k / 2; s.finish();
+      Rng rng(1000 + ci++);
+      const size_t ws = c.dw ? size_t(s.k) * s.k * s.C : size_t(s.K) * s.k * s.k * s.C;
+      auto x = rng.normal_vec<float>(size_t(s.in_size()), 1.3, 0.4);
+      auto w = rng.normal_vec<float>(ws, 0.3);
+      auto dy = rng.normal_vec<float>(size_t(s.out_size()));
+      auto mean = rng.normal_vec<float>(size_t(s.C), 0.3), invstd = rng.uniform_vec<float>(size_t(s.C), 0.5, 2.0);
+      auto gamma = rng.uniform_vec<float>(size_t(s.C), 0.5, 2.0), beta = rng.normal_vec<float>(size_t(s.C), 1.0);
+      BnAct bn; bn.mean = mean.data(); bn.invstd = invstd.data(); bn.gamma = gamma.data(); bn.beta = beta.data(); bn.act = Act(a);
+      char title[160];
+      std::snprintf(title, sizeof title, "%s N%d H%d W%d C%d K%d k%d s%d act%d", c.dw ? "dw" : "conv", s.N, s.H, s.W, s.C, s.K, s.k, s.stride, a);
+      for (int useb = 0; useb < 2; ++useb) {
+        const BnAct* pb = useb ? &bn : nullptr;
+        std::vector<float> yf = poisoned(size_t(s.out_size())), yr = poisoned(size_t(s.out_size()));
+        std::vector<float> mf = poisoned(size_t(s.K)), isf = poisoned(size_t(s.K)), mr = poisoned(size_t(s.K)), isr = poisoned(size_t(s.K));
+        if (c.dw) { cpu->dwconv_forward_fused(yf.data(), mf.data(), isf.data(), 1e-5f, x.data(), pb, w.data(), s); ref->dwconv_forward_fused(yr.data(), mr.data(), isr.data(), 1e-5f, x.data(), pb, w.data(), s); }
+        else { cpu->conv_forward_fused(yf.data(), mf.data(), isf.data(), 1e-5f, x.data(), pb, w.data(), s); ref->conv_forward_fused(yr.data(), mr.data(), isr.data(), 1e-5f, x.data(), pb, w.data(), s); }
+        std::string t = std::string(title) + (useb ? " +bn" : "");
+        h.check(t, "y", rel_max_err(yf, yr), 1e-4);
+        h.check(t, "mean", rel_max_err(mf, mr), 1e-4);
+        h.check(t, "invstd", rel_max_err(isf, isr), 1e-4);
+        // no-stats variant writes y only
+        std::vector<float> yf2 = poisoned(size_t(s.out_size()));
+        if (c.dw) cpu->dwconv_forward_fused(yf2.data(), nullptr, nullptr, 1e-5f, x.data(), pb, w.data(), s);
+        else cpu->conv_forward_fused(yf2.data(), nullptr, nullptr, 1e-5f, x.data(), pb, w.data(), s);
+        h.check(t, "y(nostats)", rel_max_err(yf2, yr), 1e-4);
+        std::vector<float> dxf = poisoned(size_t(s.in_size())), dxr = poisoned(size_t(s.in_size())), dwf = poisoned(ws), dwr = poisoned(ws), dwf2 = poisoned(ws);
+        auto bwd = [&](Backend& be, float* dx, float* dw, float* dg, float* db, const BnGrad* ob, const BnAct* ib) {
+          if (c.dw) be.dwconv_backward_fused(dx, dw, dg, db, dy.data(), ob, x.data(), ib, w.data(), s);
+          else be.conv_backward_fused(dx, dw, dg, db, dy.data(), ob, x.data(), ib, w.data(), s);
+        };
+        bwd(*cpu, dxf.data(), dwf.data(), nullptr, nullptr, nullptr, pb);
+        bwd(*ref, dxr.data(), dwr.data(), nullptr, nullptr, nullptr, pb);
+        bwd(*cpu, nullptr, dwf2.data(), nullptr, nullptr, nullptr, pb);
+        h.check(t, "dx", rel_max_err(dxf, dxr), 1e-4);
+        h.check(t, "dw", rel_max_err(dwf, dwr), 1e-3);
+        h.check(t, "dw(dx=null)", rel_max_err(dwf2, dwr), 1e-3);
+        // out_bn (dy through the unit's own BN) and in-BN parameter gradients
+        {
+          auto y0 = rng.normal_vec<float>(size_t(s.out_size()), 1.2, 0.3);
+          auto om = rng.normal_vec<float>(size_t(s.K), 0.3), oi = rng.uniform_vec<float>(size_t(s.K), 0.5, 2.0);
+          auto og = rng.uniform_vec<float>(size_t(s.K), 0.5, 2.0), ob_ = rng.normal_vec<float>(size_t(s.K), 1.0);
+          off_kinks(y0, om, oi, og, ob_, Act((a + 1) % 4), s.K);
+          std::vector<float> tmp(size_t(s.out_size())), odg(size_t(s.K)), odb(size_t(s.K));
+          ref->bn_act_backward(tmp.data(), odg.data(), odb.data(), dy.data(), y0.data(), om.data(), oi.data(), og.data(), ob_.data(), Act((a + 1) % 4), int64_t(s.N) * s.P * s.Q, s.K);
+          BnGrad gb; gb.x = y0.data(); gb.mean = om.data(); gb.invstd = oi.data(); gb.gamma = og.data(); gb.beta = ob_.data(); gb.act = Act((a + 1) % 4); gb.dgamma = odg.data(); gb.dbeta = odb.data();
+          std::vector<float> dxf3 = poisoned(size_t(s.in_size())), dxr3 = poisoned(size_t(s.in_size())), dwf3 = poisoned(ws), dwr3 = poisoned(ws);
+          std::vector<float> dgf = poisoned(size_t(s.C)), dbf = poisoned(size_t(s.C)), dgr = poisoned(size_t(s.C)), dbr = poisoned(size_t(s.C));
+          std::vector<float> xk = x;
+          if (pb) off_kinks(xk, mean, invstd, gamma, beta, Act(a), s.C);
+          std::swap(x, xk);
+          bwd(*cpu, dxf3.data(), dwf3.data(), pb ? dgf.data() : nullptr, pb ? dbf.data() : nullptr, &gb, pb);
+          bwd(*ref, dxr3.data(), dwr3.data(), pb ? dgr.data() : nullptr, pb ? dbr.data() : nullptr, &gb, pb);
+          std::vector<float> dwf4 = poisoned(ws);
+          bwd(*cpu, nullptr, dwf4.data(), nullptr, nullptr, &gb, pb);
+          std::swap(x, xk);
+          h.check(t, "out_bn dx", rel_max_err(dxf3, dxr3), 1e-3);
+          h.check(t, "out_bn dw", rel_max_err(dwf3, dwr3), 1e-3);
+          h.check(t, "out_bn dw(dx=null)", rel_max_err(dwf4, dwr3), 1e-3);
+          if (pb) {
+            h.check(t, "in dgamma", rel_max_err(dgf, dgr), 1e-3);
+            h.check(t, "in dbeta", rel_max_err(dbf, dbr), 1e-3);
+          }
+        }
+      }
+      if (a > 0 && c.k == 1 && c.C > 100) break;
+    }
+  }
+  // bn_act_apply against the default
+  for (int a = 0; a < 4; ++a)
+    for (int C : {1, 3, 16, 24, 40, 144}) {
+      const int64_t M = 37 + C;
+      Rng rng(77 + C + a);
+      auto x = rng.normal_vec<float>(size_t(M * C), 1.5, 0.5), mean = rng.normal_vec<float>(size_t(C), 0.3), invstd = rng.uniform_vec<float>(size_t(C), 0.5, 2.0), g = rng.normal_vec<float>(size_t(C), 1.0), b = rng.normal_vec<float>(size_t(C), 1.0);
+      std::vector<float> yf = poisoned(size_t(M * C)), yr = poisoned(size_t(M * C));
+      cpu->bn_act_apply(yf.data(), x.data(), mean.data(), invstd.data(), g.data(), b.data(), Act(a), M, C);
+      ref->bn_act_apply(yr.data(), x.data(), mean.data(), invstd.data(), g.data(), b.data(), Act(a), M, C);
+      h.check("bn_act_apply C" + std::to_string(C) + " act" + std::to_string(a), "y", rel_max_err(yf, yr), 1e-5);
+    }
+}
+
+}  // namespace test
+}  // namespace gnas
