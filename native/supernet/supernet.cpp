@@ -379,10 +379,6 @@ struct Supernet::Impl {
     commit({&dg, &db, &dw});
   }
 
-  int64_t out_elems(const OpUnits& op, const LayerDesc& l, int N) const {
-    return int64_t(N) * l.out_height * l.out_width * l.cout;
-  }
-
   float* se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
     const SeUnit& se = op.se;
     SEShape ss{N, se.HW, se.C, se.R};
@@ -403,7 +399,7 @@ struct Supernet::Impl {
     return y;
   }
 
-  // Forward of one block. Returns the block output: `out` (which must hold out_elems), or x
+  // Forward of one block. Returns the block output: `out` (which must hold layer_out_elems), or x
   // itself for a skip.
   const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode) {
     switch (op.kind) {
@@ -722,7 +718,6 @@ void Supernet::normalize(const Batch& batch, float* out) {
 void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits) {
   check_arch(arch);
   check_batch(batch, false);
-  std::vector<PathScore> unused;
   Impl& m = *impl_;
   m.prepare_input(batch);
   // The saved-activation forward is reused here: predict is not the hot path (evaluate is).

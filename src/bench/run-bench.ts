@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 
 import { Supernet } from '../native/engine.js';
+import { formatTable } from '../report/summary.js';
 import { archFlops } from '../space/cost.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
   const evalGflops = (ours.evalImagesPerS * 2 * macs) / 1e9;
   const peer = values['no-peer'] ? 'skipped: --no-peer' : runPeer(root, threads, quick);
 
-  const rows: Array<[string, string, string, string]> = [];
+  const rows: string[][] = [];
   const fmt = (v: number, d = 1) => v.toFixed(d);
   const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : '-');
   const p = typeof peer === 'string' ? undefined : peer;
@@ -161,8 +162,7 @@ async function main(): Promise<void> {
   rows.push(['round 10x1000 s (ours batched)', fmt(ours.roundSecondsBatched, 3), p ? fmt(p.round.seconds, 3) : '-', p ? ratio(p.round.seconds, ours.roundSecondsBatched) : '-']);
   rows.push(['round 10x1000 s (ours one by one)', fmt(ours.roundSecondsOneByOne, 3), p ? fmt(p.round.seconds, 3) : '-', p ? ratio(p.round.seconds, ours.roundSecondsOneByOne) : '-']);
   rows.push(['peak RSS of training MB', fmt(ours.memoryMb.maxRssAfterTraining), p ? fmt(p.memory_mb.maxrss_after_training) : '-', p ? ratio(p.memory_mb.maxrss_after_training, ours.memoryMb.maxRssAfterTraining) + ' less' : '-']);
-  console.log('\nfigure                              ours        pytorch     ours/pytorch (speed-up)');
-  for (const [a, b, c, d] of rows) console.log(`${a.padEnd(36)}${b.padEnd(12)}${c.padEnd(12)}${d}`);
+  console.log('\n' + formatTable(rows, ['figure', 'ours', 'pytorch', 'ours/pytorch (speed-up)']));
   console.log(
     `\nW1 path: ${(macs / 1e6).toFixed(1)}M multiply-adds per image; trainStep ${trainGflops.toFixed(1)} GFLOP/s, evaluate ${evalGflops.toFixed(1)} GFLOP/s` +
       (peak ? ` (machine FP32 peak ${peak.toFixed(0)} GFLOP/s measured by gnas_op_bench: ${((100 * trainGflops) / peak).toFixed(0)}% and ${((100 * evalGflops) / peak).toFixed(0)}%)` : ''),

@@ -10,7 +10,7 @@ import { writeOnnx } from '../export/onnx.js';
 import { formatProfile, profile } from '../profile/latency.js';
 import { archKey } from '../space/types.js';
 import type { Prepared } from '../train/prepare.js';
-import { fixedSubset } from '../train/prepare.js';
+import { calibrationBatches, fixedSubset } from '../train/prepare.js';
 import type { RetrainResult } from '../train/retrain.js';
 import { ConfigError } from '../train/config.js';
 
@@ -23,13 +23,10 @@ export interface ExportStageOptions {
 export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportStageOptions): Promise<Record<string, unknown>> {
   const { net, space } = r;
   const arch = opts.supernetArch ? r.arch : space.layers.map(() => 0);
-  const px = space.input.height * space.input.width * space.input.channels;
   if (opts.supernetArch) {
-    const calib = fixedSubset(p.train, p.config.calibrationImages, p.config.seed + 707);
-    const batches: Uint8Array[] = [];
-    for (let i = 0; i < calib.labels.length; i += p.config.batch) batches.push(calib.images.subarray(i * px, Math.min(calib.labels.length, i + p.config.batch) * px));
+    const batches = calibrationBatches(p);
     await net.calibrateBn(arch, batches);
-    opts.log(`recalibrated BN statistics of ${archKey(r.arch)} on ${calib.labels.length} training images`);
+    opts.log(`recalibrated BN statistics of ${archKey(r.arch)} on ${batches.length} batches of training images`);
   }
   const name = `best-${archKey(r.arch)}`;
   const modelPath = join(p.dir, `${name}.onnx`);
@@ -47,11 +44,11 @@ export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportSta
   return { model: modelPath, nodes: exported.nodes, bytes: exported.bytes, metadata: exported.metadata, parity, profile: profileFile };
 }
 
-/** `profile MODEL.onnx [--batch=N] [--runs=N] [--provider=cpu|cuda] [--json=FILE]` */
-export async function profileCommand(args: string[], log: (l: string) => void): Promise<void> {
-  const model = args.find((a) => !a.startsWith('--'));
-  if (!model) throw new ConfigError('profile: give the model file, e.g. `node dist/run.js profile runs/latest/best.onnx`');
-  const opt = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+/** `profile MODEL.onnx [--batch N] [--runs N] [--provider cpu|cuda] [--json FILE]` */
+export async function profileCommand(args: string[], options: Record<string, string>, log: (l: string) => void): Promise<void> {
+  const model = args[0];
+  if (!model) throw new ConfigError('give the model file, e.g. `node dist/run.js profile runs/latest/best.onnx`');
+  const opt = (k: string): string | undefined => options[k];
   const num = (k: string, def: number) => {
     const v = opt(k);
     if (v === undefined) return def;

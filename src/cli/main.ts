@@ -38,6 +38,8 @@ interface Flags {
   quiet: boolean;
   arch?: string;
   positional: string[];
+  /** `profile` options: batch, runs, provider, json. */
+  profile: Record<string, string>;
 }
 
 const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 't0-fraction', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
@@ -207,7 +209,7 @@ const COMMANDS: Record<string, Command> = {
     options: [],
     extra: { batch: 'a second batch size to measure besides 1 (default 8)', runs: 'timed runs per setting (default 100)', provider: 'cpu or cuda', json: 'write the report to this file' },
     async run(_config, flags) {
-      await profileCommand(flags.positional, say);
+      await profileCommand(flags.positional, flags.profile, say);
     },
   },
 };
@@ -283,9 +285,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     config = checkConfig(applyOptions(config, given));
     config = { ...config, out: resolve(config.out) };
-    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, positional: parsed.positionals };
+    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, positional: parsed.positionals, profile: {} };
     if (typeof v.arch === 'string') flags.arch = v.arch;
-    for (const k of ['runs', 'provider', 'json', 'batch'] as const) if (name === 'profile' && typeof v[k] === 'string') flags.positional.push(`--${k}=${v[k] as string}`);
+    for (const k of ['runs', 'provider', 'json', 'batch'] as const) if (typeof v[k] === 'string') flags.profile[k] = v[k] as string;
     await cmd.run(config, flags);
     return 0;
   } catch (e) {

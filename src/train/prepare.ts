@@ -70,3 +70,13 @@ export function fixedSubset(ds: Dataset, n: number, seed: number): Dataset {
   const order = new Rng(seed).permutation(ds.labels.length);
   return subsetDataset(ds, Array.from(order).slice(0, Math.min(n, ds.labels.length)));
 }
+
+/** The config's BN-recalibration images (a fixed subset of the training split) cut into batches. */
+export function calibrationBatches(p: Prepared): Uint8Array[] {
+  const c = p.config;
+  const calib = fixedSubset(p.train, c.calibrationImages, c.seed + 707);
+  const px = p.space.input.height * p.space.input.width * p.space.input.channels;
+  const batches: Uint8Array[] = [];
+  for (let i = 0; i < calib.labels.length; i += c.batch) batches.push(calib.images.subarray(i * px, Math.min(calib.labels.length, i + c.batch) * px));
+  return batches;
+}

@@ -12,7 +12,7 @@ import { RandomSearch } from '../search/random.js';
 import type { Arch } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
-import { fixedSubset, type Prepared } from './prepare.js';
+import { calibrationBatches, fixedSubset, type Prepared } from './prepare.js';
 import { RunLog } from './run-log.js';
 import { constraintsOf, scorer } from './train-supernet.js';
 
@@ -40,10 +40,7 @@ function candidateScorer(p: Prepared, net: Supernet): CandidateScorer {
   const c = p.config;
   const images = fixedSubset(p.val, c.searchImages, c.seed + 606);
   if (c.searchBn === 'batch') return scorer(net, images, 'batch');
-  const calib = fixedSubset(p.train, c.calibrationImages, c.seed + 707);
-  const px = p.space.input.height * p.space.input.width * p.space.input.channels;
-  const batches: Uint8Array[] = [];
-  for (let i = 0; i < calib.labels.length; i += c.batch) batches.push(calib.images.subarray(i * px, Math.min(calib.labels.length, i + c.batch) * px));
+  const batches = calibrationBatches(p);
   return async (archs: Arch[]) => {
     const out: Array<{ loss: number; accuracy: number }> = [];
     for (const a of archs) {

@@ -215,13 +215,15 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   let sinceStart = 0;
   let epochStarted = Date.now();
 
+  const account = (r: { loss: number; correct: number }, count: number) => {
+    epochAcc.loss += r.loss * count;
+    epochAcc.correct += r.correct;
+    epochAcc.count += count;
+    return r;
+  };
   const trainOne = async (arch: Arch, lr: number) => {
     const b = await loader.next();
-    const r = await net.trainStep(arch, b.images, b.labels, { lr });
-    epochAcc.loss += r.loss * b.count;
-    epochAcc.correct += r.correct;
-    epochAcc.count += b.count;
-    return r;
+    return account(await net.trainStep(arch, b.images, b.labels, { lr }), b.count);
   };
 
   const endEpoch = async () => {
@@ -285,11 +287,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
         let loss = 0;
         for (const arch of paths) {
           const b = await loader.next();
-          const r = await net.accumulateGradients(arch, b.images, b.labels);
-          epochAcc.loss += r.loss * b.count;
-          epochAcc.correct += r.correct;
-          epochAcc.count += b.count;
-          loss += r.loss / paths.length;
+          loss += account(await net.accumulateGradients(arch, b.images, b.labels), b.count).loss / paths.length;
         }
         await net.applyUpdate(lr);
         log.write({ type: 'train', iteration, paths: paths.map(archKey), loss, lr });
