@@ -1,10 +1,13 @@
-// Runs the C++ op harness (native/tests, built by CMake as gnas_op_tests next to the addon) and
-// requires it to pass: every built backend against the reference backend, op by op, and the
-// reference's backward against finite differences. The harness prints one line per comparison
-// and ends with "N passed, M failed".
+// Runs the C++ test executables (native/tests, built by CMake next to the addon) and requires them
+// to pass: gnas_op_tests (every built backend against the reference backend, op by op, and the
+// reference's backward against finite differences) and gnas_supernet_tests (whole-supernet
+// training in lockstep across backends, determinism, checkpoints across backends, the space
+// description text format). Each prints one line per comparison and ends with "N passed, M failed";
+// a CUDA part without a device prints SKIP lines with the reason.
 //
-// The executable is looked up in build/Release/ and build/ under the package root (found by
-// walking up from this compiled file to package.json); GNAS_OP_TESTS overrides the path.
+// The executables are looked up in build/Release/ and build/ under the package root (found by
+// walking up from this compiled file to package.json); GNAS_OP_TESTS / GNAS_SUPERNET_TESTS
+// override the paths.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -22,26 +25,26 @@ function packageRoot(): string {
   }
 }
 
-function findHarness(): { path: string | undefined; tried: string[] } {
-  const override = process.env['GNAS_OP_TESTS'];
+function findHarness(name: string, envVar: string): { path: string | undefined; tried: string[] } {
+  const override = process.env[envVar];
   if (override) {
     const p = resolve(override);
-    return { path: existsSync(p) ? p : undefined, tried: [`${p} (from GNAS_OP_TESTS)`] };
+    return { path: existsSync(p) ? p : undefined, tried: [`${p} (from ${envVar})`] };
   }
   const root = packageRoot();
-  const exe = process.platform === 'win32' ? 'gnas_op_tests.exe' : 'gnas_op_tests';
+  const exe = process.platform === 'win32' ? `${name}.exe` : name;
   const tried = [join(root, 'build', 'Release', exe), join(root, 'build', exe)];
   // the most recently built one wins when both exist
   const found = tried.filter((p) => existsSync(p)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return { path: found[0], tried };
 }
 
-test('native op harness: every backend matches the reference, reference gradients match finite differences', () => {
-  const { path, tried } = findHarness();
+function runHarness(name: string, envVar: string): void {
+  const { path, tried } = findHarness(name, envVar);
   assert.ok(
     path !== undefined,
-    `gnas_op_tests executable not found; looked at:\n  ${tried.join('\n  ')}\n` +
-      'Build it with `npm run build:native` (or point GNAS_OP_TESTS at a built gnas_op_tests).',
+    `${name} executable not found; looked at:\n  ${tried.join('\n  ')}\n` +
+      `Build it with \`npm run build:native\` (or point ${envVar} at a built ${name}).`,
   );
 
   const run = spawnSync(path, [], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
@@ -55,7 +58,15 @@ test('native op harness: every backend matches the reference, reference gradient
   assert.ok(summary, `no summary line at the end of ${path}'s output (exit ${run.status}, signal ${run.signal}):${detail}`);
   const passed = Number(summary[1]);
   const failed = Number(summary[2]);
-  assert.equal(failed, 0, `${failed} op check(s) failed:${detail}`);
-  assert.ok(passed > 0, 'the harness ran no checks');
+  assert.equal(failed, 0, `${failed} check(s) of ${name} failed:${detail}`);
+  assert.ok(passed > 0, `${name} ran no checks`);
   assert.equal(run.status, 0, `${path} exited with ${run.status} (signal ${run.signal}) despite 0 failures:${detail}`);
+}
+
+test('native op harness: every backend matches the reference, reference gradients match finite differences', () => {
+  runHarness('gnas_op_tests', 'GNAS_OP_TESTS');
+});
+
+test('native supernet tests: lockstep training across backends, determinism, checkpoints across backends', () => {
+  runHarness('gnas_supernet_tests', 'GNAS_SUPERNET_TESTS');
 });

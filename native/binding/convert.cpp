@@ -146,6 +146,10 @@ SupernetOptions options_from_js(const Napi::Object& o) {
   opt.seed = uint64_t(seed);
   opt.threads = get_int(o, "threads", "options");
   opt.backend = get_string(o, "backend", "options");
+  // Optional (device backends): device ordinal and GEMM arithmetic.
+  if (o.Has("device")) opt.device = get_int(o, "device", "options");
+  if (o.Has("math")) opt.math = get_string(o, "math", "options");
+  if (o.Has("gpus")) opt.gpus = get_int(o, "gpus", "options");
   opt.momentum = float(get_number(o, "momentum", "options"));
   Napi::Value nv = field(o, "nesterov", "options");
   if (!nv.IsBoolean()) throw_error(o.Env(), "GNAS_INVALID_ARGUMENT", "options.nesterov must be a boolean", true);

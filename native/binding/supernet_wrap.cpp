@@ -47,6 +47,9 @@ class PromiseWorker : public Napi::AsyncWorker {
     } catch (const std::bad_alloc&) {
       code_ = "GNAS_OUT_OF_MEMORY";
       SetError("out of memory");
+    } catch (const DeviceError& e) {
+      code_ = "GNAS_DEVICE";
+      SetError(e.what());
     } catch (const std::exception& e) {
       code_ = "GNAS_NATIVE";
       SetError(e.what());
@@ -91,6 +94,8 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
                            InstanceMethod("normalize", &SupernetWrap::Normalize),
                            InstanceMethod("pathParameterCount", &SupernetWrap::PathParameterCount),
                            InstanceMethod("backendName", &SupernetWrap::BackendName),
+                           InstanceMethod("replicas", &SupernetWrap::Replicas),
+                           InstanceMethod("replicaDivergence", &SupernetWrap::ReplicaDivergence),
                            InstanceMethod("trainStep", &SupernetWrap::TrainStep),
                            InstanceMethod("accumulateGradients", &SupernetWrap::AccumulateGradients),
                            InstanceMethod("applyUpdate", &SupernetWrap::ApplyUpdate),
@@ -109,19 +114,32 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
       throw_error(env, "GNAS_INVALID_ARGUMENT", "NativeSupernet(space, options) needs two objects", true);
     SpaceDesc space = space_from_js(info[0].As<Napi::Object>());
     SupernetOptions opt = options_from_js(info[1].As<Napi::Object>());
-    try {
-      net_ = std::make_shared<Supernet>(space, opt);
-    } catch (const std::invalid_argument& e) {
-      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
-    } catch (const std::bad_alloc&) {
-      throw_error(env, "GNAS_OUT_OF_MEMORY", "out of memory while allocating the supernet");
-    }
+    guarded(env, [&] { net_ = std::make_shared<Supernet>(space, opt); });
   }
 
  private:
   std::shared_ptr<Supernet> net_;
   // Async calls queued and not yet settled (touched on the main thread only).
   std::shared_ptr<int> in_flight_ = std::make_shared<int>(0);
+
+  // Runs a synchronous native call on the main thread, turning C++ exceptions into JS Errors with
+  // a code (the same codes the async calls reject with).
+  template <typename F>
+  static void guarded(Napi::Env env, F&& f) {
+    try {
+      f();
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::invalid_argument& e) {
+      throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
+    } catch (const std::bad_alloc&) {
+      throw_error(env, "GNAS_OUT_OF_MEMORY", "out of memory");
+    } catch (const DeviceError& e) {
+      throw_error(env, "GNAS_DEVICE", e.what());
+    } catch (const std::exception& e) {
+      throw_error(env, "GNAS_NATIVE", e.what());
+    }
+  }
 
   // Synchronous accessors must not race an in-flight worker: they refuse while any is queued.
   std::unique_lock<std::mutex> lock_or_throw(Napi::Env env) {
@@ -171,7 +189,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     auto lock = lock_or_throw(env);
     const TensorEntry& e = net_->store().entry(id);
     Napi::Float32Array out = Napi::Float32Array::New(env, size_t(e.size));
-    std::memcpy(out.Data(), net_->store().value(id), size_t(e.size) * sizeof(float));
+    guarded(env, [&] { net_->store().read(id, out.Data()); });
     return out;
   }
 
@@ -190,7 +208,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     for (size_t i = 0; i < a.ElementLength(); i++)
       if (!std::isfinite(a.Data()[i])) throw_error(env, "GNAS_INVALID_ARGUMENT", "tensor data must be finite");
     auto lock = lock_or_throw(env);
-    std::memcpy(net_->store().value(id), a.Data(), size_t(e.size) * sizeof(float));
+    guarded(env, [&] { net_->write_tensor(id, a.Data()); });
     return env.Undefined();
   }
 
@@ -200,7 +218,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     auto lock = lock_or_throw(env);
     const SpaceDesc& sp = net_->space();
     Napi::Float32Array out = Napi::Float32Array::New(env, size_t(im.n) * sp.height * sp.width * sp.channels);
-    net_->normalize(im.batch(nullptr), out.Data());
+    guarded(env, [&] { net_->normalize(im.batch(nullptr), out.Data()); });
     return out;
   }
 
@@ -216,6 +234,17 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
 
   Napi::Value BackendName(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), net_->backend().name());
+  }
+
+  Napi::Value Replicas(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), net_->replicas()); }
+
+  // Largest difference between replica 0's tensors and any other replica's (0 = bit-identical).
+  Napi::Value ReplicaDivergence(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto lock = lock_or_throw(env);
+    double d = 0;
+    guarded(env, [&] { d = net_->replica_divergence(); });
+    return Napi::Number::New(env, d);
   }
 
   // Shared by trainStep / accumulateGradients: (arch, images, labels[, lr])

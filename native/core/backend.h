@@ -19,13 +19,28 @@
 //
 // Gradient outputs (dw, dgamma, ...) are OVERWRITTEN, never accumulated, unless the method says
 // otherwise. A null dx means "the input gradient is not needed" (the stem's input).
+//
+// Memory: every pointer an op receives (tensors, labels, loss/correct outputs, BnAct/BnGrad
+// fields, normalisation mean/std) is BACKEND memory, obtained from alloc() or inside such a block.
+// For the host backends (reference, cpu) that is plain host memory and the memory methods below
+// are memcpy/malloc; a device backend (cuda) overrides them all. Ops may run asynchronously on a
+// device: download() and synchronize() wait for them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace gnas {
+
+// A failure of a device backend (e.g. a CUDA error): what() starts with the device API's error
+// name ("cudaErrorMemoryAllocation: out of memory (...)"). The binding rejects with code
+// GNAS_DEVICE; nothing in the engine calls exit().
+class DeviceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Activation functions. The numeric values are part of the N-API contract (src/native/engine.ts).
 enum class Act : int { None = 0, ReLU = 1, ReLU6 = 2, HSwish = 3 };
@@ -82,6 +97,32 @@ class Backend {
   // Number of worker threads for the backend's own pool (0 = all cores). No-op where meaningless.
   virtual void set_threads(int threads) { (void)threads; }
   virtual int threads() const { return 1; }
+
+  // ---- memory (defaults: host memory; see "Memory" above) ----
+  // True when backend memory is addressable by the host (the caller may then skip uploads).
+  virtual bool host_memory() const { return true; }
+  // At least `bytes` bytes, 64-byte aligned, contents undefined; throws std::bad_alloc (or a
+  // backend error naming the device) when memory is exhausted.
+  virtual void* alloc(size_t bytes);
+  virtual void release(void* p);
+  virtual void upload(void* dst, const void* src_host, size_t bytes);    // host -> backend
+  virtual void download(void* dst_host, const void* src, size_t bytes);  // backend -> host (waits)
+  virtual void copy(void* dst, const void* src, size_t bytes);           // backend -> backend
+  virtual void fill(float* x, float value, int64_t n);
+  // Waits until every op issued so far has finished (no-op on host backends).
+  virtual void synchronize() {}
+  // The device queue the ops run on (a cudaStream_t for CUDA; null for host backends), for
+  // collectives (NCCL) that must run in order with the backend's own work.
+  virtual void* native_stream() { return nullptr; }
+  // The device ordinal (-1 for host backends).
+  virtual int device() const { return -1; }
+
+  // Running statistics of a train-mode BN after a batch of M rows whose statistics were mean[C]
+  // and invstd[C] (as bn_act_forward_train writes them), computed in double:
+  //   var = max(1 / invstd^2 - eps, 0);  rm = (1 - m) rm + m mean;  rv = (1 - m) rv + m var M / (M - 1)
+  // (PyTorch's unbiased running variance; M == 1 uses var as is).
+  virtual void bn_update_running(float* running_mean, float* running_var, const float* mean, const float* invstd,
+                                 float eps, float momentum, int64_t M, int C);
 
   // ---- input ----
   // x[i] = (src[i] / 255 - mean[c]) / std[c] for NHWC images with C channels (uint8 source), or
@@ -173,13 +214,13 @@ class Backend {
   //     statistics to ~1e-6 relative unless |mean| >> std.)
   virtual void conv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
                                   const BnAct* in_bn, const float* w, const ConvShape& s) {
-    std::vector<float> a;
+    Scratch a(*this);
     conv_forward(y, activated_input(a, x, in_bn, s), w, s);
     if (out_mean) batch_stats(out_mean, out_invstd, y, eps, int64_t(s.N) * s.P * s.Q, s.K);
   }
   virtual void dwconv_forward_fused(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
                                     const BnAct* in_bn, const float* w, const ConvShape& s) {
-    std::vector<float> a;
+    Scratch a(*this);
     dwconv_forward(y, activated_input(a, x, in_bn, s), w, s);
     if (out_mean) batch_stats(out_mean, out_invstd, y, eps, int64_t(s.N) * s.P * s.Q, s.K);
   }
@@ -200,44 +241,67 @@ class Backend {
   virtual void conv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                                    const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                                    const ConvShape& s) {
-    std::vector<float> g, a;
+    Scratch g(*this), a(*this);
     conv_backward(dx, dw, output_grad(g, dy, out_bn, s), activated_input(a, x, in_bn, s), w, s);
     if (in_dgamma) input_bn_grads(in_dgamma, in_dbeta, dx, x, in_bn, s);
   }
   virtual void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                                      const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                                      const ConvShape& s) {
-    std::vector<float> g, a;
+    Scratch g(*this), a(*this);
     dwconv_backward(dx, dw, output_grad(g, dy, out_bn, s), activated_input(a, x, in_bn, s), w, s);
     if (in_dgamma) input_bn_grads(in_dgamma, in_dbeta, dx, x, in_bn, s);
   }
 
  protected:
+  // Backend memory for the life of a scope (the temporaries of the default fused variants).
+  class Scratch {
+   public:
+    explicit Scratch(Backend& be) : be_(be) {}
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() { if (p_) be_.release(p_); }
+    float* floats(int64_t n) {
+      if (p_) be_.release(p_);
+      p_ = nullptr;
+      p_ = static_cast<float*>(be_.alloc(size_t(n > 0 ? n : 1) * sizeof(float)));
+      return p_;
+    }
+    float* data() const { return p_; }
+
+   private:
+    Backend& be_;
+    float* p_ = nullptr;
+  };
   // Helpers of the default fused variants.
-  const float* activated_input(std::vector<float>& buf, const float* x, const BnAct* bn, const ConvShape& s) {
+  const float* activated_input(Scratch& buf, const float* x, const BnAct* bn, const ConvShape& s) {
     if (!bn) return x;
-    buf.resize(size_t(s.in_size()));
-    bn_act_apply(buf.data(), x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act, int64_t(s.N) * s.H * s.W, s.C);
-    return buf.data();
+    float* a = buf.floats(s.in_size());
+    bn_act_apply(a, x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act, int64_t(s.N) * s.H * s.W, s.C);
+    return a;
   }
   void batch_stats(float* mean, float* invstd, const float* y, float eps, int64_t M, int C) {
-    std::vector<float> tmp(size_t(M) * size_t(C)), one(size_t(C), 1.0f), zero(size_t(C), 0.0f);
-    bn_act_forward_train(tmp.data(), mean, invstd, y, one.data(), zero.data(), eps, Act::None, M, C);
+    Scratch tmp(*this), one(*this), zero(*this);
+    float* o = one.floats(C);
+    float* z = zero.floats(C);
+    fill(o, 1.0f, C);
+    fill(z, 0.0f, C);
+    bn_act_forward_train(tmp.floats(M * C), mean, invstd, y, o, z, eps, Act::None, M, C);
   }
-  const float* output_grad(std::vector<float>& buf, const float* dy, const BnGrad* bn, const ConvShape& s) {
+  const float* output_grad(Scratch& buf, const float* dy, const BnGrad* bn, const ConvShape& s) {
     if (!bn) return dy;
     const int64_t M = int64_t(s.N) * s.P * s.Q;
-    buf.resize(size_t(s.out_size()));
-    std::vector<float> dg(size_t(s.K)), db(size_t(s.K));
-    bn_act_backward(buf.data(), dg.data(), db.data(), dy, bn->x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act,
+    float* g = buf.floats(s.out_size());
+    Scratch dg(*this), db(*this);
+    bn_act_backward(g, dg.floats(s.K), db.floats(s.K), dy, bn->x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act,
                     M, s.K);
-    return buf.data();
+    return g;
   }
   void input_bn_grads(float* dgamma, float* dbeta, const float* dx, const float* x, const BnAct* bn,
                       const ConvShape& s) {
-    std::vector<float> tmp(size_t(s.in_size()));
-    bn_act_backward(tmp.data(), dgamma, dbeta, dx, x, bn->mean, bn->invstd, bn->gamma, bn->beta, bn->act,
-                    int64_t(s.N) * s.H * s.W, s.C);
+    Scratch tmp(*this);
+    bn_act_backward(tmp.floats(s.in_size()), dgamma, dbeta, dx, x, bn->mean, bn->invstd, bn->gamma, bn->beta,
+                    bn->act, int64_t(s.N) * s.H * s.W, s.C);
   }
 };
 

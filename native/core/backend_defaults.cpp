@@ -1,6 +1,9 @@
 // Default implementations of the Backend methods that are not pure virtual: straightforward
 // loops, correct for any backend whose memory is host memory. Fast backends override them.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
 #include "core/backend.h"
 
@@ -26,6 +29,42 @@ void Backend::bn_act_apply(float* y, const float* x, const float* mean, const fl
     const float* xr = x + m * C;
     float* yr = y + m * C;
     for (int c = 0; c < C; c++) yr[c] = activate(act, gamma[c] * ((xr[c] - mean[c]) * invstd[c]) + beta[c]);
+  }
+}
+
+void* Backend::alloc(size_t bytes) {
+  // Whole cache lines, so vector tails never read past the allocation.
+  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void Backend::release(void* p) { std::free(p); }
+
+void Backend::upload(void* dst, const void* src_host, size_t bytes) {
+  if (bytes) std::memcpy(dst, src_host, bytes);
+}
+
+void Backend::download(void* dst_host, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst_host, src, bytes);
+}
+
+void Backend::copy(void* dst, const void* src, size_t bytes) {
+  if (bytes && dst != src) std::memmove(dst, src, bytes);
+}
+
+void Backend::fill(float* x, float value, int64_t n) { std::fill(x, x + n, value); }
+
+void Backend::bn_update_running(float* rm, float* rv, const float* mean, const float* invstd, float eps,
+                                float momentum, int64_t M, int C) {
+  const double m = momentum;
+  const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
+  for (int c = 0; c < C; c++) {
+    double var = 1.0 / (double(invstd[c]) * double(invstd[c])) - double(eps);
+    if (var < 0) var = 0;
+    rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
+    rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
   }
 }
 

@@ -81,8 +81,9 @@ void save_checkpoint(const Supernet& net, const std::string& path, const std::st
   w.put<uint64_t>(extra.size());
   w.raw(extra.data(), extra.size());
   w.put<uint64_t>(uint64_t(st.total()));
-  w.raw(st.values(), size_t(st.total()) * sizeof(float));
-  w.raw(st.velocities(), size_t(st.total()) * sizeof(float));
+  const std::vector<float> values = st.read_all_values(), velocities = st.read_all_velocities();
+  w.raw(values.data(), size_t(st.total()) * sizeof(float));
+  w.raw(velocities.data(), size_t(st.total()) * sizeof(float));
   w.put<uint64_t>(fnv1a(w.buf.data(), w.buf.size()));
 
   const std::string tmp = path + ".tmp-" + std::to_string(getpid());
@@ -177,8 +178,12 @@ std::string load_checkpoint(Supernet& net, const std::string& path) {
   const uint8_t* velocity = r.take(size_t(total) * sizeof(float));
   if (r.pos != body) throw std::runtime_error("checkpoint " + path + " has trailing bytes");
   // Only now, with the whole file checked, is the supernet touched.
-  std::memcpy(st.values(), values, size_t(total) * sizeof(float));
-  std::memcpy(st.velocities(), velocity, size_t(total) * sizeof(float));
+  // The file's bytes may be unaligned for floats: copy out before handing them to the backend.
+  const size_t n = static_cast<size_t>(total);
+  std::vector<float> v(n), m(n);
+  std::memcpy(v.data(), values, n * sizeof(float));
+  std::memcpy(m.data(), velocity, n * sizeof(float));
+  net.write_all(v.data(), m.data());
   for (TensorEntry& e : st.entries()) e.pending = false;
   return extra;
 }

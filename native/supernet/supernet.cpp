@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "core/backends.h"
+#include "parallel/data_parallel.h"
 
 namespace gnas {
 
@@ -104,14 +105,17 @@ struct OpUnits {
 // activated output is NOT kept: backward rebuilds it with bn_act_apply when it needs it (as the
 // next conv's input), which halves the activations a training step holds.
 struct UnitState {
-  AlignedBuffer pre;  // conv output (BN input)
-  AlignedBuffer mean, invstd;
+  explicit UnitState(Backend& be) : pre(be), mean(be), invstd(be) {}
+  BackendBuffer pre;  // conv output (BN input)
+  BackendBuffer mean, invstd;
 };
 
 struct OpState {
+  explicit OpState(Backend& be)
+      : expand(be), dw(be), project(be), reduce(be), se_pooled(be), se_hidden(be), se_gate(be), out(be) {}
   UnitState expand, dw, project, reduce;
-  AlignedBuffer se_pooled, se_hidden, se_gate;  // small: per image and channel
-  AlignedBuffer out;  // block output (project output + residual): the next block's input
+  BackendBuffer se_pooled, se_hidden, se_gate;  // small: per image and channel
+  BackendBuffer out;  // block output (project output + residual): the next block's input
 };
 
 }  // namespace
@@ -127,32 +131,41 @@ struct Supernet::Impl {
   ConvUnit head;
   int fc_w = -1, fc_b = -1;
 
+  // Every buffer below is backend memory (device memory for CUDA).
   // Training state: saved activations per position (stem, fixed..., layers..., head).
-  UnitState stem_state, head_state;
-  AlignedBuffer stem_out;  // the stem's activated output is the first block's input: kept
+  UnitState stem_state{be}, head_state{be};
+  BackendBuffer stem_out{be};  // the stem's activated output is the first block's input: kept
   // Transient activated outputs inside a block (expand, depthwise, SE), shared by all blocks:
   // written in forward, rebuilt in backward.
-  AlignedBuffer t_exp, t_dw, t_se, t_head;
+  BackendBuffer t_exp{be}, t_dw{be}, t_se{be}, t_head{be};
   std::vector<OpState> fixed_state, layer_state;
-  AlignedBuffer input, pooled, logits, dlogits, losses;
+  BackendBuffer input{be}, pooled{be}, logits{be}, dlogits{be}, losses{be};
+  // The batch as the backend sees it (device backends: uploaded images and labels) and the
+  // normalisation constants.
+  BackendBuffer batch_images{be}, batch_labels{be}, norm_mean{be}, norm_std{be};
+  const int32_t* labels_dev = nullptr;
   // Input of each block in the last saved forward (a skip passes its input through, so these
   // point into earlier blocks' outputs); the last entry is the head's input.
   std::vector<const float*> block_in;
-  std::vector<uint8_t> correct;
+  BackendBuffer correct_dev{be};
+  std::vector<float> loss_host;
+  std::vector<uint8_t> correct_host;
   // Backward scratch, reused by every block: the block-level gradient ping-pong pair and the
   // unit-level intermediates.
-  AlignedBuffer g_a, g_b, s_pre, s_mid1, s_mid2, d_pooled, d_head;
-  AlignedBuffer t_dg, t_db, t_dg2, t_db2;  // BN parameter gradients produced by fused backwards
-  std::vector<AlignedBuffer> staging = std::vector<AlignedBuffer>(6);
+  BackendBuffer g_a{be}, g_b{be}, s_pre{be}, s_mid1{be}, s_mid2{be}, d_pooled{be}, d_head{be};
+  BackendBuffer t_dg{be}, t_db{be}, t_dg2{be}, t_db2{be};  // BN parameter gradients from fused backwards
+  std::vector<BackendBuffer> staging;
   int staging_used = 0;
   // Evaluation: one shared set of unit buffers plus one block-output buffer per depth.
-  OpState eval_state;
-  UnitState eval_unit;
-  std::vector<AlignedBuffer> eval_depth;
-  AlignedBuffer eval_fixed_a, eval_fixed_b;
+  OpState eval_state{be};
+  UnitState eval_unit{be};
+  std::vector<BackendBuffer> eval_depth;
+  BackendBuffer eval_fixed_a{be}, eval_fixed_b{be};
   float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
 
-  Impl(Supernet& n) : net(n), be(*n.backend_), st(n.store_) {}
+  Impl(Supernet& n) : net(n), be(*n.backend_), st(n.store_) {
+    for (int i = 0; i < 6; i++) staging.emplace_back(be);
+  }
 
   // ---------------- registration ----------------
   BnIds add_bn(const std::string& p, int C) {
@@ -237,18 +250,22 @@ struct Supernet::Impl {
     fc_w = st.add("fc.weight", {sp.classes, sp.head_cout}, TensorKind::Param, true);
     fc_b = st.add("fc.bias", {sp.classes}, TensorKind::Param, false);
     st.finalize();
-    fixed_state.resize(fixed.size());
-    layer_state.resize(layers.size());
-    eval_depth.resize(layers.size());
+    for (size_t i = 0; i < fixed.size(); i++) fixed_state.emplace_back(be);
+    for (size_t i = 0; i < layers.size(); i++) layer_state.emplace_back(be);
+    for (size_t i = 0; i < layers.size(); i++) eval_depth.emplace_back(be);
+    be.upload(norm_mean.ensure(sp.channels), sp.mean.data(), size_t(sp.channels) * sizeof(float));
+    be.upload(norm_std.ensure(sp.channels), sp.std.data(), size_t(sp.channels) * sizeof(float));
   }
 
   // Kaiming normal (fan_out, relu gain) for convs as torchvision's MobileNetV2 does; BN gamma 1,
   // beta 0, running var 1; fc normal(0, 0.01); biases 0.
   void initialise(uint64_t seed) {
     InitRng rng(seed);
+    std::vector<float> host;
     for (int id = 0; id < int(st.entries().size()); id++) {
       const TensorEntry& e = st.entry(id);
-      float* v = st.value(id);
+      host.assign(size_t(e.size), 0.0f);
+      float* v = host.data();
       const std::string& n = e.name;
       auto ends = [&](const char* s) {
         size_t L = std::strlen(s);
@@ -271,6 +288,7 @@ struct Supernet::Impl {
         double sd = std::sqrt(2.0 / double(fan_out));
         for (int64_t i = 0; i < e.size; i++) v[i] = float(sd * rng.normal());
       }
+      st.write(id, v);
     }
   }
 
@@ -308,18 +326,12 @@ struct Supernet::Impl {
       return;
     }
     be.bn_act_forward_train(out, mean, invstd, pre, st.value(b.gamma), st.value(b.beta), eps, u.act, M, b.C);
-    if (mode == BnMode::Train) {
-      const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
-      float* rm = st.value(b.mean);
-      float* rv = st.value(b.var);
-      const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
-      for (int c = 0; c < b.C; c++) {
-        double var = 1.0 / (double(invstd[c]) * double(invstd[c])) - double(eps);
-        if (var < 0) var = 0;
-        rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
-        rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
-      }
-    }
+    if (mode == BnMode::Train) update_running(b, mean, invstd, M);
+  }
+
+  void update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M) {
+    const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
+    be.bn_update_running(st.value(b.mean), st.value(b.var), mean, invstd, net.space_.bn_eps, m, M, b.C);
   }
 
   // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
@@ -343,18 +355,7 @@ struct Supernet::Impl {
     if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
     else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
     if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
-    if (mode == BnMode::Train) {
-      const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
-      float* rm = st.value(u.bn.mean);
-      float* rv = st.value(u.bn.var);
-      const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
-      for (int c = 0; c < s.K; c++) {
-        double var = 1.0 / (double(invstd[c]) * double(invstd[c])) - double(eps);
-        if (var < 0) var = 0;
-        rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
-        rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
-      }
-    }
+    if (mode == BnMode::Train) update_running(u.bn, mean, invstd, M);
   }
   BnAct bnact_of(const ConvUnit& u, UnitState& us) {
     BnAct b;
@@ -390,7 +391,7 @@ struct Supernet::Impl {
   }
 
   // Rebuilds a unit's activated output from its saved conv output and statistics.
-  float* rebuild(const ConvUnit& u, int N, UnitState& us, AlignedBuffer& into) {
+  float* rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into) {
     ConvShape s = u.shape;
     s.N = N;
     float* y = into.ensure(s.out_size());
@@ -461,7 +462,7 @@ struct Supernet::Impl {
     const int64_t in_elems = int64_t(N) * l.height * l.width * l.cin;
     switch (op.kind) {
       case OpKind::Skip:
-        std::memcpy(dx, dy, size_t(in_elems) * sizeof(float));
+        be.copy(dx, dy, size_t(in_elems) * sizeof(float));
         return;
       case OpKind::Conv1x1:
         unit_backward(op.reduce, N, x, os.reduce, dy, dx);
@@ -524,8 +525,8 @@ struct Supernet::Impl {
     gd.beta = bn_d.beta; gd.act = bn_d.act; gd.dgamma = t_dg.data(); gd.dbeta = t_db.data();
     {
       Sink dg = sink(du.bn.gamma), db = sink(du.bn.beta);
-      std::memcpy(dg.ptr, t_dg.data(), size_t(du.shape.K) * sizeof(float));
-      std::memcpy(db.ptr, t_db.data(), size_t(du.shape.K) * sizeof(float));
+      be.copy(dg.ptr, t_dg.data(), size_t(du.shape.K) * sizeof(float));
+      be.copy(db.ptr, t_db.data(), size_t(du.shape.K) * sizeof(float));
       Sink dw = sink(du.w);
       if (op.has_expand) {
         ConvShape es = op.expand.shape;
@@ -539,8 +540,8 @@ struct Supernet::Impl {
         ge.x = os.expand.pre.data(); ge.mean = bn_e.mean; ge.invstd = bn_e.invstd; ge.gamma = bn_e.gamma;
         ge.beta = bn_e.beta; ge.act = bn_e.act; ge.dgamma = t_dg2.data(); ge.dbeta = t_db2.data();
         Sink eg = sink(eu.bn.gamma), eb = sink(eu.bn.beta);
-        std::memcpy(eg.ptr, t_dg2.data(), size_t(es.K) * sizeof(float));
-        std::memcpy(eb.ptr, t_db2.data(), size_t(es.K) * sizeof(float));
+        be.copy(eg.ptr, t_dg2.data(), size_t(es.K) * sizeof(float));
+        be.copy(eb.ptr, t_db2.data(), size_t(es.K) * sizeof(float));
         Sink ew = sink(eu.w);
         be.conv_backward_fused(dx, ew.ptr, nullptr, nullptr, d_exp, &ge, x, nullptr, st.value(eu.w), es);
         commit({&eg, &eb, &ew});
@@ -553,13 +554,66 @@ struct Supernet::Impl {
   }
 
   // ---------------- whole path ----------------
+  // Normalises the batch into `input` (uploading images and labels first on a device backend).
   const float* prepare_input(const Batch& b) {
     const SpaceDesc& sp = net.space_;
     const int64_t M = int64_t(b.n) * sp.height * sp.width;
-    float* x = input.ensure(M * sp.channels);
-    if (b.u8) be.normalize_u8(x, b.u8, sp.mean.data(), sp.std.data(), M, sp.channels);
-    else be.normalize_f32(x, b.f32, sp.mean.data(), sp.std.data(), M, sp.channels);
+    const int64_t elems = M * sp.channels;
+    float* x = input.ensure(elems);
+    const bool host = be.host_memory();
+    if (b.u8) {
+      const uint8_t* src = b.u8;
+      if (!host) {
+        uint8_t* d = batch_images.ensure_as<uint8_t>(elems);
+        be.upload(d, b.u8, size_t(elems));
+        src = d;
+      }
+      be.normalize_u8(x, src, norm_mean.data(), norm_std.data(), M, sp.channels);
+    } else {
+      const float* src = b.f32;
+      if (!host) {
+        float* d = batch_images.ensure(elems);
+        be.upload(d, b.f32, size_t(elems) * sizeof(float));
+        src = d;
+      }
+      be.normalize_f32(x, src, norm_mean.data(), norm_std.data(), M, sp.channels);
+    }
+    labels_dev = b.labels;
+    if (b.labels && !host) {
+      int32_t* d = batch_labels.ensure_as<int32_t>(b.n);
+      be.upload(d, b.labels, size_t(b.n) * sizeof(int32_t));
+      labels_dev = d;
+    }
     return x;
+  }
+
+  // Softmax cross-entropy of the current logits against the batch's labels (dlogits: the training
+  // gradient, or null); fetch_score() then returns the mean loss and the number correct. Split in
+  // two so a training step queues its backward before waiting for the loss (a device backend's
+  // download waits for the queue).
+  void queue_score(const float* lg, float* dl, float smoothing, int N) {
+    float* loss = losses.ensure(N);
+    uint8_t* correct = correct_dev.ensure_as<uint8_t>(N);
+    be.softmax_xent(loss, correct, dl, lg, labels_dev, smoothing, N, net.space_.classes);
+  }
+  PathScore score(const float* lg, float* dl, float smoothing, int N) {
+    queue_score(lg, dl, smoothing, N);
+    return fetch_score(N);
+  }
+  PathScore fetch_score(int N) {
+    const float* loss = losses.data();
+    const uint8_t* correct = correct_dev.as<uint8_t>();
+    loss_host.resize(size_t(N));
+    correct_host.resize(size_t(N));
+    be.download(loss_host.data(), loss, size_t(N) * sizeof(float));
+    be.download(correct_host.data(), correct, size_t(N));
+    PathScore s;
+    for (int i = 0; i < N; i++) {
+      s.loss += loss_host[size_t(i)];
+      s.correct += correct_host[size_t(i)];
+    }
+    s.loss /= N;
+    return s;
   }
 
   int64_t layer_out_elems(const LayerDesc& l, int N) const { return int64_t(N) * l.out_height * l.out_width * l.cout; }
@@ -619,8 +673,8 @@ struct Supernet::Impl {
     float* dy = g_a.ensure(hs.in_size());
     unit_backward(head, N, head_in, head_state, dh, dy);
     // blocks, last to first, ping-ponging the block gradient between g_a and g_b
-    AlignedBuffer* cur = &g_a;
-    AlignedBuffer* nxt = &g_b;
+    BackendBuffer* cur = &g_a;
+    BackendBuffer* nxt = &g_b;
     for (size_t pos = nf + layers.size(); pos-- > 0;) {
       const LayerDesc& l = pos < nf ? sp.fixed[pos] : sp.layers[pos - nf];
       const OpUnits& op = pos < nf ? fixed[pos] : layers[pos - nf][arch[pos - nf]];
@@ -637,15 +691,48 @@ struct Supernet::Impl {
 
 // ======================================================================================
 
-Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options) : space_(space), options_(options) {
-  space_.validate();
-  backend_ = make_backend(options.backend, options.threads);
+static BackendOptions backend_options(const SupernetOptions& o) {
+  BackendOptions b;
+  b.threads = o.threads;
+  b.device = o.device;
+  b.math = o.math;
+  return b;
+}
+
+static const SpaceDesc& validated(const SpaceDesc& s) {
+  s.validate();
+  return s;
+}
+
+Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options)
+    : space_(validated(space)),
+      options_(options),
+      backend_(make_backend(options.backend, backend_options(options))),
+      store_(*backend_) {
+  if (options.gpus < 1) throw std::invalid_argument("gpus must be >= 1");
   impl_ = std::make_unique<Impl>(*this);
   impl_->build();
   impl_->initialise(options.seed);
+  if (options.gpus > 1) parallel_ = std::make_unique<DataParallel>(*this, space_, options_);
 }
 
 Supernet::~Supernet() = default;
+
+int Supernet::replicas() const { return parallel_ ? parallel_->size() : 1; }
+
+double Supernet::replica_divergence() { return parallel_ ? parallel_->max_divergence() : 0.0; }
+
+void Supernet::write_tensor(int id, const float* host) {
+  store_.write(id, host);
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) parallel_->replica(r).store().write(id, host);
+}
+
+void Supernet::write_all(const float* values, const float* velocities) {
+  store_.write_all(values, velocities);
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) parallel_->replica(r).store().write_all(values, velocities);
+}
 
 void Supernet::check_arch(const std::vector<int>& arch) const {
   if (arch.size() != space_.layers.size())
@@ -672,27 +759,35 @@ void Supernet::check_batch(const Batch& b, bool need_labels) const {
 }
 
 StepResult Supernet::accumulate_gradients(const std::vector<int>& arch, const Batch& batch) {
+  if (!parallel_) return accumulate_local(arch, batch);
+  check_arch(arch);
+  check_batch(batch, true);
+  return parallel_->accumulate_gradients(arch, batch);
+}
+
+StepResult Supernet::accumulate_local(const std::vector<int>& arch, const Batch& batch) {
   check_arch(arch);
   check_batch(batch, true);
   Impl& m = *impl_;
   const int N = batch.n;
   m.prepare_input(batch);
   const float* lg = m.forward_saved(arch, N, BnMode::Train);
-  float* loss = m.losses.ensure(N);
-  m.correct.resize(size_t(N));
   float* dl = m.dlogits.ensure(int64_t(N) * space_.classes);
-  backend_->softmax_xent(loss, m.correct.data(), dl, lg, batch.labels, options_.label_smoothing, N, space_.classes);
-  StepResult r;
-  for (int i = 0; i < N; i++) {
-    r.loss += loss[i];
-    r.correct += m.correct[size_t(i)];
-  }
-  r.loss /= N;
+  m.queue_score(lg, dl, options_.label_smoothing, N);
   m.backward_saved(arch, N);
+  const PathScore s = m.fetch_score(N);  // losses/correct are not touched by backward
+  StepResult r;
+  r.loss = s.loss;
+  r.correct = s.correct;
   return r;
 }
 
 void Supernet::apply_update(float lr) {
+  if (parallel_) parallel_->apply_update(lr);
+  else apply_update_local(lr);
+}
+
+void Supernet::apply_update_local(float lr) {
   for (int id = 0; id < int(store_.entries().size()); id++) {
     TensorEntry& e = store_.entry(id);
     if (!e.pending) continue;
@@ -712,7 +807,7 @@ StepResult Supernet::train_step(const std::vector<int>& arch, const Batch& batch
 
 void Supernet::normalize(const Batch& batch, float* out) {
   const float* x = impl_->prepare_input(batch);
-  std::memcpy(out, x, size_t(batch.n) * space_.height * space_.width * space_.channels * sizeof(float));
+  backend_->download(out, x, size_t(batch.n) * space_.height * space_.width * space_.channels * sizeof(float));
 }
 
 void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits) {
@@ -722,10 +817,19 @@ void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode 
   m.prepare_input(batch);
   // The saved-activation forward is reused here: predict is not the hot path (evaluate is).
   const float* lg = m.forward_saved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
-  std::memcpy(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
+  backend_->download(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
 }
 
 std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode) {
+  if (!parallel_) return evaluate_local(archs, batch, mode);
+  if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
+  for (const auto& a : archs) check_arch(a);
+  check_batch(batch, true);
+  return parallel_->evaluate(archs, batch, mode);
+}
+
+std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch,
+                                                BnMode mode) {
   if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
   for (const auto& a : archs) check_arch(a);
   check_batch(batch, true);
@@ -742,7 +846,7 @@ std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& a
   m.unit_forward(m.stem, N, x, h, m.eval_unit, mode);
   const float* cur = h;
   for (size_t i = 0; i < m.fixed.size(); i++) {
-    AlignedBuffer& dst = (cur == m.eval_fixed_a.data()) ? m.eval_fixed_b : m.eval_fixed_a;
+    BackendBuffer& dst = (cur == m.eval_fixed_a.data()) ? m.eval_fixed_b : m.eval_fixed_a;
     float* out = dst.ensure(m.layer_out_elems(sp.fixed[i], N));
     cur = m.op_forward(m.fixed[i], N, cur, out, m.eval_state, mode);
   }
@@ -753,20 +857,12 @@ std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& a
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int a, int b) { return archs[size_t(a)] < archs[size_t(b)]; });
   std::vector<PathScore> scores(archs.size());
-  float* loss = m.losses.ensure(N);
-  m.correct.resize(size_t(N));
   const int L = int(sp.layers.size());
 
   std::function<void(int, int, int, const float*)> dfs = [&](int depth, int lo, int hi, const float* in) {
     if (depth == L) {
       const float* lg = m.head_forward(in, N, m.eval_unit, mode);
-      backend_->softmax_xent(loss, m.correct.data(), nullptr, lg, batch.labels, 0.0f, N, sp.classes);
-      PathScore s;
-      for (int i = 0; i < N; i++) {
-        s.loss += loss[i];
-        s.correct += m.correct[size_t(i)];
-      }
-      s.loss /= N;
+      const PathScore s = m.score(lg, nullptr, 0.0f, N);
       for (int i = lo; i < hi; i++) scores[size_t(order[size_t(i)])] = s;  // identical archs score once
       return;
     }
@@ -786,6 +882,17 @@ std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& a
 }
 
 void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {
+  if (parallel_) {
+    check_arch(arch);
+    if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
+    for (const Batch& b : batches) check_batch(b, false);
+    parallel_->calibrate_bn(arch, batches);
+  } else {
+    calibrate_bn_local(arch, batches);
+  }
+}
+
+void Supernet::calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches) {
   check_arch(arch);
   if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
   for (const Batch& b : batches) check_batch(b, false);
@@ -795,8 +902,8 @@ void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batc
   for (auto& f : m.fixed) ops.push_back(&f);
   for (size_t l = 0; l < m.layers.size(); l++) ops.push_back(&m.layers[l][size_t(arch[l])]);
   auto reset = [&](const ConvUnit& u) {
-    std::fill(store_.value(u.bn.mean), store_.value(u.bn.mean) + u.bn.C, 0.0f);
-    std::fill(store_.value(u.bn.var), store_.value(u.bn.var) + u.bn.C, 1.0f);
+    backend_->fill(store_.value(u.bn.mean), 0.0f, u.bn.C);
+    backend_->fill(store_.value(u.bn.var), 1.0f, u.bn.C);
   };
   reset(m.stem);
   reset(m.head);
@@ -820,15 +927,31 @@ void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batc
   m.momentum_override = -1.f;
 }
 
+// Which tensors a path uses: everything not under "layers." (stem, fixed blocks, head, fc) and
+// the tensors of the chosen op of each layer.
+static std::vector<bool> path_tensors(const TensorStore& st, const std::vector<std::vector<OpUnits>>& layers,
+                                      const std::vector<int>& arch) {
+  std::vector<bool> on(st.entries().size(), false);
+  for (size_t id = 0; id < st.entries().size(); id++)
+    if (st.entries()[id].name.rfind("layers.", 0) != 0) on[id] = true;
+  for (size_t l = 0; l < arch.size(); l++)
+    for (int id : layers[l][size_t(arch[l])].tensor_ids) on[size_t(id)] = true;
+  return on;
+}
+
+std::vector<int> Supernet::path_buffer_ids(const std::vector<int>& arch) const {
+  check_arch(arch);
+  const std::vector<bool> on = path_tensors(store_, impl_->layers, arch);
+  std::vector<int> ids;
+  for (size_t id = 0; id < on.size(); id++)
+    if (on[id] && store_.entries()[id].kind == TensorKind::Buffer) ids.push_back(int(id));
+  return ids;
+}
+
 int64_t Supernet::path_parameter_count(const std::vector<int>& arch) const {
   check_arch(arch);
   int64_t n = 0;
-  std::vector<bool> on(store_.entries().size(), false);
-  // Fixed parts: everything not under "layers."; path ops: their tensor ids.
-  for (size_t id = 0; id < store_.entries().size(); id++)
-    if (store_.entries()[id].name.rfind("layers.", 0) != 0) on[id] = true;
-  for (size_t l = 0; l < arch.size(); l++)
-    for (int id : impl_->layers[l][size_t(arch[l])].tensor_ids) on[size_t(id)] = true;
+  const std::vector<bool> on = path_tensors(store_, impl_->layers, arch);
   for (size_t id = 0; id < on.size(); id++)
     if (on[id] && store_.entries()[id].kind == TensorKind::Param) n += store_.entries()[id].size;
   return n;

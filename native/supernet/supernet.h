@@ -23,10 +23,15 @@
 
 namespace gnas {
 
+class DataParallel;
+
 struct SupernetOptions {
   uint64_t seed = 0;
   int threads = 0;
-  std::string backend = "cpu";
+  std::string backend = "cpu";   // "cpu" | "reference" | "cuda"
+  int device = 0;                 // cuda: device ordinal
+  std::string math = "fp32";      // cuda: GEMM arithmetic "fp32" | "tf32" | "bf16"
+  int gpus = 1;                   // cuda: data-parallel replicas on devices device .. device+gpus-1
   float momentum = 0.9f;
   bool nesterov = true;
   float weight_decay = 4e-5f;          // conv and fc weights
@@ -93,14 +98,32 @@ class Supernet {
   void normalize(const Batch& batch, float* out);
 
   int64_t path_parameter_count(const std::vector<int>& arch) const;
+  // The BN running-statistics tensors (TensorKind::Buffer) a path uses, fixed parts included.
+  std::vector<int> path_buffer_ids(const std::vector<int>& arch) const;
+
+  // Host writes of tensor values, to every replica when data-parallel.
+  void write_tensor(int id, const float* host);
+  void write_all(const float* values, const float* velocities);
+  // Data parallelism: number of replicas (1 = none), and the largest difference between replica
+  // 0's tensors and any other's (0 when they are bit-identical, as they should be).
+  int replicas() const;
+  double replica_divergence();
 
  private:
+  friend class DataParallel;
+  // The single-device implementations (what each replica runs).
+  StepResult accumulate_local(const std::vector<int>& arch, const Batch& batch);
+  void apply_update_local(float lr);
+  std::vector<PathScore> evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode);
+  void calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches);
+
   struct Impl;
   SpaceDesc space_;
   SupernetOptions options_;
   std::unique_ptr<Backend> backend_;
   TensorStore store_;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<DataParallel> parallel_;  // gpus > 1 only
   std::mutex mutex_;
 };
 

@@ -7,17 +7,18 @@
 
 namespace gnas {
 
-AlignedBuffer::~AlignedBuffer() { std::free(p_); }
+BackendBuffer::~BackendBuffer() {
+  if (p_) be_->release(p_);
+}
 
-float* AlignedBuffer::ensure(int64_t n) {
-  if (n <= cap_) return p_;
-  std::free(p_);
+float* BackendBuffer::ensure(int64_t n) {
+  if (n <= cap_ && p_) return p_;
+  if (p_) be_->release(p_);
   p_ = nullptr;
   cap_ = 0;
-  // Round up to whole cache lines so vector tails never read past the allocation.
-  size_t bytes = (size_t(n) * sizeof(float) + 63) / 64 * 64;
-  p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!p_) throw std::bad_alloc();
+  // Whole cache lines, so vector tails never read past the allocation.
+  const size_t bytes = (size_t(n > 0 ? n : 1) * sizeof(float) + 63) / 64 * 64;
+  p_ = static_cast<float*>(be_->alloc(bytes));
   cap_ = int64_t(bytes / sizeof(float));
   return p_;
 }
@@ -41,10 +42,37 @@ int TensorStore::add(const std::string& name, std::vector<int> shape, TensorKind
 
 void TensorStore::finalize() {
   int64_t n = total_ > 0 ? total_ : 1;
-  for (AlignedBuffer* b : {&values_, &grads_, &velocity_}) {
+  for (BackendBuffer* b : {&values_, &grads_, &velocity_}) {
     float* p = b->ensure(n);
-    std::memset(p, 0, size_t(b->capacity()) * sizeof(float));
+    be_.fill(p, 0.0f, b->capacity());
   }
+}
+
+void TensorStore::read(int id, float* host) const {
+  const TensorEntry& e = entries_[size_t(id)];
+  be_.download(host, values_.data() + e.offset, size_t(e.size) * sizeof(float));
+}
+
+void TensorStore::write(int id, const float* host) {
+  const TensorEntry& e = entries_[size_t(id)];
+  be_.upload(values_.data() + e.offset, host, size_t(e.size) * sizeof(float));
+}
+
+std::vector<float> TensorStore::read_all_values() const {
+  std::vector<float> v(static_cast<size_t>(total_));
+  be_.download(v.data(), values_.data(), size_t(total_) * sizeof(float));
+  return v;
+}
+
+std::vector<float> TensorStore::read_all_velocities() const {
+  std::vector<float> v(static_cast<size_t>(total_));
+  be_.download(v.data(), velocity_.data(), size_t(total_) * sizeof(float));
+  return v;
+}
+
+void TensorStore::write_all(const float* values, const float* velocities) {
+  be_.upload(values_.data(), values, size_t(total_) * sizeof(float));
+  be_.upload(velocity_.data(), velocities, size_t(total_) * sizeof(float));
 }
 
 int TensorStore::find(const std::string& name) const {

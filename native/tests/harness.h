@@ -34,12 +34,25 @@ struct Harness {
   std::string filter;   // run only cases whose title contains this
   std::string backend;  // empty = all backends
   int threads = 3;      // worker threads of the backends under test
+  int device = 0;       // device ordinal of a device backend (cuda)
   int passed = 0, failed = 0;
+  // Set for one pass only (main.cpp): the cuda TF32 pass runs just the cases whose title contains
+  // one of `only_any` (the dense conv and fc ops, the ones TF32 changes) with every tolerance
+  // multiplied by `tol_scale` (TF32 rounds GEMM inputs to a 10-bit mantissa).
+  std::vector<std::string> only_any;
+  double tol_scale = 1.0;
 
-  bool selected(const std::string& title) const { return filter.empty() || title.find(filter) != std::string::npos; }
+  bool selected(const std::string& title) const {
+    if (!filter.empty() && title.find(filter) == std::string::npos) return false;
+    if (only_any.empty()) return true;
+    for (const std::string& s : only_any)
+      if (title.find(s) != std::string::npos) return true;
+    return false;
+  }
 
   // One output line: title, what was compared, error, tolerance, verdict. NaN errors fail.
   bool check(const std::string& title, const std::string& what, double err, double tol) {
+    tol *= tol_scale;
     const bool ok = err <= tol;  // false for NaN
     (ok ? passed : failed) += 1;
     std::printf("%-4s %-58s %-12s err %.3e  tol %.1e\n", ok ? "PASS" : "FAIL", title.c_str(), what.c_str(), err, tol);

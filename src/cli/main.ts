@@ -4,6 +4,7 @@
 //   retrain         train the chosen path from scratch, report test accuracy
 //   run             all stages in order, then ONNX export, parity and latency profile
 //   describe        a space: layers, choices, size, FLOPs range, share under a budget
+//   backends        the compute backends built and usable here (CPU ISA, CUDA devices)
 //   export          one path to ONNX (with parity check)       profile   latency of an ONNX model
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ import { CheckpointStore } from '../train/checkpoints.js';
 import { writeReport } from './report.js';
 import { exportStage, profileCommand } from './export-stage.js';
 import { latencyTable } from '../profile/latency-table.js';
+import { probeBackends } from '../native/engine.js';
 
 interface Command {
   summary: string;
@@ -42,9 +44,9 @@ interface Flags {
   profile: Record<string, string>;
 }
 
-const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 't0-fraction', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
-const SEARCH_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images', 'batch'];
-const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip'];
+const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 't0-fraction', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
+const SEARCH_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images', 'batch'];
+const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip'];
 
 const say = (line: string) => console.log(line);
 const warn = (line: string) => console.error(line);
@@ -202,6 +204,16 @@ const COMMANDS: Record<string, Command> = {
       const arch = chosenArch(p, flags);
       const out = await exportStage(p, { arch, net, space: p.space, epochs: [], testAccuracy: Number.NaN, testLoss: Number.NaN, testImages: 0 }, { log: say, supernetArch: true });
       resultsFile(p, { export: out });
+    },
+  },
+  backends: {
+    summary: 'the compute backends of this build and whether each can run here (CUDA devices found, or why not)',
+    options: [],
+    async run() {
+      for (const b of probeBackends()) {
+        const state = !b.built ? 'not built' : b.usable ? 'usable' : 'built, cannot run here';
+        say(`${b.name.padEnd(10)} ${state.padEnd(24)} ${b.detail}`);
+      }
     },
   },
   profile: {

@@ -5,14 +5,15 @@
 // Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName
 // (they throw GNAS_BUSY while an async call is in flight). Every other method returns a Promise
 // resolved from an AsyncWorker off the event loop. Errors carry `code`: GNAS_INVALID_ARGUMENT,
-// GNAS_BUSY, GNAS_OUT_OF_MEMORY or GNAS_NATIVE.
+// GNAS_BUSY, GNAS_OUT_OF_MEMORY, GNAS_DEVICE (a CUDA or NCCL error; the message starts with its
+// name) or GNAS_NATIVE.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { packageRoot } from '../util/package-root.js';
 import type { ResolvedSpace } from '../space/types.js';
-import type { TensorInfo } from './api.js';
+import type { BackendInfo, TensorInfo } from './api.js';
 
 export interface NativeOptions {
   seed: number;
@@ -23,6 +24,9 @@ export interface NativeOptions {
   weightDecay: number;
   weightDecayNoDecay: number;
   labelSmoothing: number;
+  device?: number;
+  math?: string;
+  gpus?: number;
 }
 
 export type NativeArch = number[] | Int32Array;
@@ -35,6 +39,8 @@ export interface NativeSupernet {
   normalize(images: NativeImages): Float32Array;
   pathParameterCount(arch: NativeArch): number;
   backendName(): string;
+  replicas(): number;
+  replicaDivergence(): number;
   trainStep(arch: NativeArch, images: NativeImages, labels: Int32Array, lr: number): Promise<{ loss: number; correct: number }>;
   accumulateGradients(arch: NativeArch, images: NativeImages, labels: Int32Array): Promise<{ loss: number; correct: number }>;
   applyUpdate(lr: number): Promise<void>;
@@ -48,6 +54,7 @@ export interface NativeSupernet {
 export interface NativeAddon {
   NativeSupernet: new (space: ResolvedSpace, options: NativeOptions) => NativeSupernet;
   backends: string[];
+  probeBackends(): BackendInfo[];
   hardwareThreads: number;
 }
 

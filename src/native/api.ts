@@ -28,8 +28,26 @@ export interface EngineOptions extends Partial<OptimizerOptions> {
   seed?: number;
   /** Worker threads of the CPU backend (default: all cores). */
   threads?: number;
-  /** 'cpu' (default, fast) or 'reference' (slow, exact; for tests). */
-  backend?: 'cpu' | 'reference';
+  /** 'cpu' (default, fast), 'cuda' (a GPU; see probeBackends()) or 'reference' (slow, exact; for tests). */
+  backend?: 'cpu' | 'reference' | 'cuda';
+  /** cuda: first device ordinal (default 0). */
+  device?: number;
+  /** cuda: GEMM arithmetic of the dense convs and the classifier (default 'fp32'; 'tf32'/'bf16' use tensor cores with FP32 accumulation). */
+  math?: 'fp32' | 'tf32' | 'bf16';
+  /** cuda: data-parallel replicas on devices device .. device+gpus-1 (default 1). Batches must divide evenly. */
+  gpus?: number;
+}
+
+/** What a backend can do on this machine (from probeBackends()). */
+export interface BackendInfo {
+  name: 'reference' | 'cpu' | 'cuda';
+  /** Compiled into this build of the addon. */
+  built: boolean;
+  /** Can run now (cuda: a driver and at least one device). */
+  usable: boolean;
+  devices: number;
+  /** One line: the CPU kernels chosen, the GPUs found, or why the backend cannot run. */
+  detail: string;
 }
 
 export interface StepResult {

@@ -4,7 +4,7 @@
 import { resolveSpace } from '../space/resolve.js';
 import type { Arch, ResolvedSpace, SpaceFile } from '../space/types.js';
 import { loadAddon, type NativeOptions, type NativeSupernet } from './addon.js';
-import type { BnMode, EngineOptions, EvalResult, Images, Labels, StepResult, TensorInfo } from './api.js';
+import type { BackendInfo, BnMode, EngineOptions, EvalResult, Images, Labels, StepResult, TensorInfo } from './api.js';
 
 export class EngineError extends Error {
   constructor(
@@ -26,6 +26,22 @@ function describe(v: unknown): string {
 
 function isResolved(s: SpaceFile | ResolvedSpace): s is ResolvedSpace {
   return Array.isArray((s as ResolvedSpace).layers);
+}
+
+/** The backends of this build and whether each can run here (cuda: driver and devices found). */
+export function probeBackends(): BackendInfo[] {
+  return loadAddon().probeBackends();
+}
+
+/** Throws a clear EngineError unless the cuda backend is built and has at least `devices` devices. */
+export function requireCuda(devices: number): void {
+  const cuda = probeBackends().find((b) => b.name === 'cuda');
+  if (!cuda || !cuda.built) {
+    throw new EngineError('the cuda backend is not in this build: nvcc was not found when the addon was compiled (install the CUDA toolkit, then npm run build:native)', 'GNAS_DEVICE');
+  }
+  if (cuda.devices < devices) {
+    throw new EngineError(`the cuda backend needs ${devices} device(s), this machine has ${cuda.devices}: ${cuda.detail}`, 'GNAS_DEVICE');
+  }
 }
 
 export class Supernet {
@@ -60,9 +76,21 @@ export class Supernet {
     const threads = num('threads', options.threads, 0, 0, 1024);
     if (!Number.isInteger(threads)) throw new EngineError(`options.threads: expected an integer, got ${threads}`);
     const backend = options.backend ?? 'cpu';
-    if (backend !== 'cpu' && backend !== 'reference') {
-      throw new EngineError(`options.backend: expected 'cpu' or 'reference', got ${JSON.stringify(backend)}`);
+    if (backend !== 'cpu' && backend !== 'reference' && backend !== 'cuda') {
+      throw new EngineError(`options.backend: expected 'cpu', 'cuda' or 'reference', got ${JSON.stringify(backend)}`);
     }
+    const device = num('device', options.device, 0, 0, 1023);
+    const gpus = num('gpus', options.gpus, 1, 1, 1024);
+    if (!Number.isInteger(device)) throw new EngineError(`options.device: expected an integer, got ${device}`);
+    if (!Number.isInteger(gpus)) throw new EngineError(`options.gpus: expected an integer, got ${gpus}`);
+    const math = options.math ?? 'fp32';
+    if (math !== 'fp32' && math !== 'tf32' && math !== 'bf16') {
+      throw new EngineError(`options.math: expected 'fp32', 'tf32' or 'bf16', got ${JSON.stringify(math)}`);
+    }
+    if (backend !== 'cuda' && (gpus > 1 || options.device !== undefined || options.math !== undefined)) {
+      throw new EngineError(`options.gpus/device/math apply to backend 'cuda' only (backend is '${backend}')`);
+    }
+    if (backend === 'cuda') requireCuda(device + gpus);
     if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean') {
       throw new EngineError(`options.nesterov: expected a boolean, got ${describe(options.nesterov)}`);
     }
@@ -75,13 +103,25 @@ export class Supernet {
       weightDecay: num('weightDecay', options.weightDecay, 4e-5, 0, 1),
       weightDecayNoDecay: num('weightDecayNoDecay', options.weightDecayNoDecay, 0, 0, 1),
       labelSmoothing: num('labelSmoothing', options.labelSmoothing, 0.1, 0, 1),
+      ...(backend === 'cuda' ? { device, math, gpus } : {}),
     };
     return new Supernet(resolved, native);
   }
 
-  /** Name of the backend computing (e.g. "cpu-avx512", "reference"). */
+  /** Name of the backend computing (e.g. "cpu-avx512", "reference", "cuda:0"). */
   get backend(): string {
     return this.native.backendName();
+  }
+
+  /** Data-parallel replicas (1 unless options.gpus > 1). */
+  get replicas(): number {
+    return this.native.replicas();
+  }
+
+  /** Largest difference between replica 0's tensors (values and momentum) and any other replica's: 0 when bit-identical. */
+  replicaDivergence(): number {
+    this.notBusy('replicaDivergence');
+    return this.native.replicaDivergence();
   }
 
   // ---------------- checks ----------------

@@ -2,6 +2,7 @@
 // --config JSON file fill it, and the checks that reject unknown or contradictory settings with
 // a message naming the option. ALGORITHM.md's defaults are used unless noted.
 import { readFileSync } from 'node:fs';
+import { requireCuda } from '../native/engine.js';
 
 export type SamplerName = 'uniform' | 'fair' | 'greedy';
 
@@ -13,6 +14,7 @@ export interface RunConfig {
   seed: number;
   threads: number;
   gpus: number;
+  math: 'fp32' | 'tf32' | 'bf16';
   // supernet training
   sampler: SamplerName;
   epochs: number;
@@ -80,6 +82,7 @@ export const DEFAULTS: RunConfig = {
   seed: 0,
   threads: 0,
   gpus: 0,
+  math: 'fp32',
   sampler: 'greedy',
   epochs: 6,
   batch: 128,
@@ -136,7 +139,8 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   out: { key: 'out', kind: 'string', help: 'run directory (config.json, log.jsonl, pool.json, checkpoints, plots)' },
   seed: { key: 'seed', kind: 'int', min: 0, help: 'seed of every random choice (weights, split, order, sampling)' },
   threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores)' },
-  gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU)' },
+  gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)' },
+  math: { key: 'math', kind: 'string', choices: ['fp32', 'tf32', 'bf16'], help: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)' },
   sampler: { key: 'sampler', kind: 'string', choices: ['uniform', 'fair', 'greedy'], help: 'supernet sampler: uniform (SPOS), fair (FairNAS) or greedy (GreedyNAS)' },
   epochs: { key: 'epochs', kind: 'int', min: 1, max: 100000, help: 'supernet training epochs (the cap when the stopping rule is on)' },
   batch: { key: 'batch', kind: 'int', min: 1, max: 65536, help: 'training batch size' },
@@ -265,7 +269,16 @@ export function checkConfig(c: RunConfig): RunConfig {
   }
   if (c.flopsBins > 0 && c.sampler !== 'uniform') throw new ConfigError('--flops-bins applies to --sampler uniform only');
   if (c.gpus > 0) {
-    throw new ConfigError(`--gpus ${c.gpus}: this build has no CUDA backend yet (see the CUDA backend issue); run on CPU with --gpus 0`);
+    try {
+      requireCuda(c.gpus);
+    } catch (e) {
+      throw new ConfigError(`--gpus ${c.gpus}: ${(e as Error).message}; run on CPU with --gpus 0`);
+    }
+    for (const [flag, b] of [['--batch', c.batch], ['--retrain-batch', c.retrainBatch]] as const) {
+      if (b % c.gpus !== 0) throw new ConfigError(`${flag} ${b} does not split evenly over --gpus ${c.gpus}: use a multiple of ${c.gpus}`);
+    }
+  } else if (c.math !== 'fp32') {
+    throw new ConfigError(`--math ${c.math} applies to GPU runs only (--gpus N)`);
   }
   return c;
 }

@@ -10,6 +10,7 @@ import { archKey } from '../space/types.js';
 import { Progress } from '../util/progress.js';
 import { CheckpointStore } from './checkpoints.js';
 import { learningRate } from './lr-schedule.js';
+import { engineDevice } from './train-supernet.js';
 import type { Prepared } from './prepare.js';
 
 /** The single-path network of `arch`: every searchable layer keeps only its chosen op (choice 0). */
@@ -49,7 +50,7 @@ export async function retrain(p: Prepared, arch: Arch, opts: { log: (l: string) 
   const c = p.config;
   const space = materialise(p.space, arch);
   const path = space.layers.map(() => 0);
-  const net = await Supernet.create(space, { seed: c.seed + 909, threads: c.threads, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
+  const net = await Supernet.create(space, { seed: c.seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
   const loader = new BatchLoader(p.data.train, { batchSize: c.retrainBatch, seed: c.seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;
   const total = c.retrainEpochs * bpe;

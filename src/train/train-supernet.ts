@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 
 import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
+import type { EngineOptions } from '../native/api.js';
 import { Supernet } from '../native/engine.js';
 import type { Constraints } from '../sampling/constraints.js';
 import { FairSampler, type FairState } from '../sampling/fair.js';
@@ -87,11 +88,17 @@ export function constraintsOf(config: RunConfig, latencyCheck?: (arch: readonly 
   return c;
 }
 
+/** Engine options that place the supernet: the CPU (--gpus 0) or N GPUs, data parallel. */
+export function engineDevice(c: RunConfig): Pick<EngineOptions, 'backend' | 'gpus' | 'math'> {
+  return c.gpus > 0 ? { backend: 'cuda', gpus: c.gpus, math: c.math } : { backend: 'cpu' };
+}
+
 export async function createSupernet(p: Prepared, seed: number): Promise<Supernet> {
   const c = p.config;
   return Supernet.create(p.space, {
     seed,
     threads: c.threads,
+    ...engineDevice(c),
     momentum: c.momentum,
     nesterov: c.nesterov,
     weightDecay: c.weightDecay,
