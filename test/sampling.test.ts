@@ -8,7 +8,7 @@ import { FlopsHistogram } from '../src/space/histogram.js';
 import { loadSpace } from '../src/space/presets.js';
 import { resolveSpace } from '../src/space/resolve.js';
 import type { Arch } from '../src/space/types.js';
-import { archKey } from '../src/space/types.js';
+import { archKey, parseArchKey } from '../src/space/types.js';
 import { ConstraintError } from '../src/sampling/constraints.js';
 import { FairSampler } from '../src/sampling/fair.js';
 import type { LossScorer, RoundRecord } from '../src/sampling/greedy.js';
@@ -179,11 +179,11 @@ describe('stopping rule', () => {
     push([1], 0.5);
     push([2], 0.6);
     push([3], 0.7);
-    assert.deepEqual(rule.endEpoch(pool), { epoch: 0, pi: 1, entered: 4, stillIn: 4, poolSize: 4, stop: false });
+    assert.deepEqual(rule.endEpoch(pool), { epoch: 0, pi: 1, entered: 4, stillIn: 4, poolSize: 4, poolFull: true, stop: false });
     push([4], 0.1); // enters, evicts [3]
     push([0], 0.05); // re-scored: did not enter
     push([5], 0.9); // rejected
-    assert.deepEqual(rule.endEpoch(pool), { epoch: 1, pi: 0.25, entered: 1, stillIn: 1, poolSize: 4, stop: true });
+    assert.deepEqual(rule.endEpoch(pool), { epoch: 1, pi: 0.25, entered: 1, stillIn: 1, poolSize: 4, poolFull: true, stop: true });
     push([6], 0.2); // enters ...
     push([7], 0.15);
     push([8], 0.12);
@@ -193,9 +193,25 @@ describe('stopping rule', () => {
     const e = rule.endEpoch(pool);
     // pool: 10 (0.01), 11 (0.02), 0 (0.05), 4 (0.1); 6..9 entered and were evicted
     assert.deepEqual(pool.entries().map((x) => x.key), ['10', '11', '0', '4']);
-    assert.deepEqual(e, { epoch: 2, pi: 0.5, entered: 6, stillIn: 2, poolSize: 4, stop: false });
+    assert.deepEqual(e, { epoch: 2, pi: 0.5, entered: 6, stillIn: 2, poolSize: 4, poolFull: true, stop: false });
     assert.equal(rule.endEpoch(pool).pi, 0);
     assert.equal(rule.history.length, 4);
+  });
+
+  it('does not fire while the pool is filling, however low pi is', () => {
+    const pool = new CandidatePool({ capacity: 100 });
+    const rule = new StoppingRule({ alpha: 0.5 });
+    for (let i = 0; i < 40; i++) rule.observe(pool.push([i], i));
+    rule.endEpoch(pool);
+    rule.observe(pool.push([40], 40)); // one new path of 41: pi = 1/41, far below alpha
+    const e = rule.endEpoch(pool);
+    assert.ok(e.pi < 0.05);
+    assert.equal(e.poolFull, false);
+    assert.equal(e.stop, false);
+    for (let i = 41; i < 100; i++) rule.observe(pool.push([i], i));
+    rule.endEpoch(pool); // fills: pi = 59/100
+    const settled = rule.endEpoch(pool); // nothing entered in a full pool
+    assert.deepEqual([settled.pi, settled.poolFull, settled.stop], [0, true, true]);
   });
 
   it('can be switched off (still measured) and saved', () => {
@@ -447,6 +463,43 @@ describe('GreedySampler', () => {
     assert.deepEqual(eps.slice(0, 5), [0, 0, 0, 0, 0]); // iterations 0..20
     assert.ok(Math.abs((eps[12] as number) - (0.8 * (60 - 20)) / 80) < 1e-12); // iteration 60
     assert.equal(eps[24], 0.8);
+  });
+
+  it('warm-up: the first warmupIterations iterations are uniform paths, never scored', async () => {
+    const calls: Arch[][] = [];
+    const g = make(8, { warmupIterations: 12, eps: { totalIterations: 100, t0: 12 } });
+    const rounds: RoundRecord[] = [];
+    const trained: Arch[] = [];
+    for (let i = 0; i < 12; i++) trained.push(await g.next(scorer(calls), (r) => rounds.push(r)));
+    assert.equal(calls.length, 0);
+    assert.equal(rounds.length, 0);
+    assert.equal(g.pool.size, 0);
+    assert.ok(trained.every((a) => costs.archFlops(a) <= 11e6));
+    assert.ok(new Set(trained.map(archKey)).size > 6); // uniform draws, not one path
+    await g.next(scorer(calls), (r) => rounds.push(r));
+    assert.equal(calls.length, 1);
+    assert.equal(rounds[0]!.iteration, 12);
+    assert.equal(rounds[0]!.eps, 0); // eps starts its ramp at the end of the warm-up
+    for (let i = 0; i < 5; i++) await g.next(scorer(calls), (r) => rounds.push(r)); // the 4 queued, then round 2
+    assert.equal(rounds.length, 2);
+    assert.ok(rounds[1]!.eps > 0);
+  });
+
+  it('a drawn pool path gets its new score whether it is kept or rejected', async () => {
+    const pool = new CandidatePool({ capacity: 50 });
+    const g = make(9, { pool, eps: EpsSchedule.constant(1) });
+    let scale = 1;
+    const drift: LossScorer = async (archs) => archs.map((a) => loss(a) * scale);
+    await g.round(drift); // empty pool: 10 uniform draws, 5 kept
+    scale = 3; // every path got worse: a re-scored path must show it
+    const before = pool.keys();
+    const { record } = await g.round(drift); // eps 1: all 10 drawn from the pool (distinct draws fall back to the space)
+    const rescoredKeys = record.paths.filter((_, i) => record.fromPool[i]);
+    assert.ok(rescoredKeys.length >= 5);
+    for (const k of rescoredKeys) assert.equal(pool.get(k)!.score, loss(parseArchKey(k)) * 3, `stale score for ${k}`);
+    const rejectedInPool = record.paths.filter((k, i) => !record.kept.includes(i) && pool.has(k));
+    assert.ok(rejectedInPool.length > 0, 'the test needs a rejected pool path');
+    assert.equal(record.rescored, record.paths.filter((k) => before.has(k)).length);
   });
 
   it('rejects bad scorer output', async () => {

@@ -174,3 +174,45 @@ describe('state()/restore() resumes a search identically', () => {
     });
   }
 });
+
+describe('search stage: pool seeding', () => {
+  it('re-scores the whole pool once and seeds from it in that order, replacing invalid seeds by the next pool path', async () => {
+    const { runSearch } = await import('../src/train/search-stage.js');
+    const { CandidatePool } = await import('../src/sampling/pool.js');
+    const { DEFAULTS } = await import('../src/train/config.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const space = loadSpace('fmnist-small');
+    const costs = costTable(space);
+    // Search-time accuracy: the share of identity ops, a ranking unlike the pool's stored scores.
+    const accuracyOf = (a: readonly number[]) => a.filter((c) => c === 3).length / a.length;
+    let evaluated = 0;
+    const net = {
+      evaluate: async (archs: Arch[], _images: Uint8Array, labels: Int32Array) => {
+        evaluated += archs.length;
+        return archs.map((a) => ({ loss: 1 - accuracyOf(a), correct: Math.round(accuracyOf(a) * labels.length), count: labels.length }));
+      },
+    };
+    const pool = new CandidatePool({ capacity: 40 });
+    const rng = new (await import('../src/util/rng.js')).Rng(3);
+    while (pool.size < 40) pool.push(Array.from({ length: 6 }, () => rng.int(4)), rng.float()); // stale scores, random order
+    const flopsMax = 4e6;
+    const n = 60;
+    const searchSet = { images: new Uint8Array(n * 28 * 28), labels: Int32Array.from({ length: n }, (_, i) => i % 10), height: 28, width: 28, channels: 1, classes: 10 };
+    const p = { config: { ...DEFAULTS, flopsMax, population: 8, generations: 1, compareInit: false, searchImages: n }, costs, space, searchSet, dir: mkdtempSync(join(tmpdir(), 'gnas-seed-')) };
+    const out = await runSearch(p as never, net as never, pool, { log: () => undefined, quiet: true });
+    const gen0 = out.runs[0]!.result.history[0]!;
+    assert.equal(gen0.sources.pool, 8);
+    assert.equal(gen0.sources.random, 0);
+    const valid = pool.entries().filter((e) => costs.archFlops(e.arch) <= flopsMax);
+    assert.ok(valid.length < pool.size, 'the test needs invalid pool paths');
+    const expected = valid
+      .map((e) => ({ key: e.key, acc: accuracyOf(e.arch) }))
+      .sort((a, b) => b.acc - a.acc)
+      .slice(0, 8);
+    const got = gen0.candidates.map((c) => c.accuracy).sort((a, b) => b - a);
+    assert.deepEqual(got, expected.map((e) => Math.round(e.acc * n) / n));
+    assert.equal(evaluated, pool.size); // each pool path scored once; generation 0 came from the cache
+  });
+});

@@ -26,6 +26,13 @@ import { writeReport } from './report.js';
 import { exportStage, profileCommand } from './export-stage.js';
 import { latencyTable } from '../profile/latency-table.js';
 import { probeBackends } from '../native/engine.js';
+import { readArchList, readTruthFile, TruthFileError } from '../analysis/truth-file.js';
+import { archSpaceOf } from '../space/arch.js';
+import { allPaths, samplePaths } from '../train/path-sets.js';
+import { groundTruth, truthFile } from '../train/truth.js';
+import { describeRank, rankPaths, writeRank } from '../train/rank-stage.js';
+import { constraintsOf } from '../train/train-supernet.js';
+import { compareWithRandom } from '../train/compare-random.js';
 
 interface Command {
   summary: string;
@@ -39,14 +46,25 @@ interface Flags {
   resume: boolean;
   quiet: boolean;
   arch?: string;
+  /** `truth` / `rank`: which paths. */
+  archs?: string;
+  sample?: number;
+  all: boolean;
+  /** `rank`: the ground-truth file; `truth`: trainings per path. */
+  truth?: string;
+  truthSeeds: number;
   positional: string[];
   /** `profile` options: batch, runs, provider, json. */
   profile: Record<string, string>;
 }
 
-const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 't0-fraction', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
-const SEARCH_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images', 'batch'];
-const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip'];
+const DATA_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
+const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
+const SEARCH_OPTIONS = [...DATA_OPTIONS, 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images'];
+const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip'];
+
+/** Commands that continue a run in --out and so start from its config.json. */
+const RUN_READERS = new Set(['search', 'retrain', 'rank', 'export']);
 
 const say = (line: string) => console.log(line);
 const warn = (line: string) => console.error(line);
@@ -94,6 +112,25 @@ async function latencyHooks(p: Prepared): Promise<LatencyHooks> {
 async function trainStage(p: Prepared, flags: Flags, hooks: LatencyHooks): Promise<SupernetResult> {
   writeRunConfig(p);
   return trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet }, hooks.latencyCheck);
+}
+
+/** The paths `truth` trains and `rank` scores: --archs FILE, --sample N, --all, or (rank) the truth file's own. */
+function pathSet(p: Prepared, flags: Flags, fallback?: Arch[]): Arch[] {
+  const shape = archSpaceOf(p.space);
+  const given = [flags.archs !== undefined, flags.sample !== undefined, flags.all].filter(Boolean).length;
+  if (given > 1) throw new ConfigError('give one of --archs FILE, --sample N and --all');
+  if (flags.archs !== undefined) return readArchList(flags.archs, shape);
+  if (flags.all) return allPaths(shape, p.costs, constraintsOf(p.config));
+  if (flags.sample !== undefined) return samplePaths(p.costs, constraintsOf(p.config), flags.sample, p.config.seed + 1111);
+  if (fallback) return fallback;
+  throw new ConfigError('which paths? give --archs FILE, --sample N or --all');
+}
+
+function positiveFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`--${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return v;
 }
 
 function resultsFile(p: Prepared, parts: Record<string, unknown>): void {
@@ -156,7 +193,7 @@ const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'all stages in order: train-supernet, search, retrain, export + parity + latency profile',
-    options: [...new Set([...TRAIN_OPTIONS, ...SEARCH_OPTIONS, ...RETRAIN_OPTIONS, 'export'])],
+    options: [...new Set([...TRAIN_OPTIONS, ...SEARCH_OPTIONS, ...RETRAIN_OPTIONS, 'compare-random', 'export'])],
     extra: { resume: 'continue an interrupted run from its newest checkpoints' },
     async run(config, flags) {
       const started = Date.now();
@@ -173,6 +210,14 @@ const COMMANDS: Record<string, Command> = {
       say(`\n== 3/4 retraining ${best.key}`);
       const r = await retrain(p, best.arch, { log: say, resume: flags.resume, quiet: flags.quiet });
       resultsFile(p, { retrain: retrainSummary(r) });
+      let verdict = '';
+      if (config.compareRandom > 0) {
+        say(`\n== against chance: ${config.compareRandom} random paths of the same FLOPs, retrained the same way`);
+        const cmp = await compareWithRandom(p, r, config.compareRandom, { log: say, quiet: flags.quiet });
+        resultsFile(p, { comparison: cmp });
+        verdict = cmp.verdict;
+        say(verdict);
+      }
       let exported: Record<string, unknown> | null = null;
       if (config.export) {
         say('\n== 4/4 export, parity and latency');
@@ -183,6 +228,34 @@ const COMMANDS: Record<string, Command> = {
       const seconds = (Date.now() - started) / 1000;
       resultsFile(p, { seconds });
       say(`\ndone in ${seconds.toFixed(0)} s: ${best.key} (${((best.flops ?? 0) / 1e6).toFixed(2)}M FLOPs) test accuracy ${(100 * r.testAccuracy).toFixed(2)}%; outputs in ${p.dir}`);
+      if (verdict) say(verdict);
+    },
+  },
+  truth: {
+    summary: 'stand-alone ground truth: train paths from scratch (retraining recipe), write truth.json for `rank --truth`',
+    options: RETRAIN_OPTIONS.concat(['flops-max', 'params-max']),
+    extra: { archs: 'FILE of paths (one key per line, or a JSON list)', sample: 'N: a seeded uniform sample of N paths under the budget', all: 'every path (spaces of at most 100k paths)', 'truth-seeds': 'N: trainings per path, averaged (default 1)' },
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      writeRunConfig(p);
+      const archs = pathSet(p, flags);
+      const truth = await groundTruth(p, archs, { log: say, quiet: flags.quiet, seeds: flags.truthSeeds });
+      say(`ground truth of ${Object.keys(truth).length} paths in ${truthFile(p.dir)}`);
+    },
+  },
+  rank: {
+    summary: 'score paths with the trained supernet in --out; with --truth FILE: Kendall tau, Spearman, precision@top-k, regret, scatter plot',
+    options: [...SEARCH_OPTIONS.filter((o) => !['searcher', 'population', 'generations', 'search-init', 'compare-init'].includes(o))],
+    extra: { archs: 'FILE of paths (one key per line, or a JSON list)', sample: 'N: a seeded uniform sample of N paths under the budget', all: 'every path (spaces of at most 100k paths)', truth: 'FILE: arch key -> stand-alone accuracy (% or fraction, or {"accuracy": ...}); default paths: its keys' },
+    async run(config, flags) {
+      const p = await prepare(config, { log: say });
+      const truth = flags.truth !== undefined ? readTruthFile(flags.truth, archSpaceOf(p.space)) : null;
+      const archs = pathSet(p, flags, truth?.map((t) => t.arch));
+      const { net } = await loadTrainedSupernet(p);
+      const r = await rankPaths(p, net, archs, truth, { log: say, quiet: flags.quiet });
+      for (const line of describeRank(r)) say(line);
+      const files = await writeRank(p, r, `${config.sampler} supernet, ${p.space.name} space`);
+      say(`wrote ${join(p.dir, 'rank.json')}${files.length > 0 ? ` and ${files.filter((f) => f.endsWith('.png')).join(', ')}` : ''}`);
     },
   },
   describe: {
@@ -271,8 +344,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const o of Object.keys(OPTION_SPECS)) options[o] = { type: 'string' };
-  for (const o of ['help', 'resume', 'quiet']) options[o] = { type: 'boolean' };
-  for (const o of ['config', 'arch', 'runs', 'provider', 'json']) options[o] = { type: 'string' };
+  for (const o of ['help', 'resume', 'quiet', 'all']) options[o] = { type: 'boolean' };
+  for (const o of ['config', 'arch', 'runs', 'provider', 'json', 'archs', 'sample', 'truth', 'truth-seeds']) options[o] = { type: 'string' };
   if (name !== 'profile') delete options.json;
   let parsed;
   try {
@@ -291,14 +364,25 @@ export async function main(argv: string[]): Promise<number> {
     if (typeof v.config === 'string') config = loadConfigFile(v.config, config);
     const given: Record<string, unknown> = {};
     for (const [k, val] of Object.entries(v)) {
-      if (val === undefined || !OPTION_SPECS[k]) continue;
-      if (name !== 'profile' && !cmd.options.includes(k)) throw new ConfigError(`--${k} does not apply to '${name}' (see --help)`);
-      given[k] = val;
+      if (val === undefined) continue;
+      const general = ['help', 'quiet', 'config'].includes(k) || (OPTION_SPECS[k] === undefined && name === 'profile');
+      if (!general && !cmd.options.includes(k) && !(k in (cmd.extra ?? {}))) throw new ConfigError(`--${k} does not apply to '${name}' (see --help)`);
+      if (OPTION_SPECS[k]) given[k] = val;
+    }
+    // Later stages continue a run: its config.json is the base (the data, split and space that
+    // trained the supernet); options given on the command line still win.
+    if (RUN_READERS.has(name)) {
+      const runConfig = join(resolve(typeof given.out === 'string' ? given.out : config.out), 'config.json');
+      if (existsSync(runConfig)) config = loadConfigFile(runConfig, config);
     }
     config = checkConfig(applyOptions(config, given));
     config = { ...config, out: resolve(config.out) };
-    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, positional: parsed.positionals, profile: {} };
+    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, all: v.all === true, truthSeeds: positiveFlag('truth-seeds', v['truth-seeds'] as string | undefined) ?? 1, positional: parsed.positionals, profile: {} };
     if (typeof v.arch === 'string') flags.arch = v.arch;
+    if (typeof v.archs === 'string') flags.archs = v.archs;
+    if (typeof v.truth === 'string') flags.truth = v.truth;
+    const sample = positiveFlag('sample', v.sample as string | undefined);
+    if (sample !== undefined) flags.sample = sample;
     for (const k of ['runs', 'provider', 'json', 'batch'] as const) if (typeof v[k] === 'string') flags.profile[k] = v[k] as string;
     await cmd.run(config, flags);
     return 0;
@@ -306,6 +390,6 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error & { code?: string };
     warn(`${name}: ${err.message}`);
     if (process.env.GREEDYNAS_DEBUG) warn(err.stack ?? '');
-    return err instanceof ConfigError || err.name === 'SpaceError' || err.name === 'SpaceLoadError' || err.name === 'DataError' || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
+    return err instanceof ConfigError || err instanceof TruthFileError || err.name === 'SpaceError' || err.name === 'SpaceLoadError' || err.name === 'DataError' || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
   }
 }

@@ -1,5 +1,8 @@
 // GreedyNAS path sampling: multi-path sampling with rejection and the candidate pool
-// (ALGORITHM.md section 3, steps 1-5). One round:
+// (docs/method.md, "Greedy supernet training"). The first `warmupIterations` iterations hand out
+// plain uniform paths, one per iteration, with no scoring: selection by a supernet that has not
+// learnt anything yet keeps whatever happened to be trained first (docs/method.md, "Warm-up").
+// After that, one round:
 //   1. eps = schedule(iteration) (0 with the pool switched off, the "greedy without pool" ablation);
 //   2. draw m paths, each from the pool with probability eps (uniform over its entries), otherwise
 //      uniform from the space under the constraints (UniformSampler); all uniform while the pool
@@ -8,10 +11,11 @@
 //   3. score all m with ONE call of the injected scorer, so that the engine scores them on the
 //      same held-out batch (losses, lower is better);
 //   4. keep the k best (ties: earlier draw first) and reject the others;
-//   5. push the k kept paths into the pool (re-scored ones get their new score) and record which
-//      entered, for the stopping rule;
+//   5. push the k kept paths into the pool and record which entered, for the stopping rule; every
+//      drawn path that is already in the pool gets its new score, kept or not (a stale score would
+//      keep a path that has become weak ranked as it once was);
 // and return the k kept paths, which the trainer trains for one iteration each (the paths trained
-// are the greedily chosen ones, never fresh uniform ones: ALGORITHM.md section 8).
+// are the greedily chosen ones, never fresh uniform ones: docs/method.md, "Defects of the closest public code").
 // The sampler's whole state (its RNG, the uniform sampler's, the pool, the stopping rule, the
 // counters and the queue of kept paths not yet handed out) is JSON-able for checkpoints.
 import type { Arch } from '../space/types.js';
@@ -47,6 +51,8 @@ export interface GreedyOptions {
   distinct?: boolean;
   /** Redraws allowed per path to find a distinct, valid one (default 100). */
   maxRedraws?: number;
+  /** Iterations of plain uniform sampling (no scoring, no pool) before the first round (default 0). */
+  warmupIterations?: number;
 }
 
 /** One JSONL line of the training log. */
@@ -64,6 +70,8 @@ export interface RoundRecord {
   kept: number[];
   /** Kept paths that newly entered the pool. */
   entered: number;
+  /** Drawn paths already in the pool whose score was replaced (kept or not). */
+  rescored: number;
   poolSizeBefore: number;
   poolSize: number;
 }
@@ -97,6 +105,7 @@ export class GreedySampler {
   readonly usePool: boolean;
   readonly distinct: boolean;
   readonly maxRedraws: number;
+  readonly warmupIterations: number;
   readonly schedule: EpsSchedule | null;
   readonly uniform: UniformSampler;
   readonly stopping: StoppingRule;
@@ -114,6 +123,9 @@ export class GreedySampler {
     this.usePool = options.usePool ?? true;
     this.distinct = options.distinct ?? true;
     this.maxRedraws = positiveInt(options.maxRedraws ?? 100, 'maxRedraws');
+    const warmup = options.warmupIterations ?? 0;
+    if (!Number.isSafeInteger(warmup) || warmup < 0) throw new RangeError(`warmupIterations: expected a non-negative integer, got ${warmup}`);
+    this.warmupIterations = warmup;
     if (options.eps === undefined && this.usePool) throw new TypeError('eps: an eps schedule is required (or usePool: false)');
     this.schedule = !this.usePool || options.eps === undefined ? null : options.eps instanceof EpsSchedule ? options.eps : new EpsSchedule(options.eps);
     this.uniform = options.uniform;
@@ -138,6 +150,11 @@ export class GreedySampler {
   /** eps at the current iteration (0 when the pool is not used). */
   currentEps(): number {
     return this.schedule === null ? 0 : this.schedule.at(this.iterationCount);
+  }
+
+  /** Still in the uniform warm-up (no rounds yet)? */
+  get warmingUp(): boolean {
+    return this.iterationCount < this.warmupIterations;
   }
 
   /** Draws one path from the pool or uniformly; null when no distinct valid one was found. */
@@ -196,11 +213,19 @@ export class GreedySampler {
       const kept = order.slice(0, this.k);
       const poolSizeBefore = this.poolRef.size;
       let entered = 0;
+      let rescored = 0;
+      const keptSet = new Set(kept);
       for (const i of kept) {
         const outcome = this.poolRef.push(paths[i] as Arch, scores[i] as number);
         this.stopping.observe(outcome);
         if (outcome.status === 'added') entered++;
+        else if (outcome.status === 'updated') rescored++;
       }
+      paths.forEach((a, i) => {
+        if (keptSet.has(i) || !this.poolRef.has(a)) return;
+        this.poolRef.push(a, scores[i] as number); // 'updated': a rejected pool path gets its new score too
+        rescored++;
+      });
       const record: RoundRecord = {
         round: this.roundsDone,
         iteration: this.iterationCount,
@@ -210,6 +235,7 @@ export class GreedySampler {
         scores: [...scores],
         kept,
         entered,
+        rescored,
         poolSizeBefore,
         poolSize: this.poolRef.size,
       };
@@ -226,6 +252,10 @@ export class GreedySampler {
    * new round when none is left. `onRound` receives each round's record (for the log).
    */
   async next(score: LossScorer, onRound?: (record: RoundRecord) => void): Promise<Arch> {
+    if (this.queue.length === 0 && this.warmingUp) {
+      this.iterationCount++;
+      return this.uniform.sample();
+    }
     if (this.queue.length === 0) {
       const r = await this.round(score);
       onRound?.(r.record);

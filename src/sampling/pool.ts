@@ -1,4 +1,4 @@
-// The candidate pool P of GreedyNAS (ALGORITHM.md section 3, step 5): the best paths found so
+// The candidate pool P of GreedyNAS (docs/method.md, "Greedy supernet training", step 5): the best paths found so
 // far, bounded (default 1000), ordered by score ascending (scores are losses: lower is better),
 // keyed by archKey and de-duplicated. Pushing a path already in the pool replaces its score with
 // the new one (a re-scored path gets its new score) and moves it to its new rank. When the pool

@@ -1,13 +1,16 @@
-// The two clocks of greedy training (ALGORITHM.md section 3): the exploration schedule eps(t),
-// and the stopping rule on the candidate pool's turnover.
+// The two clocks of greedy training (docs/method.md, "Greedy supernet training"): the exploration
+// schedule eps(t), and the stopping rule on the candidate pool's turnover.
 //
 // eps(t) = epsStart up to iteration t0, then linear to epsMax at the planned end T, epsMax after.
-// t0 defaults to 10% of T. Iterations are training iterations (a greedy round is k of them).
+// t0 defaults to 10% of T; the trainer sets it to the end of the uniform warm-up. Iterations are
+// training iterations (a greedy round is k of them).
 //
 // Stopping rule: at the end of epoch t, pi = |P_t ∩ P| / |P|, where P is the pool now and P_t the
 // paths that entered it during epoch t (status 'added' of CandidatePool.push; a path already in
 // the pool whose score is replaced did not enter). A path that entered and was evicted again in
-// the same epoch is not in P and does not count. Stop when pi <= alpha (default 0.08).
+// the same epoch is not in P and does not count. Stop when pi <= alpha (default 0.08) AND the pool
+// is full: while it is filling, pi = entered / size says how fast it fills, not whether it has
+// settled (a pool one-eighth full would otherwise stop a run at pi = 10/125).
 import type { CandidatePool, PushOutcome } from './pool.js';
 
 export interface EpsScheduleOptions {
@@ -83,7 +86,9 @@ export interface EpochTurnover {
   /** Of those, paths still in the pool at the end of the epoch. */
   stillIn: number;
   poolSize: number;
-  /** pi <= alpha and the rule is enabled. */
+  /** The pool was at capacity at the end of the epoch (the rule fires only then). */
+  poolFull: boolean;
+  /** pi <= alpha, the pool is full and the rule is enabled. */
   stop: boolean;
 }
 
@@ -131,7 +136,8 @@ export class StoppingRule {
     let stillIn = 0;
     for (const key of this.entered) if (pool.has(key)) stillIn++;
     const pi = pool.size === 0 ? 1 : stillIn / pool.size;
-    const record: EpochTurnover = { epoch: this.epochIndex, pi, entered: this.entered.size, stillIn, poolSize: pool.size, stop: this.enabled && pi <= this.alpha };
+    const poolFull = pool.size >= pool.capacity;
+    const record: EpochTurnover = { epoch: this.epochIndex, pi, entered: this.entered.size, stillIn, poolSize: pool.size, poolFull, stop: this.enabled && poolFull && pi <= this.alpha };
     this.log.push(record);
     this.epochIndex++;
     this.entered = new Set();

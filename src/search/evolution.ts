@@ -1,4 +1,4 @@
-// Evolutionary search over paths with the SPOS settings (ALGORITHM.md section 5): generation 0
+// Evolutionary search over paths with the SPOS settings (docs/method.md, "Search"): generation 0
 // is the initial population (GreedyNAS: the best paths of the candidate pool, topped up with
 // random paths; the ablation: random paths only); every later generation breeds from the top
 // `parents` (10) of all paths scored so far: `mutationChildren` (25) by mutation, each layer

@@ -96,6 +96,10 @@ export function archKey(arch: readonly number[]): string {
   return arch.join('-');
 }
 
+/** "3-0-6-2" -> [3, 0, 6, 2]; every part must be a plain decimal integer ("6x", "1.9", "" are refused). */
 export function parseArchKey(key: string): Arch {
-  return key.split('-').map((s) => Number.parseInt(s, 10));
+  if (typeof key !== 'string' || !/^\d+(-\d+)*$/.test(key.trim())) {
+    throw new RangeError(`arch key ${JSON.stringify(key)}: expected choice indices joined by '-', e.g. 3-0-6-2`);
+  }
+  return key.trim().split('-').map((s) => Number(s));
 }

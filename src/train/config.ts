@@ -1,6 +1,6 @@
 // The configuration of a run: every option of every stage with its default, how the CLI and a
 // --config JSON file fill it, and the checks that reject unknown or contradictory settings with
-// a message naming the option. ALGORITHM.md's defaults are used unless noted.
+// a message naming the option. docs/method.md's defaults are used unless noted.
 import { readFileSync } from 'node:fs';
 import { requireCuda } from '../native/engine.js';
 
@@ -20,7 +20,7 @@ export interface RunConfig {
   epochs: number;
   batch: number;
   /** Peak learning rate at `batch`. Default 0.1 at batch 128 for the few-epoch small job;
-   *  ALGORITHM.md's ImageNet setting is 0.12 per 1024 images (configs/paper.json). */
+   *  the paper's ImageNet setting is 0.12 per 1024 images (configs/paper.json). */
   lr: number;
   warmupEpochs: number;
   momentum: number;
@@ -29,21 +29,25 @@ export interface RunConfig {
   labelSmoothing: number;
   /** Share of the training set held out as the validation split (stratified, fixed seed). */
   valFraction: number;
+  /** Use only this many training images per class (the first of a seeded order; null = all). */
+  trainPerClass: number | null;
   flip: boolean;
   checkpointEvery: number;
   // GreedyNAS
   m: number;
   k: number;
-  poolSize: number;
+  /** Pool capacity; null = a size the run can fill (poolCapacityFor). */
+  poolSize: number | null;
   epsMax: number;
-  t0Fraction: number;
+  /** Share of the planned iterations trained with uniform paths before greedy selection starts (eps ramps from there). */
+  greedyWarmup: number;
   alpha: number;
   /** false: greedy without the pool (eps = 0 ablation). */
   usePool: boolean;
   /** false: greedy without the stopping rule (runs all epochs). */
   stopping: boolean;
-  /** Held-out images scoring the m paths of every round (drawn once per run). */
-  valImages: number;
+  /** Held-out images scoring the m paths of every round (drawn once per run); null = from the paper's cost ratio (scoringImagesFor). */
+  valImages: number | null;
   redrawScoringBatch: boolean;
   /** SPOS-style FLOPs bins for the uniform sampler (0 = off). */
   flopsBins: number;
@@ -65,18 +69,23 @@ export interface RunConfig {
   retrainEpochs: number;
   retrainLr: number;
   retrainBatch: number;
+  /** run: random paths of the searched path's FLOPs (+-10%) retrained the same way, for comparison (0 = none). */
+  compareRandom: number;
   // export
   export: boolean;
 }
 
 /**
- * Defaults: the small job that ships (the fmnist space on data/fmnist-mini finishes `run` in about
- * two minutes on two cores). ALGORITHM.md's settings for the sampler (m, k, pool size, eps, alpha,
- * 1,000 scoring images: the shipped split holds 600) and optimiser; a lighter search than SPOS's, which
- * configs/paper.json restores (1,000 scoring images, population 50 x 20 generations, ...).
+ * Defaults: the small job that ships, sized so that it demonstrates the method on two cores in a
+ * few minutes: the fmnist-small space (6 layers x 4 ops) on data/fmnist-mini at batch 64 (84
+ * iterations per epoch of the 5,400 training images, so every op is updated hundreds of times),
+ * at most 20 epochs, stopped earlier by the pool rule. docs/method.md's settings for the sampler
+ * (m, k, eps, alpha) with the scale-free rules for the scoring images and the pool capacity
+ * (scoringImagesFor, poolCapacityFor); a lighter search than SPOS's; configs/paper.json holds the
+ * paper's settings (1,000 scoring images, pool 1,000, population 50 x 20 generations, ...).
  */
 export const DEFAULTS: RunConfig = {
-  space: 'fmnist',
+  space: 'fmnist-small',
   data: 'fmnist-mini',
   out: 'runs/latest',
   seed: 0,
@@ -84,8 +93,8 @@ export const DEFAULTS: RunConfig = {
   gpus: 0,
   math: 'fp32',
   sampler: 'greedy',
-  epochs: 6,
-  batch: 128,
+  epochs: 20,
+  batch: 64,
   lr: 0.1,
   warmupEpochs: 0.2,
   momentum: 0.9,
@@ -93,17 +102,18 @@ export const DEFAULTS: RunConfig = {
   weightDecay: 4e-5,
   labelSmoothing: 0.1,
   valFraction: 0.1,
+  trainPerClass: null,
   flip: false,
   checkpointEvery: 100,
   m: 10,
   k: 5,
-  poolSize: 1000,
+  poolSize: null,
   epsMax: 0.8,
-  t0Fraction: 0.1,
+  greedyWarmup: 0.2,
   alpha: 0.08,
   usePool: true,
   stopping: true,
-  valImages: 1000,
+  valImages: null,
   redrawScoringBatch: false,
   flopsBins: 0,
   flopsMax: null,
@@ -117,9 +127,10 @@ export const DEFAULTS: RunConfig = {
   compareInit: true,
   searchBn: 'batch',
   calibrationImages: 2000,
-  retrainEpochs: 4,
+  retrainEpochs: 8,
   retrainLr: 0.1,
   retrainBatch: 128,
+  compareRandom: 3,
   export: true,
 };
 
@@ -151,17 +162,18 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   'weight-decay': { key: 'weightDecay', kind: 'number', min: 0, max: 1, help: 'weight decay of conv and fc weights (none on BN and biases)' },
   'label-smoothing': { key: 'labelSmoothing', kind: 'number', min: 0, max: 1, help: 'label smoothing of the training loss' },
   'val-fraction': { key: 'valFraction', kind: 'number', min: 0.001, max: 0.5, help: 'share of each class held out of the training set for validation' },
+  'train-per-class': { key: 'trainPerClass', kind: 'nullable-number', min: 1, help: 'use only this many training images per class (seeded choice; none = all)' },
   flip: { key: 'flip', kind: 'bool', help: 'random horizontal flips (off for digit/character data)' },
   'checkpoint-every': { key: 'checkpointEvery', kind: 'int', min: 1, help: 'iterations between checkpoints (also at every epoch end)' },
   m: { key: 'm', kind: 'int', min: 1, max: 1000, help: 'GreedyNAS: paths drawn per round' },
   k: { key: 'k', kind: 'int', min: 1, max: 1000, help: 'GreedyNAS: paths kept and trained per round' },
-  'pool-size': { key: 'poolSize', kind: 'int', min: 1, max: 1000000, help: 'GreedyNAS: candidate pool capacity' },
+  'pool-size': { key: 'poolSize', kind: 'nullable-number', min: 1, max: 1000000, help: 'GreedyNAS: candidate pool capacity (none = min(1000, 0.8 x iterations per epoch): a pool the run fills in about an epoch)' },
   'eps-max': { key: 'epsMax', kind: 'number', min: 0, max: 1, help: 'GreedyNAS: final probability of drawing from the pool' },
-  't0-fraction': { key: 't0Fraction', kind: 'number', min: 0, max: 1, help: 'GreedyNAS: share of training before eps starts rising' },
+  'greedy-warmup': { key: 'greedyWarmup', kind: 'number', min: 0, max: 1, help: 'GreedyNAS: share of the planned iterations trained with uniform paths before greedy selection starts and eps starts rising' },
   alpha: { key: 'alpha', kind: 'number', min: 0, max: 1, help: 'GreedyNAS: stop when the pool turnover pi <= alpha' },
   'use-pool': { key: 'usePool', kind: 'bool', help: 'GreedyNAS: draw from the pool (false = eps 0 ablation)' },
   stopping: { key: 'stopping', kind: 'bool', help: 'GreedyNAS: stopping rule on pool turnover (false = run all epochs)' },
-  'val-images': { key: 'valImages', kind: 'int', min: 1, help: 'GreedyNAS: held-out images scoring each round' },
+  'val-images': { key: 'valImages', kind: 'nullable-number', min: 1, help: 'GreedyNAS: held-out images scoring each round (none = max(250, 2 k batch / m), the paper\'s cost ratio)' },
   'redraw-scoring-batch': { key: 'redrawScoringBatch', kind: 'bool', help: 'GreedyNAS: draw a new scoring batch every round' },
   'flops-bins': { key: 'flopsBins', kind: 'int', min: 0, max: 1000, help: 'uniform sampler: SPOS FLOPs bins (0 = off)' },
   'flops-max': { key: 'flopsMax', kind: 'nullable-number', min: 1, help: 'FLOPs budget (multiply-adds), e.g. 8e6 or 8M' },
@@ -178,8 +190,12 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   'retrain-epochs': { key: 'retrainEpochs', kind: 'int', min: 1, help: 'retraining epochs of the chosen path' },
   'retrain-lr': { key: 'retrainLr', kind: 'number', min: 0, max: 100, help: 'retraining peak learning rate' },
   'retrain-batch': { key: 'retrainBatch', kind: 'int', min: 1, max: 65536, help: 'retraining batch size' },
+  'compare-random': { key: 'compareRandom', kind: 'int', min: 0, max: 100, help: 'run: retrain this many random paths of the searched path\'s FLOPs (+-10%) the same way and compare (0 = skip)' },
   export: { key: 'export', kind: 'bool', help: 'run: export the best path to ONNX, check parity and profile latency' },
 };
+
+/** Nullable settings that must be whole numbers when given. */
+const INTEGER_KEYS = new Set<keyof RunConfig>(['trainPerClass', 'poolSize', 'valImages']);
 
 /** "8M", "1.5G", "300k", "2e6" -> number. */
 export function parseCount(text: string): number {
@@ -208,6 +224,7 @@ function coerce(name: string, raw: unknown): unknown {
       if (spec.kind === 'nullable-number' && (raw === null || raw === 'none')) return null;
       const v = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseCount(raw) : Number.NaN;
       if (!Number.isFinite(v)) throw new ConfigError(`${where}: expected a number, got ${JSON.stringify(raw)}`);
+      if ((spec.kind === 'int' || spec.kind === 'nullable-number') && INTEGER_KEYS.has(spec.key) && !Number.isInteger(v)) throw new ConfigError(`${where}: expected an integer, got ${v}`);
       if (spec.kind === 'int' && !Number.isInteger(v)) throw new ConfigError(`${where}: expected an integer, got ${v}`);
       if (spec.min !== undefined && v < spec.min) throw new ConfigError(`${where}: expected >= ${spec.min}, got ${v}`);
       if (spec.max !== undefined && v > spec.max) throw new ConfigError(`${where}: expected <= ${spec.max}, got ${v}`);
@@ -223,7 +240,7 @@ export function applyObject(base: RunConfig, obj: unknown, source: string): RunC
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: expected a JSON object of settings`);
   const out = { ...base } as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
-    if (key === 'comment') continue; // free text for the reader of the file
+    if (key === 'comment' || key === 'resolvedSpace') continue; // free text; the name a run's config.json records beside its space
     const opt = KEY_TO_OPTION.get(key) ?? (OPTION_SPECS[key] ? key : undefined);
     if (!opt) throw new ConfigError(`${source}: unknown setting '${key}'`);
     out[OPTION_SPECS[opt]!.key] = coerce(opt, value);
@@ -281,4 +298,25 @@ export function checkConfig(c: RunConfig): RunConfig {
     throw new ConfigError(`--math ${c.math} applies to GPU runs only (--gpus N)`);
   }
   return c;
+}
+
+/**
+ * Held-out images that score the m paths of a round when --val-images is not given: the paper
+ * spends about two scored images per trained image (m x 1,000 scored : k x 1,024 trained = 1.95),
+ * so m x images = 2 x k x batch, but never fewer than 250 images (below that a path's loss on the
+ * batch is too noisy to rank paths that differ by a point of accuracy).
+ */
+export function scoringImagesFor(c: Pick<RunConfig, 'valImages' | 'm' | 'k' | 'batch'>): number {
+  return c.valImages ?? Math.max(250, Math.round((2 * c.k * c.batch) / c.m));
+}
+
+/**
+ * Pool capacity when --pool-size is not given: min(1000, max(k, floor(0.8 x iterations per epoch))).
+ * A greedy epoch keeps one path per iteration; the pool must fill within about one epoch of the
+ * greedy phase even when a fifth of the kept paths are re-draws of pool paths, so that the
+ * stopping rule measures turnover of a full pool. At the paper's scale (1,251 iterations per
+ * epoch at batch 1,024 on ImageNet) this gives the paper's 1,000.
+ */
+export function poolCapacityFor(c: Pick<RunConfig, 'poolSize' | 'k'>, batchesPerEpoch: number): number {
+  return c.poolSize ?? Math.min(1000, Math.max(c.k, Math.floor(0.8 * batchesPerEpoch)));
 }

@@ -1,7 +1,10 @@
 // What every stage of a run needs before it computes: the resolved space with its cost table,
-// the dataset (checked against the space's input shape and classes), the stratified validation
-// split (written to the run directory, so the search never sees training images as held-out
-// ones and the test set is never touched), and the run directory itself.
+// the dataset (checked against the space's input shape and classes; optionally cut to
+// --train-per-class images per class), the stratified validation split (written to the run
+// directory, so the search never sees training images as held-out ones and the test set is never
+// touched), the two disjoint parts of the held-out split (the images that score greedy rounds
+// during training, and the rest, which the search, `rank` and the probe paths use, so that the
+// search never judges paths on the images the pool was selected on), and the run directory.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -12,7 +15,7 @@ import type { ResolvedSpace, SpaceFile } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Rng } from '../util/rng.js';
 import type { RunConfig } from './config.js';
-import { ConfigError } from './config.js';
+import { ConfigError, scoringImagesFor } from './config.js';
 
 export interface Prepared {
   config: RunConfig;
@@ -25,6 +28,10 @@ export interface Prepared {
   train: Dataset;
   /** The held-out validation images (from the training set). */
   val: Dataset;
+  /** Held-out images that score the m paths of every greedy round (scoringImagesFor(config) of them). */
+  roundScoring: Dataset;
+  /** The other held-out images: search, `rank` and the probe paths score on these. */
+  searchSet: Dataset;
   dir: string;
 }
 
@@ -43,6 +50,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
 
   const { height, width, channels } = space.input;
   const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
+  if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed + 303);
   for (const [name, ds] of [['train', data.train], ['test', data.test]] as const) {
     if (ds.height !== height || ds.width !== width || ds.channels !== channels) {
       throw new ConfigError(
@@ -57,7 +65,42 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
   const train = subsetDataset(data.train, split.train);
   const val = subsetDataset(data.train, split.val);
-  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, dir };
+  const { roundScoring, searchSet } = partitionHeldOut(val, config);
+  if (searchSet.labels.length === 0) {
+    throw new ConfigError(
+      `the held-out split has ${val.labels.length} images and greedy rounds score ${roundScoring.labels.length} of them, leaving none for the search: lower --val-images or raise --val-fraction`,
+    );
+  }
+  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir };
+}
+
+/**
+ * Splits the held-out images in two by a seeded order: the first scoringImagesFor(config) score
+ * greedy rounds, the rest serve the search. When the split is too small for both, the rounds get
+ * at most half of it (and the log says how many they got).
+ */
+export function partitionHeldOut(val: Dataset, config: RunConfig): { roundScoring: Dataset; searchSet: Dataset } {
+  const n = val.labels.length;
+  const order = Array.from(new Rng(config.seed + 404).permutation(n));
+  const want = scoringImagesFor(config);
+  const rounds = Math.min(want, Math.ceil(n / 2));
+  return { roundScoring: subsetDataset(val, order.slice(0, rounds)), searchSet: subsetDataset(val, order.slice(rounds)) };
+}
+
+/** The first `perClass` images of each class in a seeded order (a stratified subset of a training set). */
+export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dataset {
+  const order = new Rng(seed).permutation(ds.labels.length);
+  const taken = new Map<number, number>();
+  const keep: number[] = [];
+  for (const i of order) {
+    const label = ds.labels[i]!;
+    const t = taken.get(label) ?? 0;
+    if (t >= perClass) continue;
+    taken.set(label, t + 1);
+    keep.push(i);
+  }
+  keep.sort((a, b) => a - b);
+  return subsetDataset(ds, keep);
 }
 
 /** config.json of the run directory: the settings that made it, for the record and for resume. */

@@ -1,9 +1,9 @@
-// Retraining the chosen path from scratch (ALGORITHM.md section 6): the path is materialised as
+// Retraining the chosen path from scratch (docs/method.md, "After the search"): the path is materialised as
 // a static network holding only its ops (a space with one op per layer), initialised fresh,
 // trained on the full training set (the held-out split included) with the standard recipe
 // (SGD, cosine schedule, label smoothing, the same augmentation), then measured once on the
 // test set with running BN statistics.
-import { BatchLoader, defaultAugmentation, type LoaderState } from '../data/index.js';
+import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
 import { Supernet } from '../native/engine.js';
 import type { Arch, ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
@@ -17,6 +17,24 @@ import type { Prepared } from './prepare.js';
 export function materialise(space: ResolvedSpace, arch: Arch): ResolvedSpace {
   const layers = space.layers.map((l, i) => ({ ...l, ops: [l.ops[arch[i]!]!] }));
   return { ...space, name: `${space.name}:${archKey(arch)}`, layers, opNames: ['chosen'] };
+}
+
+/** Images per evaluate call: the engine's workspace grows with the batch (10,000 CIFAR images would take ~10 GB). */
+const EVAL_CHUNK = 500;
+
+/** Loss (mean) and correct count of one path with running BN statistics, in chunks (exact: no batch statistics). */
+export async function evaluateInChunks(net: Supernet, path: Arch, ds: Dataset): Promise<{ loss: number; correct: number; count: number }> {
+  const px = ds.height * ds.width * ds.channels;
+  let loss = 0;
+  let correct = 0;
+  const n = ds.labels.length;
+  for (let i = 0; i < n; i += EVAL_CHUNK) {
+    const j = Math.min(n, i + EVAL_CHUNK);
+    const [r] = await net.evaluate([path], ds.images.subarray(i * px, j * px), ds.labels.subarray(i, j), { bn: 'running' });
+    loss += r!.loss * r!.count;
+    correct += r!.correct;
+  }
+  return { loss: loss / n, correct, count: n };
 }
 
 export interface RetrainEpoch {
@@ -35,6 +53,9 @@ export interface RetrainResult {
   testLoss: number;
   testAccuracy: number;
   testImages: number;
+  /** With evaluateHeldOut: accuracy and loss on the held-out split. */
+  heldOutAccuracy?: number;
+  heldOutLoss?: number;
 }
 
 interface RetrainState {
@@ -46,20 +67,36 @@ interface RetrainState {
   acc: { loss: number; correct: number; count: number };
 }
 
-export async function retrain(p: Prepared, arch: Arch, opts: { log: (l: string) => void; resume: boolean; quiet?: boolean }): Promise<RetrainResult> {
+export interface RetrainOptions {
+  log: (l: string) => void;
+  resume: boolean;
+  quiet?: boolean;
+  /** 'full' (default): the whole training set, held-out split included; 'train-split': without the held-out images (ground truth, so that the held-out accuracy means something). */
+  trainOn?: 'full' | 'train-split';
+  /** Seed offset of the fresh weights and the data order (ground truth with several seeds). */
+  seedOffset?: number;
+  /** false: no checkpoints (a ground-truth run restarts a path that was cut short). Default true. */
+  checkpoints?: boolean;
+  /** Also measure the held-out split with running BN statistics. */
+  evaluateHeldOut?: boolean;
+}
+
+export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Promise<RetrainResult> {
   const c = p.config;
   const space = materialise(p.space, arch);
   const path = space.layers.map(() => 0);
-  const net = await Supernet.create(space, { seed: c.seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
-  const loader = new BatchLoader(p.data.train, { batchSize: c.retrainBatch, seed: c.seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
+  const seed = c.seed + (opts.seedOffset ?? 0);
+  const net = await Supernet.create(space, { seed: seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
+  const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
+  const loader = new BatchLoader(trainSet, { batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;
   const total = c.retrainEpochs * bpe;
   const warmup = Math.round(c.warmupEpochs * bpe);
-  const store = new CheckpointStore(p.dir, 'retrain');
+  const store = opts.checkpoints === false ? null : new CheckpointStore(p.dir, 'retrain');
   let iteration = 0;
   let epochs: RetrainEpoch[] = [];
   let acc = { loss: 0, correct: 0, count: 0 };
-  if (opts.resume) {
+  if (opts.resume && store) {
     const loaded = await store.load<RetrainState>(net, opts.log);
     if (loaded && loaded.state.arch === archKey(arch)) {
       ({ iteration, epochs, acc } = loaded.state);
@@ -86,12 +123,17 @@ export async function retrain(p: Prepared, arch: Arch, opts: { log: (l: string) 
       opts.log(`retrain epoch ${e.epoch}/${c.retrainEpochs}: loss ${e.trainLoss.toFixed(4)} acc ${(100 * e.trainAccuracy).toFixed(2)}% (${e.seconds.toFixed(1)} s)`);
       acc = { loss: 0, correct: 0, count: 0 };
       started = Date.now();
-      await store.save(net, iteration, { version: 1, arch: archKey(arch), iteration, loader: loader.state(), epochs, acc } satisfies RetrainState);
+      if (store) await store.save(net, iteration, { version: 1, arch: archKey(arch), iteration, loader: loader.state(), epochs, acc } satisfies RetrainState);
     }
   }
   const test = p.data.test;
-  const [r] = await net.evaluate([path], test.images, test.labels, { bn: 'running' });
+  const r = await evaluateInChunks(net, path, test);
   const result: RetrainResult = { arch, net, space, epochs, testLoss: r!.loss, testAccuracy: r!.correct / r!.count, testImages: r!.count };
+  if (opts.evaluateHeldOut && p.val.labels.length > 0) {
+    const h = await evaluateInChunks(net, path, p.val);
+    result.heldOutAccuracy = h!.correct / h!.count;
+    result.heldOutLoss = h!.loss;
+  }
   opts.log(`retrained ${archKey(arch)}: test accuracy ${(100 * result.testAccuracy).toFixed(2)}% on ${result.testImages} test images`);
   return result;
 }

@@ -1,7 +1,11 @@
 // The search stage: evolutionary (or random) search over paths of the trained supernet under the
 // FLOPs / parameter / latency constraints, every candidate scored on the same held-out images
-// (ALGORITHM.md section 5). GreedyNAS seeds the first population with the pool's best paths; the
-// randomly seeded run of the same budget is the paper's Figure 3 comparison.
+// (docs/method.md, "Search"): the part of the held-out split that greedy rounds never scored on
+// (p.searchSet), so the pool's paths have no head start from having been selected on them.
+// GreedyNAS seeds the first population from the pool: the whole pool is re-scored once with the
+// search's scorer (pool scores are training-time losses of a supernet that kept changing) and
+// offered in that order, so invalid or duplicate seeds are replaced by the next pool path, not by
+// random ones. The randomly seeded run of the same budget is the paper's Figure 3 comparison.
 import { join } from 'node:path';
 
 import type { Supernet } from '../native/engine.js';
@@ -10,6 +14,7 @@ import type { CandidateScorer, EvaluatedPath, GenerationRecord, SearchResult } f
 import { EvolutionSearch } from '../search/evolution.js';
 import { RandomSearch } from '../search/random.js';
 import type { Arch } from '../space/types.js';
+import { archKey } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { calibrationBatches, fixedSubset, type Prepared } from './prepare.js';
@@ -38,7 +43,7 @@ export interface SearchStageOptions {
 /** A scorer per the config's BN handling: batch statistics, or SPOS recalibration per candidate. */
 function candidateScorer(p: Prepared, net: Supernet): CandidateScorer {
   const c = p.config;
-  const images = fixedSubset(p.val, c.searchImages, c.seed + 606);
+  const images = fixedSubset(p.searchSet, c.searchImages, c.seed + 606);
   if (c.searchBn === 'batch') return scorer(net, images, 'batch');
   const batches = calibrationBatches(p);
   return async (archs: Arch[]) => {
@@ -61,13 +66,29 @@ export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool 
   if (c.searchInit === 'pool' && (!pool || pool.size === 0)) {
     opts.log('search: no candidate pool (baseline sampler or empty pool): the first population is random');
   }
+  // One cache for both runs: a path's score on the fixed search images does not change.
+  const searchImages = Math.min(c.searchImages, p.searchSet.labels.length);
+  const cache = new Map<string, { loss: number; accuracy: number }>();
+  const cached = async (archs: Arch[]) => {
+    const todo = archs.filter((a) => !cache.has(archKey(a)));
+    if (todo.length > 0) (await score(todo)).forEach((s, i) => cache.set(archKey(todo[i]!), s));
+    return archs.map((a) => cache.get(archKey(a))!);
+  };
+  let poolSeeds: number[][] = [];
+  if (inits.includes('pool') && pool && pool.size > 0) {
+    const entries = pool.entries().map((e) => [...e.arch]);
+    const rescored = await cached(entries);
+    const order = entries.map((_, i) => i).sort((a, b) => rescored[b]!.accuracy - rescored[a]!.accuracy || rescored[a]!.loss - rescored[b]!.loss);
+    poolSeeds = order.map((i) => entries[i]!);
+    opts.log(`search: re-scored the ${entries.length} pool paths on ${searchImages} search images; best ${(100 * rescored[order[0]!]!.accuracy).toFixed(2)}%`);
+  }
   const runs: SearchRun[] = [];
   for (const init of inits) {
     const base = { space: p.costs, costs: p.costs, seed: c.seed + 808, constraints, population: c.population, generations: c.generations };
-    const seeds = init === 'pool' && pool ? pool.best(c.population).map((e) => e.arch) : [];
+    const seeds = init === 'pool' ? poolSeeds : [];
     const search = c.searcher === 'evolution' ? new EvolutionSearch({ ...base, init: seeds }) : new RandomSearch(base);
     const progress = new Progress(`search (${c.searcher}, ${init}-seeded)`, c.generations, 'gen', process.stderr, opts.quiet);
-    const result = await search.run(score, (g: GenerationRecord) => {
+    const result = await search.run(cached, (g: GenerationRecord) => {
       log.write({ type: 'generation', init, ...g });
       progress.update(g.generation + 1, `best acc ${(100 * g.best.accuracy).toFixed(2)}%`);
     });
@@ -85,7 +106,8 @@ export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool 
   writeJsonAtomic(join(p.dir, 'search.json'), {
     searcher: c.searcher,
     constraints: { flopsMax: c.flopsMax, paramsMax: c.paramsMax, latencyMax: c.latencyMax },
-    scoring: { images: c.searchImages, bn: c.searchBn, source: 'held-out validation split (never the test set)' },
+    scoring: { images: searchImages, bn: c.searchBn, source: 'held-out validation split, the part greedy rounds never scored on (never the test set)' },
+    poolRescored: poolSeeds.length,
     runs: runs.map((r) => ({
       init: r.init,
       evaluated: r.result.evaluated,

@@ -2,9 +2,11 @@
 //   uniform  one uniform path per iteration under the budget (SPOS; optional FLOPs bins)
 //   fair     per step, every choice of every layer once: |choices| paths, each on its own batch,
 //            gradients summed, one update (FairNAS strict fairness)
-//   greedy   GreedyNAS rounds: m paths scored on one held-out batch in one batched native call,
-//            top-k kept into the candidate pool and trained one iteration each; eps schedule;
-//            stopping rule on pool turnover at each epoch end (ALGORITHM.md section 3)
+//   greedy   a uniform warm-up (--greedy-warmup of the planned iterations), then GreedyNAS
+//            rounds: m paths scored on one held-out batch in one batched native call, top-k kept
+//            into the candidate pool and trained one iteration each; eps ramps from the end of
+//            the warm-up; stopping rule on the turnover of a full pool at each epoch end
+//            (docs/method.md, "Greedy supernet training")
 // Checkpoints every N iterations and at each epoch end hold the weights, momentum, sampler
 // state (pool, queue, RNG), loader position, counters and history; --resume continues exactly.
 import { join } from 'node:path';
@@ -24,7 +26,7 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { CheckpointStore } from './checkpoints.js';
-import type { RunConfig } from './config.js';
+import { poolCapacityFor, type RunConfig } from './config.js';
 import { learningRate } from './lr-schedule.js';
 import { fixedSubset, type Prepared } from './prepare.js';
 import { RunLog } from './run-log.js';
@@ -44,6 +46,7 @@ export interface EpochSummary {
   /** GreedyNAS: pool turnover of the epoch and the pool's size. */
   pi?: number;
   poolSize?: number;
+  poolFull?: boolean;
   seconds: number;
 }
 
@@ -133,7 +136,8 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   // Samplers
   const uniform = new UniformSampler(shape, { seed: c.seed + 101, costs: p.costs, constraints, ...(c.flopsBins > 0 ? { bins: { count: c.flopsBins } } : {}) });
   const fair = c.sampler === 'fair' ? new FairSampler(shape, { seed: c.seed + 202 }) : null;
-  const pool = c.sampler === 'greedy' ? new CandidatePool({ capacity: c.poolSize }) : null;
+  const pool = c.sampler === 'greedy' ? new CandidatePool({ capacity: poolCapacityFor(c, bpe) }) : null;
+  const greedyWarmup = Math.round(c.greedyWarmup * total);
   const greedy =
     c.sampler === 'greedy'
       ? new GreedySampler({
@@ -143,18 +147,28 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
           m: c.m,
           k: c.k,
           usePool: c.usePool,
-          eps: { totalIterations: total, epsMax: c.epsMax, t0Fraction: c.t0Fraction },
+          warmupIterations: greedyWarmup,
+          eps: { totalIterations: total, epsMax: c.epsMax, t0: greedyWarmup },
           stopping: { alpha: c.alpha, enabled: c.stopping },
         })
       : null;
 
-  // Held-out images: the GreedyNAS scoring batch (drawn once per run, or per round) and a fixed
-  // probe set of random paths measured at every epoch end for every sampler.
-  const scoringBatch = fixedSubset(p.val, c.valImages, c.seed + 404);
+  // Held-out images: the GreedyNAS scoring batch (p.roundScoring; or, with --redraw-scoring-batch,
+  // a new draw from the same part of the split every round), and a fixed probe set of random paths
+  // measured at every epoch end for every sampler on the other part (p.searchSet), so that the probe
+  // and the pool's best are judged on images the pool was not selected on.
+  const scoringBatch = p.roundScoring;
+  const probeImages = p.searchSet;
   const scoreRound = async (archs: Arch[], round: number): Promise<number[]> => {
-    const ds = c.redrawScoringBatch ? fixedSubset(p.val, c.valImages, c.seed + 404 + 7919 * round) : scoringBatch;
+    const ds = c.redrawScoringBatch ? fixedSubset(p.roundScoring, p.roundScoring.labels.length, c.seed + 404 + 7919 * round) : scoringBatch;
     return (await scorer(net, ds)(archs)).map((s) => s.loss);
   };
+  if (greedy) {
+    const perOp = greedyWarmup / shape.numChoices;
+    opts.log(
+      `greedy: uniform warm-up for ${greedyWarmup} of ${total} iterations (~${perOp.toFixed(0)} updates per op), then rounds of m=${c.m}, k=${c.k} scored on ${scoringBatch.labels.length} held-out images; pool capacity ${pool!.capacity}; eps 0 -> ${c.epsMax}`,
+    );
+  }
   const probeRng = new Rng(c.seed + 505);
   const probePaths = Array.from({ length: 10 }, () => Array.from({ length: shape.numLayers }, () => probeRng.int(shape.numChoices)));
 
@@ -234,7 +248,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   };
 
   const endEpoch = async () => {
-    const probe = await scorer(net, scoringBatch)(probePaths);
+    const probe = await scorer(net, probeImages)(probePaths);
     const summary: EpochSummary = {
       epoch: epochsDone + 1,
       iterations: iteration,
@@ -250,11 +264,12 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
       summary.poolSize = pool.size;
       const best = pool.best(1)[0];
       if (best) {
-        const [s] = await scorer(net, scoringBatch)([[...best.arch]]);
+        const [s] = await scorer(net, probeImages)([[...best.arch]]);
         summary.poolBest = best.key;
         summary.poolBestLoss = s!.loss;
         summary.poolBestAccuracy = s!.accuracy;
       }
+      summary.poolFull = turnover.poolFull;
       if (turnover.stop) stopped = `pool turnover pi = ${turnover.pi.toFixed(3)} <= alpha = ${c.alpha} after epoch ${summary.epoch}`;
     }
     history.push(summary);
@@ -266,7 +281,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
     opts.log(
       `epoch ${summary.epoch}/${c.epochs}: train loss ${summary.trainLoss.toFixed(4)} acc ${(100 * summary.trainAccuracy).toFixed(2)}%` +
         ` | probe paths val acc ${(100 * summary.probeAccuracy).toFixed(2)}%` +
-        (summary.poolBestAccuracy !== undefined ? ` | pool best val acc ${(100 * summary.poolBestAccuracy).toFixed(2)}% | pi ${summary.pi!.toFixed(3)} | pool ${summary.poolSize}` : '') +
+        (summary.poolBestAccuracy !== undefined ? ` | pool best val acc ${(100 * summary.poolBestAccuracy).toFixed(2)}% | pi ${summary.pi!.toFixed(3)} | pool ${summary.poolSize}/${pool?.capacity}` : '') +
         ` | ${summary.seconds.toFixed(1)} s`,
     );
     await checkpoint();
