@@ -12,6 +12,7 @@ import { archFlops } from '../src/space/cost.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { ArchError, randomTensorSource, writeOnnx } from '../src/export/onnx.js';
 import { formatProfile, profile, quantile, summarize } from '../src/profile/latency.js';
+import { averageRanks, pearson, spearman } from '../src/analysis/rank-stats.js';
 import {
   LatencyPredictor,
   formatValidation,
@@ -19,9 +20,6 @@ import {
   latencyTableKey,
   latencyTablePath,
   mape,
-  pearson,
-  ranks,
-  spearman,
   validateLatencyTable,
   type LatencyTableData,
 } from '../src/profile/latency-table.js';
@@ -56,7 +54,7 @@ test('statistics helpers', () => {
   assert.ok(Math.abs(s.imagesPerSecond - 8000 / 3) < 1e-9);
   assert.ok(Math.abs(pearson([1, 2, 3], [2, 4, 6]) - 1) < 1e-12);
   assert.ok(Math.abs(pearson([1, 2, 3], [3, 2, 1]) + 1) < 1e-12);
-  assert.deepEqual(ranks([10, 30, 20, 20]), [1, 4, 2.5, 2.5]);
+  assert.deepEqual(averageRanks([10, 30, 20, 20]), [1, 4, 2.5, 2.5]);
   assert.ok(Math.abs(spearman([1, 2, 3, 4], [1, 8, 27, 64]) - 1) < 1e-12);
   assert.ok(Math.abs(mape([110, 90], [100, 100]) - 10) < 1e-12);
 });

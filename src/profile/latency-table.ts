@@ -45,6 +45,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { buildIdentityModel, buildSegmentModel, checkArch, randomTensorSource, serializeModel, segmentShapes, writeBytes, type Segment } from '../export/onnx.js';
 import { costTable } from '../space/cost.js';
 import { archKey, parseArchKey, type Arch, type ResolvedSpace } from '../space/types.js';
+import { pearson, spearman } from '../analysis/rank-stats.js';
 import { Rng } from '../util/rng.js';
 import { createSession, machineInfo, randomInput, timeSession } from './latency.js';
 
@@ -150,40 +151,7 @@ export interface LatencyValidation {
 // ---------------------------------------------------------------------------------------------
 // Statistics.
 
-export function pearson(a: readonly number[], b: readonly number[]): number {
-  const n = a.length;
-  if (n !== b.length || n < 2) throw new RangeError(`pearson: need two series of the same length >= 2 (got ${a.length}, ${b.length})`);
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma;
-    const db = b[i]! - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return saa === 0 || sbb === 0 ? 0 : sab / Math.sqrt(saa * sbb);
-}
-
-/** Ranks 1..n, ties get their mean rank. */
-export function ranks(v: readonly number[]): number[] {
-  const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-  const r = new Array<number>(v.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-    for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  return r;
-}
-
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  return pearson(ranks(a), ranks(b));
-}
+// Pearson and Spearman come from src/analysis/rank-stats.ts (one implementation for the project).
 
 /** Mean absolute percentage error of `pred` against `actual`, in percent. */
 export function mape(pred: readonly number[], actual: readonly number[]): number {

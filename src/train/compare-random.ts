@@ -25,13 +25,15 @@ export interface RandomComparison {
   marginPoints: number;
   /** Searched beats every random path. */
   beatsAll: boolean;
+  /** Two standard errors of a test accuracy on this test set, in points: smaller margins are noise. */
+  noisePoints: number;
   verdict: string;
 }
 
 /** Relative half-width of the FLOPs band the random paths come from. */
 export const FLOPS_BAND = 0.1;
 
-export async function compareWithRandom(p: Prepared, searched: { arch: Arch; testAccuracy: number }, count: number, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RandomComparison> {
+export async function compareWithRandom(p: Prepared, searched: { arch: Arch; testAccuracy: number; testImages: number }, count: number, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RandomComparison> {
   const f = p.costs.archFlops(searched.arch);
   const budget = constraintsOf(p.config);
   const max = Math.min(f * (1 + FLOPS_BAND), p.config.flopsMax ?? Infinity);
@@ -48,11 +50,14 @@ export async function compareWithRandom(p: Prepared, searched: { arch: Arch; tes
   const margin = 100 * (searched.testAccuracy - mean);
   const beatsAll = random.every((r) => searched.testAccuracy > r.testAccuracy);
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  // Binomial standard error of one test accuracy; the margin compares one path with a mean.
+  const noise = 200 * Math.sqrt((searched.testAccuracy * (1 - searched.testAccuracy)) / Math.max(1, searched.testImages));
+  const within = Math.abs(margin) < noise ? ` (within noise: two standard errors of an accuracy on ${searched.testImages} test images are ${noise.toFixed(2)} points)` : '';
   const verdict =
     random.length === 0
       ? 'no random path of the same FLOPs band was found: no comparison'
       : margin > 0
-        ? `the searched path (${pct(searched.testAccuracy)}) is better than random paths of the same FLOPs (mean ${pct(mean)} over ${random.length}) by ${margin.toFixed(2)} points${beatsAll ? ', and better than each of them' : `, but not better than each of them`}`
-        : `the searched path (${pct(searched.testAccuracy)}) is NOT better than random paths of the same FLOPs (mean ${pct(mean)} over ${random.length}; margin ${margin.toFixed(2)} points): on this run the search did not beat chance`;
-  return { searched: { arch: key, flops: f, testAccuracy: searched.testAccuracy }, random, flopsBand: band, randomMean: mean, marginPoints: margin, beatsAll, verdict };
+        ? `the searched path (${pct(searched.testAccuracy)}) is better than random paths of the same FLOPs (mean ${pct(mean)} over ${random.length}) by ${margin.toFixed(2)} points${beatsAll ? ', and better than each of them' : ', but not better than each of them'}${within}`
+        : `the searched path (${pct(searched.testAccuracy)}) is NOT better than random paths of the same FLOPs (mean ${pct(mean)} over ${random.length}; margin ${margin.toFixed(2)} points): on this run the search did not beat chance${within}`;
+  return { searched: { arch: key, flops: f, testAccuracy: searched.testAccuracy }, random, flopsBand: band, randomMean: mean, marginPoints: margin, beatsAll, noisePoints: noise, verdict };
 }
