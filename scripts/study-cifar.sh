@@ -23,7 +23,11 @@ THREADS=${THREADS:-1}
 EPOCHS=${EPOCHS:-20}
 cd "$(dirname "$0")/.."
 RUN="node dist/run.js"
-COMMON=(--space spaces/cifar-study.json --data "$DATA" --train-per-class 1000 --flip --seed 0 --threads "$THREADS")
+# Every setting the numbers depend on is pinned here, so that a change of the CLI's defaults
+# cannot change the study.
+COMMON=(--space spaces/cifar-study.json --data "$DATA" --train-per-class 1000 --val-fraction 0.1 --flip --seed 0 --threads "$THREADS")
+SUPERNET=(--batch 128 --lr 0.1 --warmup-epochs 0.2 --m 10 --k 5 --val-images 250 --pool-size 56 --eps-max 0.8 --alpha 0.08 --greedy-warmup 0.2)
+RECIPE=(--retrain-epochs 6 --retrain-lr 0.1 --retrain-batch 128 --warmup-epochs 0.2)
 mkdir -p "$OUT"
 
 done_supernet() { [ -f "$1/results.json" ] && grep -q '"supernet"' "$1/results.json"; }
@@ -31,14 +35,14 @@ train() { # name, options...
   local name=$1; shift
   if done_supernet "$OUT/$name"; then echo "== $name: done"; return; fi
   echo "== $name: $RUN train-supernet ${COMMON[*]} $*"
-  $RUN train-supernet "${COMMON[@]}" --quiet --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1
+  $RUN train-supernet "${COMMON[@]}" "${SUPERNET[@]}" --quiet --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1
 }
 seconds() { node -e "const r=require('$OUT/$1/results.json');console.log(r.supernet.epochs.reduce((a,e)=>a+e.seconds,0))"; }
 
 for phase in $PHASES; do
   case $phase in
     truth)
-      $RUN truth "${COMMON[@]}" --quiet --retrain-epochs 6 --sample 50 --out "$OUT/truth"
+      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --sample 50 --out "$OUT/truth"
       [ -f "$OUT/truth/sample.txt" ] || node -e "console.log(Object.keys(require('$OUT/truth/truth.json')).join('\\n'))" > "$OUT/truth/sample.txt"
       ;;
     supernets)
@@ -70,7 +74,7 @@ for phase in $PHASES; do
       # the greedy pool's three best paths (by their last training-time score) get truth too
       node -e "console.log(require('$OUT/greedy/pool.json').entries.slice(0, 3).map((e) => e.arch.join('-')).join('\\n'))" >> "$OUT/searched.txt"
       sort -u "$OUT/searched.txt" -o "$OUT/searched.txt"
-      $RUN truth "${COMMON[@]}" --quiet --retrain-epochs 6 --archs "$OUT/searched.txt" --out "$OUT/truth"
+      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --archs "$OUT/searched.txt" --out "$OUT/truth"
       ;;
     report)
       node scripts/study-report.mjs "$OUT" docs/img
