@@ -35,14 +35,14 @@ train() { # name, options...
   local name=$1; shift
   if done_supernet "$OUT/$name"; then echo "== $name: done"; return; fi
   echo "== $name: $RUN train-supernet ${COMMON[*]} $*"
-  $RUN train-supernet "${COMMON[@]}" "${SUPERNET[@]}" --quiet --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1
+  $RUN train-supernet "${COMMON[@]}" "${SUPERNET[@]}" --quiet --resume --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1
 }
 seconds() { node -e "const r=require('$OUT/$1/results.json');console.log(r.supernet.epochs.reduce((a,e)=>a+e.seconds,0))"; }
 
 for phase in $PHASES; do
   case $phase in
     truth)
-      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --sample 50 --out "$OUT/truth"
+      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --resume --sample 50 --out "$OUT/truth"
       [ -f "$OUT/truth/sample.txt" ] || node -e "console.log(Object.keys(require('$OUT/truth/truth.json')).join('\\n'))" > "$OUT/truth/sample.txt"
       ;;
     supernets)
@@ -74,7 +74,7 @@ for phase in $PHASES; do
       # the greedy pool's three best paths (by their last training-time score) get truth too
       node -e "console.log(require('$OUT/greedy/pool.json').entries.slice(0, 3).map((e) => e.arch.join('-')).join('\\n'))" >> "$OUT/searched.txt"
       sort -u "$OUT/searched.txt" -o "$OUT/searched.txt"
-      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --archs "$OUT/searched.txt" --out "$OUT/truth"
+      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --resume --archs "$OUT/searched.txt" --out "$OUT/truth"
       ;;
     report)
       node scripts/study-report.mjs "$OUT" docs/img

@@ -1,9 +1,9 @@
 // Image-folder datasets on tiny folders generated here with sharp: exact PNG pixels and labels,
 // resizing (shorter side + centre crop), channel forcing, errors naming the bad file, and the
 // decoded-tensor cache: reuse, invalidation on a changed file list / mtime / options, and rebuild
-// of a corrupt or truncated cache file.
+// of a corrupt or truncated cache file; symbolic links to class folders and images followed.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -144,6 +144,26 @@ test('channels are forced: grey -> 3 replicated, RGB -> 1 luminance, alpha flatt
   assert.equal(c1.images.length, 3 * 16);
   assert.ok(c1.images.subarray(0, 16).every((v) => v === 77));
   assert.ok(c1.images.subarray(16, 32).every((v) => v === 255));
+});
+
+test('symbolic links are followed: a class folder that is a link, image files that are links; a broken link is named', async () => {
+  const dir = join(root, 'linked');
+  // ant: a real folder of links to small/ant's images; moth: a link to small/moth; zebra: a real folder
+  mkdirSync(join(dir, 'ant'), { recursive: true });
+  for (let i = 0; i < perClass; i++) symlinkSync(join(small, 'ant', `img${i}.png`), join(dir, 'ant', `img${i}.png`));
+  symlinkSync(join(small, 'moth'), join(dir, 'moth'));
+  cpSync(join(small, 'zebra'), join(dir, 'zebra'), { recursive: true });
+  const { dataset: linked } = await loadImageFolder(dir, { cacheDir: false });
+  const { dataset: plain } = await loadImageFolder(small, { cacheDir: false });
+  assert.deepEqual(linked.classNames, ['ant', 'moth', 'zebra']);
+  assert.deepEqual(Array.from(linked.labels), Array.from(plain.labels));
+  assert.deepEqual(Buffer.from(linked.images), Buffer.from(plain.images));
+  symlinkSync(join(root, 'no-such-image.png'), join(dir, 'zebra', 'img9.png'));
+  await assert.rejects(loadImageFolder(dir, { cacheDir: false }), (e: unknown) => {
+    assert.ok(e instanceof DataError && e.code === 'FOLDER_LAYOUT', String(e));
+    assert.ok(e.message.includes(`${join(dir, 'zebra', 'img9.png')}: symbolic link to a missing or unreadable target`), e.message);
+    return true;
+  });
 });
 
 test('empty class folder and missing folder are layout errors', async () => {

@@ -1,5 +1,5 @@
 // `truth` and `rank` as a user runs them, on the shipped data with tiny budgets: ground truth is
-// resumable and refuses another recipe; `rank --truth` reports statistics that agree with the
+// resumable (--resume) and refuses another recipe; `rank --truth` reports statistics that agree with the
 // paths it writes; bad truth keys are named. Plus the rules that size a greedy run and split the
 // held-out images (docs/method.md).
 import assert from 'node:assert/strict';
@@ -31,6 +31,9 @@ describe('truth and rank (CLI)', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /2 paths, 0 already in .*, 2 to train/);
     r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '1', '--out', truthDir]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /already holds a run .*: continue it with --resume/);
+    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '1', '--resume', '--out', truthDir]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /3 paths, 2 already in .*, 1 to train/);
     const truth = JSON.parse(readFileSync(join(truthDir, 'truth.json'), 'utf8')) as Record<string, { accuracy: number; heldOutAccuracy: number; flops: number }>;
@@ -39,9 +42,11 @@ describe('truth and rank (CLI)', () => {
       assert.ok(t.accuracy > 10 && t.accuracy <= 100, `accuracy ${t.accuracy}`); // better than chance after one epoch
       assert.ok(t.heldOutAccuracy > 10 && t.flops > 0);
     }
-    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '2', '--out', truthDir]);
+    const record = readFileSync(join(truthDir, 'config.json'));
+    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '2', '--resume', '--out', truthDir]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /another recipe \(retrainEpochs: 1 there, 2 now\)/);
+    assert.ok(readFileSync(join(truthDir, 'config.json')).equals(record), 'a refused truth rerun rewrote config.json');
   });
 
   it('rank --truth scores the truth paths and reports statistics consistent with rank.json', () => {

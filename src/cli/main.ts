@@ -6,6 +6,7 @@
 //   describe        a space: layers, choices, size, FLOPs range, share under a budget
 //   backends        the compute backends built and usable here (CPU ISA, CUDA devices)
 //   export          one path to ONNX (with parity check)       profile   latency of an ONNX model
+// Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C).
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,8 +16,9 @@ import { loadSpace } from '../space/presets.js';
 import type { Arch } from '../space/types.js';
 import { archKey, parseArchKey } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
-import { applyOptions, checkConfig, ConfigError, DEFAULTS, loadConfigFile, OPTION_SPECS, type RunConfig } from '../train/config.js';
-import { prepare, writeRunConfig, type Prepared } from '../train/prepare.js';
+import { applyObject, applyOptions, checkConfig, ConfigError, DEFAULTS, loadConfigFile, OPTION_SPECS, type RunConfig } from '../train/config.js';
+import { prepare, type Prepared } from '../train/prepare.js';
+import { Interrupted, openRunDirectory, readJsonFile, readRunRecord } from '../train/run-dir.js';
 import { retrain, type RetrainResult } from '../train/retrain.js';
 import { runSearch, type SearchOutput } from '../train/search-stage.js';
 import { createSupernet, trainSupernet, type SupernetResult } from '../train/train-supernet.js';
@@ -44,6 +46,10 @@ interface Command {
 
 interface Flags {
   resume: boolean;
+  /** train-supernet, run, truth: move a run in --out aside (into <out>/.replaced-<time>/) and start anew. */
+  force: boolean;
+  /** --resume with settings that differ from the run's config.json. */
+  allowChange: boolean;
   quiet: boolean;
   arch?: string;
   /** `truth` / `rank`: which paths. */
@@ -65,18 +71,32 @@ const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'mat
 
 /** Commands that continue a run in --out and so start from its config.json. */
 const RUN_READERS = new Set(['search', 'retrain', 'rank', 'export']);
+/** Commands that write a run: they refuse a run directory in --out unless --resume (then its config.json is their base) or --force. */
+const RUN_WRITERS = new Set(['train-supernet', 'run', 'truth']);
+const WRITER_FLAGS = {
+  force: 'a run already in --out is moved into <out>/.replaced-<time>/ (nothing is deleted) and a new one starts',
+  'allow-change': "with --resume: continue although settings differ from the run's config.json (space, sampler, seed, batch, m, k, epochs, lr, greedy-warmup, train-per-class, val-fraction, threads)",
+};
 
 const say = (line: string) => console.log(line);
 const warn = (line: string) => console.error(line);
 
 async function loadTrainedSupernet(p: Prepared): Promise<{ net: Awaited<ReturnType<typeof createSupernet>>; pool: CandidatePool | null }> {
   const net = await createSupernet(p, p.config.seed);
-  const loaded = await new CheckpointStore(p.dir, 'supernet').load(net, warn);
-  if (!loaded) throw new ConfigError(`no supernet checkpoint in ${join(p.dir, 'checkpoints')}: run \`train-supernet --out ${p.config.out}\` first`);
+  const loaded = await new CheckpointStore(p.dir, 'supernet', p.runId, warn).load(net, warn);
+  if (!loaded) throw new ConfigError(`no supernet checkpoint of this run in ${join(p.dir, 'checkpoints')}: run \`train-supernet --out ${p.config.out}\` first`);
   say(`loaded supernet from ${loaded.info.file}`);
   let pool: CandidatePool | null = null;
   const poolFile = join(p.dir, 'pool.json');
-  if (existsSync(poolFile)) pool = CandidatePool.fromJSON(JSON.parse(readFileSync(poolFile, 'utf8')) as unknown, p.costs);
+  if (existsSync(poolFile)) {
+    const fix = 'delete it (the search then starts from random paths) or rerun train-supernet';
+    const json = readJsonFile(poolFile, fix);
+    try {
+      pool = CandidatePool.fromJSON(json, p.costs);
+    } catch (e) {
+      throw new ConfigError(`pool.json in ${p.dir}: ${(e as Error).message}: ${fix}`);
+    }
+  }
   return { net, pool };
 }
 
@@ -90,10 +110,14 @@ function chosenArch(p: Prepared, flags: Flags): Arch {
   }
   const file = join(p.dir, 'search.json');
   if (!existsSync(file)) throw new ConfigError(`no --arch given and no ${file}: run \`search\` first or pass --arch KEY`);
-  const s = JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ top: Array<{ arch: number[] }> }> };
-  const best = s.runs[0]?.top[0];
-  if (!best) throw new ConfigError(`${file} holds no result`);
-  return best.arch;
+  const fix = 'delete it and rerun `search`, or pass --arch KEY';
+  const s = readJsonFile(file, fix) as { runs?: Array<{ top?: Array<{ arch?: unknown }> }> } | null;
+  const best = Array.isArray(s?.runs) ? s.runs[0]?.top?.[0] : undefined;
+  if (!best) throw new ConfigError(`search.json in ${p.dir}: holds no result: ${fix}`);
+  if (!Array.isArray(best.arch) || best.arch.length !== p.space.layers.length || best.arch.some((c) => !Number.isInteger(c) || c < 0 || c >= p.space.opNames.length)) {
+    throw new ConfigError(`search.json in ${p.dir}: its best path ${JSON.stringify(best.arch)} is not a path of the space '${p.space.name}': ${fix}`);
+  }
+  return best.arch as Arch;
 }
 
 interface LatencyHooks {
@@ -110,8 +134,16 @@ async function latencyHooks(p: Prepared): Promise<LatencyHooks> {
 }
 
 async function trainStage(p: Prepared, flags: Flags, hooks: LatencyHooks): Promise<SupernetResult> {
-  writeRunConfig(p);
   return trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet }, hooks.latencyCheck);
+}
+
+/** Before prepare() of a command that writes a run: claim --out, or check the --resume (a refused command changes nothing). */
+function openRun(config: RunConfig, flags: Flags): void {
+  openRunDirectory(config, { resume: flags.resume, force: flags.force, allowChange: flags.allowChange, log: say });
+}
+
+function interrupted(name: string, p: Prepared, r: SupernetResult): Interrupted {
+  return new Interrupted(`interrupted: stopped after the checkpoint at iteration ${r.iterations}; continue with \`${name} --resume --out ${p.config.out}\``);
 }
 
 /** The paths `truth` trains and `rank` scores: --archs FILE, --sample N, --all, or (rank) the truth file's own. */
@@ -162,10 +194,12 @@ const COMMANDS: Record<string, Command> = {
   'train-supernet': {
     summary: 'train the weight-sharing supernet with the uniform, fair or greedy sampler',
     options: TRAIN_OPTIONS,
-    extra: { resume: 'continue from the newest checkpoint in --out' },
+    extra: { resume: "continue from the newest checkpoint in --out, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
+      openRun(config, flags);
       const p = await prepare(config, { log: say });
       const r = await trainStage(p, flags, await latencyHooks(p));
+      if (r.interrupted) throw interrupted('train-supernet', p, r);
       resultsFile(p, { supernet: supernetSummary(r) });
       await writeReport(p, { supernet: r });
     },
@@ -194,13 +228,15 @@ const COMMANDS: Record<string, Command> = {
   run: {
     summary: 'all stages in order: train-supernet, search, retrain, export + parity + latency profile',
     options: [...new Set([...TRAIN_OPTIONS, ...SEARCH_OPTIONS, ...RETRAIN_OPTIONS, 'compare-random', 'export'])],
-    extra: { resume: 'continue an interrupted run from its newest checkpoints' },
+    extra: { resume: "continue an interrupted run from its newest checkpoints, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
       const started = Date.now();
+      openRun(config, flags);
       const p = await prepare(config, { log: say });
       const hooks = await latencyHooks(p);
       say(`\n== 1/4 supernet training (${config.sampler})`);
       const trained = await trainStage(p, flags, hooks);
+      if (trained.interrupted) throw interrupted('run', p, trained);
       resultsFile(p, { supernet: supernetSummary(trained) });
       say('\n== 2/4 search');
       const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet, ...hooks });
@@ -234,10 +270,17 @@ const COMMANDS: Record<string, Command> = {
   truth: {
     summary: 'stand-alone ground truth: train paths from scratch (retraining recipe), write truth.json for `rank --truth`',
     options: RETRAIN_OPTIONS.concat(['flops-max', 'params-max']),
-    extra: { archs: 'FILE of paths (one key per line, or a JSON list)', sample: 'N: a seeded uniform sample of N paths under the budget', all: 'every path (spaces of at most 100k paths)', 'truth-seeds': 'N: trainings per path, averaged (default 1)' },
+    extra: {
+      archs: 'FILE of paths (one key per line, or a JSON list)',
+      sample: 'N: a seeded uniform sample of N paths under the budget',
+      all: 'every path (spaces of at most 100k paths)',
+      'truth-seeds': 'N: trainings per path, averaged (default 1)',
+      resume: 'add to the truth in --out: paths already in truth.json are kept, not retrained',
+      ...WRITER_FLAGS,
+    },
     async run(config, flags) {
+      openRun(config, flags);
       const p = await prepare(config, { log: say });
-      writeRunConfig(p);
       const archs = pathSet(p, flags);
       const truth = await groundTruth(p, archs, { log: say, quiet: flags.quiet, seeds: flags.truthSeeds });
       say(`ground truth of ${Object.keys(truth).length} paths in ${truthFile(p.dir)}`);
@@ -299,10 +342,12 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+const EXIT_STATUS = 'exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C; continue with --resume)';
+
 function usage(): string {
   const lines = ['usage: node dist/run.js <command> [options]   (--help after a command for its options)', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(16)}${c.summary}`);
-  lines.push('', 'Quick start: node dist/run.js run   (fmnist space on the shipped Fashion-MNIST subset)');
+  lines.push('', 'Quick start: node dist/run.js run   (fmnist space on the shipped Fashion-MNIST subset)', EXIT_STATUS);
   return lines.join('\n');
 }
 
@@ -317,6 +362,7 @@ function commandHelp(name: string, c: Command): string {
   lines.push(`  --${'config FILE'.padEnd(22)}JSON file of settings (keys as in config.json); options on the command line win`);
   lines.push(`  --${'quiet'.padEnd(22)}no progress bar`);
   lines.push(`  --${'help'.padEnd(22)}this text`);
+  lines.push('', EXIT_STATUS);
   return lines.join('\n');
 }
 
@@ -335,7 +381,7 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     say(usage());
-    return name ? 0 : 1;
+    return name ? 0 : 2;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
@@ -344,7 +390,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const o of Object.keys(OPTION_SPECS)) options[o] = { type: 'string' };
-  for (const o of ['help', 'resume', 'quiet', 'all']) options[o] = { type: 'boolean' };
+  for (const o of ['help', 'resume', 'quiet', 'all', 'force', 'allow-change']) options[o] = { type: 'boolean' };
   for (const o of ['config', 'arch', 'runs', 'provider', 'json', 'archs', 'sample', 'truth', 'truth-seeds']) options[o] = { type: 'string' };
   if (name !== 'profile') delete options.json;
   let parsed;
@@ -369,15 +415,17 @@ export async function main(argv: string[]): Promise<number> {
       if (!general && !cmd.options.includes(k) && !(k in (cmd.extra ?? {}))) throw new ConfigError(`--${k} does not apply to '${name}' (see --help)`);
       if (OPTION_SPECS[k]) given[k] = val;
     }
-    // Later stages continue a run: its config.json is the base (the data, split and space that
-    // trained the supernet); options given on the command line still win.
-    if (RUN_READERS.has(name)) {
-      const runConfig = join(resolve(typeof given.out === 'string' ? given.out : config.out), 'config.json');
-      if (existsSync(runConfig)) config = loadConfigFile(runConfig, config);
+    // Later stages and --resume continue a run: its config.json is the base (the data, split and
+    // space that trained the supernet); options given on the command line still win (and --resume
+    // refuses those that would change the training, unless --allow-change).
+    if (RUN_READERS.has(name) || (v.resume === true && RUN_WRITERS.has(name))) {
+      const dir = resolve(typeof given.out === 'string' ? given.out : config.out);
+      const record = readRunRecord(dir);
+      if (record) config = applyObject(config, record, `config.json in ${dir}`);
     }
     config = checkConfig(applyOptions(config, given));
     config = { ...config, out: resolve(config.out) };
-    const flags: Flags = { resume: v.resume === true, quiet: v.quiet === true, all: v.all === true, truthSeeds: positiveFlag('truth-seeds', v['truth-seeds'] as string | undefined) ?? 1, positional: parsed.positionals, profile: {} };
+    const flags: Flags = { resume: v.resume === true, force: v.force === true, allowChange: v['allow-change'] === true, quiet: v.quiet === true, all: v.all === true, truthSeeds: positiveFlag('truth-seeds', v['truth-seeds'] as string | undefined) ?? 1, positional: parsed.positionals, profile: {} };
     if (typeof v.arch === 'string') flags.arch = v.arch;
     if (typeof v.archs === 'string') flags.archs = v.archs;
     if (typeof v.truth === 'string') flags.truth = v.truth;
@@ -389,6 +437,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error & { code?: string };
     warn(`${name}: ${err.message}`);
+    if (err instanceof Interrupted) return 130;
     if (process.env.GREEDYNAS_DEBUG) warn(err.stack ?? '');
     return err instanceof ConfigError || err instanceof TruthFileError || err.name === 'SpaceError' || err.name === 'SpaceLoadError' || err.name === 'DataError' || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
   }

@@ -4,7 +4,10 @@
 // decode options, so that the folder is decoded once.
 //
 // Class labels are the indices of the class folder names in sorted order (or in the order of the
-// `classes` option, which is how a test folder gets its training folder's labels).
+// `classes` option, which is how a test folder gets its training folder's labels). Symbolic links
+// are followed (a dataset tree of links to class folders or to image files is common); a link to
+// nothing is an error naming it.
+import type { Dirent } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -99,12 +102,26 @@ async function runPool(count: number, limit: number, fn: (i: number) => Promise<
   if (failed) throw firstError;
 }
 
+/**
+ * Whether an entry of `dir` is a directory or a file, following symbolic links (stat, not the
+ * entry's own type); a link whose target is missing is a FOLDER_LAYOUT error naming it.
+ */
+async function kindOf(dir: string, e: Dirent): Promise<'dir' | 'file' | 'other'> {
+  if (!e.isSymbolicLink()) return e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other';
+  const file = path.join(dir, e.name);
+  try {
+    const st = await stat(file);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch (err) {
+    throw new DataError('FOLDER_LAYOUT', `${file}: symbolic link to a missing or unreadable target (${(err as Error).message}); fix or remove the link`, { file, cause: err });
+  }
+}
+
 async function listDirs(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    .map((e) => e.name)
-    .sort();
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+  const dirs: string[] = [];
+  for (const e of entries) if ((await kindOf(dir, e)) === 'dir') dirs.push(e.name);
+  return dirs.sort();
 }
 
 function normalizeSize(size: ImageFolderOptions['size']): { height: number; width: number } | undefined {
@@ -135,10 +152,12 @@ async function scanFolder(
         cause: err,
       });
     }
-    let names = entries
-      .filter((e) => e.isFile() && !e.name.startsWith('.') && IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase()))
-      .map((e) => e.name)
-      .sort();
+    let names: string[] = [];
+    for (const e of entries) {
+      if (e.name.startsWith('.') || !IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) continue;
+      if ((await kindOf(path.join(dir, cls), e)) === 'file') names.push(e.name);
+    }
+    names.sort();
     if (limitPerClass !== undefined) names = names.slice(0, limitPerClass);
     if (names.length === 0) {
       throw new DataError('FOLDER_LAYOUT', `${path.join(dir, cls)}: class folder has no images (${IMAGE_EXTENSIONS.join(' ')})`, {

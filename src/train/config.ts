@@ -2,6 +2,7 @@
 // --config JSON file fill it, and the checks that reject unknown or contradictory settings with
 // a message naming the option. docs/method.md's defaults are used unless noted.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { requireCuda } from '../native/engine.js';
 
 export type SamplerName = 'uniform' | 'fair' | 'greedy';
@@ -149,7 +150,7 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   data: { key: 'data', kind: 'string', help: "dataset: 'fmnist-mini' (shipped), an IDX directory or an image-folder root" },
   out: { key: 'out', kind: 'string', help: 'run directory (config.json, log.jsonl, pool.json, checkpoints, plots)' },
   seed: { key: 'seed', kind: 'int', min: 0, help: 'seed of every random choice (weights, split, order, sampling)' },
-  threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores)' },
+  threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores; at most 4 x the cores)' },
   gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)' },
   math: { key: 'math', kind: 'string', choices: ['fp32', 'tf32', 'bf16'], help: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)' },
   sampler: { key: 'sampler', kind: 'string', choices: ['uniform', 'fair', 'greedy'], help: 'supernet sampler: uniform (SPOS), fair (FairNAS) or greedy (GreedyNAS)' },
@@ -235,12 +236,20 @@ function coerce(name: string, raw: unknown): unknown {
 
 const KEY_TO_OPTION = new Map(Object.entries(OPTION_SPECS).map(([opt, s]) => [s.key as string, opt]));
 
+/** The command-line name of a config key ('greedyWarmup' -> 'greedy-warmup'). */
+export function optionOf(key: keyof RunConfig): string {
+  return KEY_TO_OPTION.get(key) ?? key;
+}
+
+/** Keys a run's config.json records beside the settings; a --config file may hold them and they are skipped. */
+const RECORD_KEYS = new Set(['comment', 'resolvedSpace', 'runId', 'spaceHash']);
+
 /** Applies settings given by config key (a --config file or a saved config.json). */
 export function applyObject(base: RunConfig, obj: unknown, source: string): RunConfig {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: expected a JSON object of settings`);
   const out = { ...base } as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
-    if (key === 'comment' || key === 'resolvedSpace') continue; // free text; the name a run's config.json records beside its space
+    if (RECORD_KEYS.has(key)) continue; // free text; what a run's config.json records beside its settings (space name, run id, space hash)
     const opt = KEY_TO_OPTION.get(key) ?? (OPTION_SPECS[key] ? key : undefined);
     if (!opt) throw new ConfigError(`${source}: unknown setting '${key}'`);
     out[OPTION_SPECS[opt]!.key] = coerce(opt, value);
@@ -276,6 +285,11 @@ export function applyOptions(base: RunConfig, options: Record<string, unknown>):
 
 /** Contradictions between settings. */
 export function checkConfig(c: RunConfig): RunConfig {
+  const cores = availableParallelism();
+  if (c.threads > 4 * cores) {
+    // Far more threads than cores only slows the engine down (each step waits for its slowest thread).
+    throw new ConfigError(`--threads ${c.threads}: at most 4 x the ${cores} cores of this machine (${4 * cores}); use --threads 0 for one per core`);
+  }
   if (c.k > c.m) throw new ConfigError(`--k ${c.k} cannot exceed --m ${c.m} (keep k of the m paths drawn)`);
   if (c.sampler === 'fair' && (c.flopsMax !== null || c.paramsMax !== null || c.latencyMax !== null)) {
     throw new ConfigError('--sampler fair trains every choice of every layer each step and cannot honour a FLOPs/params/latency budget during training; drop the budget here and apply it in `search`');

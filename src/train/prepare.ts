@@ -4,7 +4,8 @@
 // directory, so the search never sees training images as held-out ones and the test set is never
 // touched), the two disjoint parts of the held-out split (the images that score greedy rounds
 // during training, and the rest, which the search, `rank` and the probe paths use, so that the
-// search never judges paths on the images the pool was selected on), and the run directory.
+// search never judges paths on the images the pool was selected on), and the run directory with
+// its run id (src/train/run-dir.ts; orphan temporary files of killed writers are removed there).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -16,6 +17,7 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Rng } from '../util/rng.js';
 import type { RunConfig } from './config.js';
 import { ConfigError, scoringImagesFor } from './config.js';
+import { fsReason, removeOrphanTemporaries, runIdOf, spaceHashOf } from './run-dir.js';
 
 export interface Prepared {
   config: RunConfig;
@@ -33,6 +35,10 @@ export interface Prepared {
   /** The other held-out images: search, `rank` and the probe paths score on these. */
   searchSet: Dataset;
   dir: string;
+  /** The run's id (config.json's runId; a fresh one for a new run; null for a run recorded before run ids). */
+  runId: string | null;
+  /** sha256 of the resolved space's JSON (recorded in config.json, compared by --resume). */
+  spaceHash: string;
 }
 
 export interface PrepareOptions {
@@ -45,8 +51,14 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   const space = loaded.space;
   const costs = costTable(space);
   const dir = resolve(config.out);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(`--out ${config.out}: cannot create the run directory (${fsReason(e)}): choose a writable --out`);
+  }
   if (!existsSync(dir)) throw new ConfigError(`--out ${config.out}: cannot create the run directory`);
+  removeOrphanTemporaries(dir, log);
+  const runId = runIdOf(dir);
 
   const { height, width, channels } = space.input;
   const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
@@ -71,7 +83,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
       `the held-out split has ${val.labels.length} images and greedy rounds score ${roundScoring.labels.length} of them, leaving none for the search: lower --val-images or raise --val-fraction`,
     );
   }
-  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir };
+  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir, runId, spaceHash: spaceHashOf(space) };
 }
 
 /**
@@ -103,9 +115,9 @@ export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dat
   return subsetDataset(ds, keep);
 }
 
-/** config.json of the run directory: the settings that made it, for the record and for resume. */
+/** config.json of the run directory: the settings that made it, its run id and space hash, for the record and for resume. */
 export function writeRunConfig(p: Prepared): void {
-  writeJsonAtomic(join(p.dir, 'config.json'), { ...p.config, resolvedSpace: p.space.name });
+  writeJsonAtomic(join(p.dir, 'config.json'), { ...p.config, resolvedSpace: p.space.name, runId: p.runId, spaceHash: p.spaceHash });
 }
 
 /** Deterministic subset of a dataset: the first n of a seeded permutation (the split is already stratified). */

@@ -92,7 +92,7 @@ export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Pr
   const bpe = loader.batchesPerEpoch;
   const total = c.retrainEpochs * bpe;
   const warmup = Math.round(c.warmupEpochs * bpe);
-  const store = opts.checkpoints === false ? null : new CheckpointStore(p.dir, 'retrain');
+  const store = opts.checkpoints === false ? null : new CheckpointStore(p.dir, 'retrain', p.runId, opts.log);
   let iteration = 0;
   let epochs: RetrainEpoch[] = [];
   let acc = { loss: 0, correct: 0, count: 0 };

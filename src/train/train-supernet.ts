@@ -9,6 +9,9 @@
 //            (docs/method.md, "Greedy supernet training")
 // Checkpoints every N iterations and at each epoch end hold the weights, momentum, sampler
 // state (pool, queue, RNG), loader position, counters and history; --resume continues exactly.
+// config.json is written when a new run starts, and on --resume only once the run's checkpoint
+// has loaded (a failed resume leaves the record as it was). A new run refuses a folder that holds
+// a run (src/train/run-dir.ts).
 import { join } from 'node:path';
 
 import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
@@ -26,9 +29,10 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { CheckpointStore } from './checkpoints.js';
-import { poolCapacityFor, type RunConfig } from './config.js';
+import { ConfigError, poolCapacityFor, type RunConfig } from './config.js';
 import { learningRate } from './lr-schedule.js';
-import { fixedSubset, type Prepared } from './prepare.js';
+import { fixedSubset, writeRunConfig, type Prepared } from './prepare.js';
+import { runMarkers } from './run-dir.js';
 import { RunLog } from './run-log.js';
 
 export interface EpochSummary {
@@ -72,6 +76,8 @@ export interface SupernetResult {
   iterations: number;
   stoppedBy: string;
   checkpoint: string;
+  /** Ctrl-C stopped the training (after its checkpoint). */
+  interrupted: boolean;
 }
 
 export interface TrainOptions {
@@ -119,6 +125,10 @@ export function scorer(net: Supernet, ds: Dataset, bn: 'batch' | 'running' = 'ba
 
 export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyCheck?: (arch: readonly number[]) => boolean): Promise<SupernetResult> {
   const c = p.config;
+  if (!opts.resume) {
+    const markers = runMarkers(p.dir);
+    if (markers.length > 0) throw new ConfigError(`${p.dir} already holds a run (${markers.join(', ')}): resume it, or train into another folder`);
+  }
   const net = await createSupernet(p, c.seed);
   const shape = archSpaceOf(p.space);
   const constraints = constraintsOf(c, latencyCheck);
@@ -173,7 +183,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   const probePaths = Array.from({ length: 10 }, () => Array.from({ length: shape.numLayers }, () => probeRng.int(shape.numChoices)));
 
   const log = new RunLog(join(p.dir, 'log.jsonl'));
-  const store = new CheckpointStore(p.dir, 'supernet');
+  const store = new CheckpointStore(p.dir, 'supernet', p.runId, opts.log);
   let iteration = 0;
   let epochsDone = 0;
   let stopped: string | null = null;
@@ -202,6 +212,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
       opts.log('no checkpoint to resume from: starting from scratch');
     }
   }
+  writeRunConfig(p);
   if (!opts.resume || iteration === 0) log.truncate(0);
 
   const state = (): TrainerState => ({
@@ -338,5 +349,5 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   if (lastCheckpoint === '') await checkpoint();
   const stoppedBy = stopped ?? (iteration >= total ? `epoch cap (${c.epochs} epochs)` : interrupted ? 'interrupted' : 'iteration limit of this process');
   if (iteration >= total || stopped !== null) opts.log(`supernet training finished: ${stoppedBy}, ${iteration} iterations`);
-  return { net, history, eps: epsTrace, pool, iterations: iteration, stoppedBy, checkpoint: lastCheckpoint };
+  return { net, history, eps: epsTrace, pool, iterations: iteration, stoppedBy, checkpoint: lastCheckpoint, interrupted };
 }

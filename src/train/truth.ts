@@ -5,8 +5,9 @@
 //   {accuracy: mean test accuracy in %, testAccuracies: per seed, heldOutAccuracy, flops, params, seconds}.
 // The file is rewritten atomically after every path, so a killed run loses at most the path in
 // progress; a rerun skips the paths already there. The recipe is in <out>/truth-settings.json and a
-// rerun with another recipe is refused (its numbers would not be comparable).
-import { existsSync, readFileSync } from 'node:fs';
+// rerun with another recipe is refused (its numbers would not be comparable) and leaves the run's
+// config.json as it was.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Arch } from '../space/types.js';
@@ -14,8 +15,9 @@ import { archKey } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { formatSeconds } from '../util/progress.js';
 import { ConfigError } from './config.js';
-import type { Prepared } from './prepare.js';
+import { writeRunConfig, type Prepared } from './prepare.js';
 import { retrain } from './retrain.js';
+import { readJsonFile } from './run-dir.js';
 
 export interface TruthRecord {
   /** Mean test accuracy over the seeds, in percent. */
@@ -68,9 +70,11 @@ export async function groundTruth(p: Prepared, archs: Arch[], opts: TruthOptions
   const want = recipe(p, opts.seeds);
   let truth: TruthMap = {};
   if (existsSync(file)) {
-    truth = JSON.parse(readFileSync(file, 'utf8')) as TruthMap;
+    const json = readJsonFile(file, 'repair it, or delete it to train every path again');
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(`truth.json in ${p.dir}: expected an object of arch key -> record: repair it, or delete it to train every path again`);
+    truth = json as TruthMap;
     if (existsSync(settingsFile)) {
-      const had = JSON.parse(readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+      const had = (readJsonFile(settingsFile, 'repair it, or delete it (the recipe is then taken as this one)') ?? {}) as Record<string, unknown>;
       const diffs = Object.keys(want).filter((k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]));
       if (diffs.length > 0) {
         throw new ConfigError(
@@ -79,6 +83,8 @@ export async function groundTruth(p: Prepared, archs: Arch[], opts: TruthOptions
       }
     }
   }
+  // The run's record is written only now: a refused rerun leaves config.json as it was.
+  writeRunConfig(p);
   writeJsonAtomic(settingsFile, want);
   const todo = archs.filter((a) => truth[archKey(a)] === undefined);
   opts.log(`ground truth: ${archs.length} paths, ${archs.length - todo.length} already in ${file}, ${todo.length} to train (${opts.seeds} seed${opts.seeds > 1 ? 's' : ''} each, ${p.config.retrainEpochs} epochs on ${p.train.labels.length} images)`);
