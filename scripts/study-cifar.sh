@@ -9,6 +9,7 @@
 #   truth      stand-alone ground truth of 50 uniformly sampled paths (6 epochs each)
 #   supernets  uniform, fair, greedy (and greedy without warm-up, the old schedule) at equal
 #              iterations (20 epochs), then uniform and fair at greedy's wall-clock
+#   replicate  uniform and greedy again with seed 1 (another training subset, split and init)
 #   rank       each supernet against the truth (rank --truth)
 #   search     evolutionary search on each supernet (pool-seeded for greedy), then the searched
 #              paths trained stand-alone with the truth recipe (added to the truth file)
@@ -18,7 +19,7 @@ set -euo pipefail
 DATA=${1:?usage: study-cifar.sh DATA_DIR OUT_DIR [phase ...]}
 OUT=${2:?usage: study-cifar.sh DATA_DIR OUT_DIR [phase ...]}
 shift 2
-PHASES=${*:-truth supernets rank search report}
+PHASES=${*:-truth supernets replicate rank search report}
 THREADS=${THREADS:-1}
 EPOCHS=${EPOCHS:-20}
 cd "$(dirname "$0")/.."
@@ -55,6 +56,10 @@ for phase in $PHASES; do
         e=$(node -e "console.log(Math.max($EPOCHS, Math.round($EPOCHS * $(seconds greedy) / $(seconds $s))))")
         train "$s-wallclock" --sampler "$s" --epochs "$e"
       done
+      ;;
+    replicate)
+      train uniform-s1 --sampler uniform --epochs "$EPOCHS" --seed 1
+      train greedy-s1 --sampler greedy --epochs "$EPOCHS" --no-stopping --seed 1
       ;;
     rank)
       for d in "$OUT"/*/; do

@@ -19,7 +19,7 @@ const readJson = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : n
 const truth = readJson(join(out, 'truth', 'truth.json'));
 if (!truth) throw new Error(`no ${join(out, 'truth', 'truth.json')}`);
 const sample = new Set(readFileSync(join(out, 'truth', 'sample.txt'), 'utf8').split('\n').filter(Boolean));
-const RUNS = ['uniform', 'fair', 'greedy', 'greedy-no-warmup', 'uniform-wallclock', 'fair-wallclock'];
+const RUNS = ['uniform', 'fair', 'greedy', 'greedy-no-warmup', 'uniform-wallclock', 'fair-wallclock', 'uniform-s1', 'greedy-s1'];
 const pct = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
 
