@@ -13,13 +13,15 @@
 #   rank       each supernet against the truth (rank --truth)
 #   search     evolutionary search on each supernet (pool-seeded for greedy), then the searched
 #              paths trained stand-alone with the truth recipe (added to the truth file)
+#   noise      the first 10 truth paths trained again with seed 1 (another training subset and
+#              init): how far the ground truth itself can be trusted
 #   report     docs/results.md's table from the run folders (scripts/study-report.mjs)
 # THREADS (default 1) sets the engine threads of each job; two phases can run side by side.
 set -euo pipefail
 DATA=${1:?usage: study-cifar.sh DATA_DIR OUT_DIR [phase ...]}
 OUT=${2:?usage: study-cifar.sh DATA_DIR OUT_DIR [phase ...]}
 shift 2
-PHASES=${*:-truth supernets replicate rank search report}
+PHASES=${*:-truth supernets replicate rank search noise report}
 THREADS=${THREADS:-1}
 EPOCHS=${EPOCHS:-20}
 cd "$(dirname "$0")/.."
@@ -80,6 +82,10 @@ for phase in $PHASES; do
       node -e "console.log(require('$OUT/greedy/pool.json').entries.slice(0, 3).map((e) => e.arch.join('-')).join('\\n'))" >> "$OUT/searched.txt"
       sort -u "$OUT/searched.txt" -o "$OUT/searched.txt"
       $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --quiet --resume --archs "$OUT/searched.txt" --out "$OUT/truth"
+      ;;
+    noise)
+      head -10 "$OUT/truth/sample.txt" > "$OUT/truth/noise-sample.txt"
+      $RUN truth "${COMMON[@]}" "${RECIPE[@]}" --seed 1 --quiet --resume --archs "$OUT/truth/noise-sample.txt" --out "$OUT/truth-s1"
       ;;
     report)
       node scripts/study-report.mjs "$OUT" docs/img

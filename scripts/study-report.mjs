@@ -120,7 +120,22 @@ const truthAcc = sampleTruth.map((t) => t.accuracy);
 const sorted = [...truthAcc].sort((a, b) => b - a);
 const flopsTruth = { tau: kendallTau(sampleTruth.map((t) => t.flops), truthAcc), rho: spearman(sampleTruth.map((t) => t.flops), truthAcc) };
 const lines = [];
+// How far the truth itself can be trusted: the same paths trained with another seed.
+const again = readJson(join(out, 'truth-s1', 'truth.json'));
+let noise = null;
+if (again) {
+  const keys = Object.keys(again).filter((k) => truth[k]);
+  const a = keys.map((k) => truth[k].accuracy);
+  const b = keys.map((k) => again[k].accuracy);
+  const diffs = keys.map((_, i) => Math.abs(a[i] - b[i]));
+  noise = { paths: keys.length, kendallTau: kendallTau(a, b), spearman: spearman(a, b), meanAbsDiff: mean(diffs), maxAbsDiff: Math.max(...diffs) };
+}
 lines.push(`Ground truth: ${sampleTruth.length} uniformly sampled paths, test accuracy best ${pct(sorted[0], 2)}%, median ${pct(sorted[Math.floor(sorted.length / 2)], 2)}%, worst ${pct(sorted.at(-1), 2)}%. FLOPs alone rank them with Kendall tau ${pct(flopsTruth.tau, 3)} (Spearman ${pct(flopsTruth.rho, 3)}).`);
+if (noise) {
+  lines.push(
+    `Truth noise: ${noise.paths} of these paths trained again with seed 1 (another training subset and initialisation): mean |difference| ${pct(noise.meanAbsDiff, 2)} points (max ${pct(noise.maxAbsDiff, 2)}), Kendall tau between the two seeds ${pct(noise.kendallTau, 3)}, Spearman ${pct(noise.spearman, 3)}.`,
+  );
+}
 lines.push('');
 lines.push('| supernet | iterations | train s | probe acc % | Kendall tau | tau, top half | Spearman | prec@10% | prec@20% | its best path: truth % (rank of ' + sampleTruth.length + ') | Table 3 tau | batch agreement tau | searched path truth % | random same-FLOPs truth % (n) |');
 lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -140,7 +155,7 @@ for (const r of rows.filter((x) => x.poolTruthCount !== undefined)) {
   lines.push(`${r.name}: the pool's paths with stand-alone truth: ${r.poolTruthCount}, mean ${pct(r.poolTruthMean, 2)}% (sample mean ${pct(mean(truthAcc), 2)}%); the stopping rule (full pool, pi <= alpha) would have fired after epoch ${r.poolStop ?? 'never'}.`);
 }
 console.log(lines.join('\n'));
-writeFileSync(join(out, 'study.json'), JSON.stringify({ rows, diagnostics: diag, truth: { paths: sampleTruth.length, flopsTruth } }, null, 1));
+writeFileSync(join(out, 'study.json'), JSON.stringify({ rows, diagnostics: diag, truth: { paths: sampleTruth.length, flopsTruth, noise } }, null, 1));
 
 if (imgDir) {
   const points = [];
