@@ -40,15 +40,34 @@ import {
 export { thin, type PlotOptions } from './render.js';
 export { writeScatter, type ScatterData } from './scatter.js';
 
-export interface EpochPoint { epoch: number; trainLoss: number; trainAccuracy: number; valLoss?: number; valAccuracy?: number }
+/**
+ * One supernet epoch. Accuracies are fractions in [0, 1] (percent axes) or percentages (plain).
+ *   train*     the training batches of the epoch, on the paths sampled for them
+ *   probe*     mean of a fixed set of random paths on held-out images (every sampler)
+ *   poolBest*  GreedyNAS: the candidate pool's best path on the same held-out images
+ */
+export interface EpochPoint {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  probeLoss?: number;
+  probeAccuracy?: number;
+  poolBestLoss?: number;
+  poolBestAccuracy?: number;
+}
 export interface EpsPoint { iteration: number; eps: number }
 export interface TurnoverPoint { epoch: number; pi: number; alpha: number }
-export interface GenerationPoint { generation: number; bestAccuracy: number; bestLoss?: number }
+/** One generation of a search: the best found so far and (when known) the generation's own best. */
+export interface GenerationPoint { generation: number; bestAccuracy: number; generationBestAccuracy?: number; bestLoss?: number }
+/** One retraining epoch. */
+export interface RetrainPoint { epoch: number; trainLoss: number; trainAccuracy: number }
 export interface ReportData {
   /** Shown under each plot's title, e.g. "greedy sampler, fmnist space". */
   title: string;
   /** Training curves. */
   epochs?: EpochPoint[];
+  /** The supernet training was stopped early (by the stopping rule) after this epoch; marked on the training curves. */
+  earlyStop?: { epoch: number; label: string };
   /** eps over training iterations. */
   eps?: EpsPoint[];
   /** Pool turnover pi per epoch with the stopping threshold alpha. */
@@ -59,58 +78,112 @@ export interface ReportData {
   searchPool?: GenerationPoint[];
   /** Per-generation best of the randomly seeded search. */
   searchRandom?: GenerationPoint[];
+  /** The search's budget and scoring, lines shown under the search plot's title. */
+  searchNote?: string[];
+  /** Retraining of the chosen path from scratch, per epoch. */
+  retrain?: RetrainPoint[];
+  /** What was retrained (e.g. the path's key and ops), shown under the retraining plot's title. */
+  retrainNote?: string[];
+  /** What the losses are, when train and held-out losses differ in kind (e.g. label smoothing on the train loss only). */
+  lossNote?: string;
+  /** Test-set result after the last retraining epoch. */
+  retrainTest?: { accuracy: number; loss?: number; images?: number };
 }
 
 /** Base names of the plots, without extension, in the order writePlots writes them. */
-export const PLOT_NAMES = ['training-curves', 'eps-pi', 'pool-histogram', 'search-generations'] as const;
+export const PLOT_NAMES = ['training-curves', 'eps-pi', 'pool-histogram', 'search-generations', 'retrain-curves'] as const;
 export type PlotName = (typeof PLOT_NAMES)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Charts
 
+/** Series names of the training curves: what each number is, not "validation". */
+// Short: the legend's width is estimated generously (src/report/render.ts) and a wide legend
+// squeezes the panels; the subtitle says what each one is.
+export const TRAIN_SERIES = 'train';
+export const PROBE_SERIES = 'random probe paths (held-out)';
+export const POOL_BEST_SERIES = 'pool best (held-out)';
+
+/** The short label at the early-stop rule; the subtitle says the rest (a long label would widen the layout). */
+export const EARLY_STOP_LABEL = 'early stop';
+
+/** An x position marked by a dashed vertical rule with a short label at its top (layered on a panel). */
+function ruleLayers(x: number, label: string, field: string): Spec[] {
+  const values = [{ [field]: x, label }];
+  return [
+    { data: { values }, mark: { type: 'rule', color: '#444444', strokeDash: [5, 4], strokeWidth: 1.5 }, encoding: { x: { field, type: 'quantitative' } } },
+    {
+      data: { values },
+      // Just above the panel (curves often end at its top or bottom corner), right-aligned: the
+      // rule usually sits at the last epoch, the right edge of the panel.
+      mark: { type: 'text', align: 'right', baseline: 'bottom', dx: 2, dy: -3, fontSize: 11, color: '#444444' },
+      encoding: { x: { field, type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+    },
+  ];
+}
+
 function trainingCurves(data: ReportData, epochs: EpochPoint[]): ChartDef {
   const dropped = new Dropped();
-  const rows: { epoch: number; split: string; metric: string; value: number }[] = [];
+  const rows: { epoch: number; series: string; metric: string; value: number }[] = [];
   const sorted = epochs.slice().sort(byKey((p) => p.epoch));
-  let hasVal = false;
+  const present = new Set<string>();
   for (const p of sorted) {
     if (!finite(p.epoch)) { dropped.n++; continue; }
-    const add = (split: string, metric: string, v: number | undefined): void => {
+    const add = (series: string, metric: string, v: number | undefined): void => {
       if (v === undefined) return;
       if (!dropped.keep(v)) return;
-      rows.push({ epoch: p.epoch, split, metric, value: v });
-      if (split === 'validation') hasVal = true;
+      rows.push({ epoch: p.epoch, series, metric, value: v });
+      present.add(series);
     };
-    add('train', 'loss', p.trainLoss);
-    add('train', 'accuracy', p.trainAccuracy);
-    add('validation', 'loss', p.valLoss);
-    add('validation', 'accuracy', p.valAccuracy);
+    add(TRAIN_SERIES, 'loss', p.trainLoss);
+    add(TRAIN_SERIES, 'accuracy', p.trainAccuracy);
+    add(PROBE_SERIES, 'loss', p.probeLoss);
+    add(PROBE_SERIES, 'accuracy', p.probeAccuracy);
+    add(POOL_BEST_SERIES, 'loss', p.poolBestLoss);
+    add(POOL_BEST_SERIES, 'accuracy', p.poolBestAccuracy);
   }
-  const splits = hasVal ? ['train', 'validation'] : ['train'];
+  const all = [TRAIN_SERIES, PROBE_SERIES, POOL_BEST_SERIES];
+  const series = all.filter((x) => present.has(x));
+  const colors = all.map((_, i) => SERIES_COLORS[i] as string).filter((_, i) => present.has(all[i]!));
   const acc = accuracyAxis(rows.filter((r) => r.metric === 'accuracy').map((r) => r.value));
   const points = sorted.length <= MAX_POINT_MARKS;
+  const stop = data.earlyStop !== undefined && finite(data.earlyStop.epoch) ? data.earlyStop : undefined;
   const scaleOf = (metric: string): Spec => {
     const domain = flatDomain(rows.filter((r) => r.metric === metric).map((r) => r.value));
     return domain === undefined ? { zero: false } : { zero: false, domain };
   };
+  const x = { field: 'epoch', type: 'quantitative', title: 'Epoch', scale: { nice: false, zero: false }, axis: { tickMinStep: 1, format: 'd' } };
   const panel = (metric: 'loss' | 'accuracy', title: string, format: string | undefined, p: Panel): Record<string, unknown> => ({
     width: p.width,
     height: p.height,
     title: panelTitle(metric === 'loss' ? 'Loss' : 'Accuracy', p),
-    transform: [{ filter: { field: 'metric', equal: metric } }],
-    mark: { type: 'line', point: points ? { filled: true, size: 30 } : false },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'Epoch', scale: { nice: false, zero: false }, axis: { tickMinStep: 1, format: 'd' } },
-      y: { field: 'value', type: 'quantitative', title, scale: scaleOf(metric), axis: format === undefined ? {} : { format } },
-      color: { field: 'split', type: 'nominal', title: null, scale: { domain: splits, range: SERIES_COLORS.slice(0, splits.length) } },
-    },
+    layer: [
+      {
+        transform: [{ filter: { field: 'metric', equal: metric } }],
+        mark: { type: 'line', point: points ? { filled: true, size: 30 } : false },
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', title, scale: scaleOf(metric), axis: format === undefined ? {} : { format } },
+          color: { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: colors } },
+        },
+      },
+      ...(stop !== undefined ? ruleLayers(stop.epoch, EARLY_STOP_LABEL, 'epoch') : []),
+    ],
   });
+  const notes = [
+    // Subtitle lines stay under ~80 characters: longer ones are cut at the chart's width.
+    'train: the paths sampled for the training batches of each epoch',
+    ...(data.lossNote ? [data.lossNote] : []),
+    ...(present.has(PROBE_SERIES) || present.has(POOL_BEST_SERIES) ? ['held-out: training-set images kept out of training (never the test set)'] : []),
+    ...(stop !== undefined ? [`dashed line: ${stop.label}`] : []),
+    ...dropped.note('value'),
+  ];
   return {
     cols: 2,
     rows: 1,
     build: (p): Spec => ({
       ...baseConfig(),
-      title: titleOf('Training curves', [data.title, ...dropped.note('value')], p.total),
+      title: titleOf('Supernet training curves', [data.title, ...notes], p.total),
       data: { values: rows },
       hconcat: [panel('loss', 'Loss', undefined, p), panel('accuracy', acc.title, acc.format, p)],
       resolve: { scale: { color: 'shared' } },
@@ -229,13 +302,17 @@ function poolHistogram(data: ReportData, scores: number[]): ChartDef {
   };
 }
 
+export const GENERATION_BEST = 'best in generation';
+export const BEST_SO_FAR = 'best so far';
+
 function searchGenerations(data: ReportData, pool: GenerationPoint[] | undefined, random: GenerationPoint[] | undefined): ChartDef {
   const dropped = new Dropped();
   const POOL = 'pool-seeded (GreedyNAS)';
   const RANDOM = 'random-seeded';
-  const rows: { generation: number; seeding: string; accuracy: number }[] = [];
+  const rows: { generation: number; seeding: string; kind: string; accuracy: number }[] = [];
   const series: string[] = [];
   const colors: string[] = [];
+  const kinds = new Set<string>();
   let longest = 0;
   for (const [name, pts, color] of [[POOL, pool, SERIES_COLORS[0]], [RANDOM, random, SERIES_COLORS[1]]] as const) {
     if (pts === undefined) continue;
@@ -243,31 +320,96 @@ function searchGenerations(data: ReportData, pool: GenerationPoint[] | undefined
     colors.push(color as string);
     const kept = pts.filter((g) => dropped.keep(g.generation, g.bestAccuracy)).sort(byKey((g) => g.generation));
     longest = Math.max(longest, kept.length);
-    for (const g of kept) rows.push({ generation: g.generation, seeding: name, accuracy: g.bestAccuracy });
+    for (const g of kept) {
+      if (g.generationBestAccuracy !== undefined && dropped.keep(g.generationBestAccuracy)) {
+        rows.push({ generation: g.generation, seeding: name, kind: GENERATION_BEST, accuracy: g.generationBestAccuracy });
+        kinds.add(GENERATION_BEST);
+      }
+      rows.push({ generation: g.generation, seeding: name, kind: BEST_SO_FAR, accuracy: g.bestAccuracy });
+      kinds.add(BEST_SO_FAR);
+    }
   }
+  const kindDomain = [GENERATION_BEST, BEST_SO_FAR].filter((k) => kinds.has(k));
   const acc = accuracyAxis(rows.map((r) => r.accuracy));
   const points = longest <= MAX_POINT_MARKS;
   const domain = flatDomain(rows.map((r) => r.accuracy));
+  const what = kinds.has(GENERATION_BEST) ? 'best per generation and best so far' : 'best so far';
   return {
     cols: 1,
     rows: 1,
     build: (p): Spec => ({
       ...baseConfig(),
-      title: titleOf('Evolutionary search: best accuracy per generation', [data.title, ...dropped.note('point')], p.total),
+      title: titleOf(`Evolutionary search: ${what}`, [data.title, ...(data.searchNote ?? []), ...dropped.note('point')], p.total),
       width: p.width,
       height: p.height,
       data: { values: rows },
       mark: { type: 'line', point: points ? { filled: true, size: 36 } : false },
       encoding: {
         x: { field: 'generation', type: 'quantitative', title: 'Generation', scale: { zero: false, nice: false }, axis: { tickMinStep: 1, format: 'd' } },
-        y: { field: 'accuracy', type: 'quantitative', title: `Best ${acc.title.charAt(0).toLowerCase()}${acc.title.slice(1)} in population`, scale: domain === undefined ? { zero: false } : { zero: false, domain }, axis: acc.format === undefined ? {} : { format: acc.format } },
+        y: { field: 'accuracy', type: 'quantitative', title: `${acc.title} on held-out images`, scale: domain === undefined ? { zero: false } : { zero: false, domain }, axis: acc.format === undefined ? {} : { format: acc.format } },
         color: { field: 'seeding', type: 'nominal', title: null, scale: { domain: series, range: colors } },
+        // One line per seeding and kind; the kind shows as solid or dashed.
+        strokeDash: { field: 'kind', type: 'nominal', title: null, scale: { domain: kindDomain, range: kindDomain.map((k) => (k === BEST_SO_FAR ? [6, 4] : [1, 0])) } },
       },
     }),
   };
 }
 
-// ---------------------------------------------------------------------------------------------
+export const RETRAIN_TRAIN_SERIES = 'train (augmented batches)';
+export const RETRAIN_TEST_SERIES = 'test (once, after training)';
+
+function retrainCurves(data: ReportData, epochs: RetrainPoint[]): ChartDef {
+  const dropped = new Dropped();
+  const rows: { epoch: number; series: string; metric: string; value: number }[] = [];
+  const sorted = epochs.filter((e) => dropped.keep(e.epoch)).sort(byKey((e) => e.epoch));
+  for (const e of sorted) {
+    if (dropped.keep(e.trainLoss)) rows.push({ epoch: e.epoch, series: RETRAIN_TRAIN_SERIES, metric: 'loss', value: e.trainLoss });
+    if (dropped.keep(e.trainAccuracy)) rows.push({ epoch: e.epoch, series: RETRAIN_TRAIN_SERIES, metric: 'accuracy', value: e.trainAccuracy });
+  }
+  const last = sorted[sorted.length - 1]?.epoch;
+  const test = data.retrainTest;
+  let testNote: string[] = [];
+  if (test !== undefined && last !== undefined) {
+    if (finite(test.loss)) rows.push({ epoch: last, series: RETRAIN_TEST_SERIES, metric: 'loss', value: test.loss });
+    if (dropped.keep(test.accuracy)) {
+      rows.push({ epoch: last, series: RETRAIN_TEST_SERIES, metric: 'accuracy', value: test.accuracy });
+      const shown = test.accuracy <= 1 ? `${(100 * test.accuracy).toFixed(2)}%` : fmt(test.accuracy);
+      testNote = [`test accuracy ${shown}${test.images !== undefined ? ` on ${test.images} test images` : ''}, measured once after training`];
+    }
+  }
+  const series = [RETRAIN_TRAIN_SERIES, ...(rows.some((r) => r.series === RETRAIN_TEST_SERIES) ? [RETRAIN_TEST_SERIES] : [])];
+  const acc = accuracyAxis(rows.filter((r) => r.metric === 'accuracy').map((r) => r.value));
+  const points = sorted.length <= MAX_POINT_MARKS;
+  const scaleOf = (metric: string): Spec => {
+    const domain = flatDomain(rows.filter((r) => r.metric === metric).map((r) => r.value));
+    return domain === undefined ? { zero: false } : { zero: false, domain };
+  };
+  const x = { field: 'epoch', type: 'quantitative', title: 'Epoch', scale: { nice: false, zero: false }, axis: { tickMinStep: 1, format: 'd' } };
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: [SERIES_COLORS[0], SERIES_COLORS[1]].slice(0, series.length) } };
+  const panel = (metric: 'loss' | 'accuracy', title: string, format: string | undefined, p: Panel): Record<string, unknown> => {
+    const y = { field: 'value', type: 'quantitative', title, scale: scaleOf(metric), axis: format === undefined ? {} : { format } };
+    return {
+      width: p.width,
+      height: p.height,
+      title: panelTitle(metric === 'loss' ? 'Loss' : 'Accuracy', p),
+      layer: [
+        { transform: [{ filter: { and: [{ field: 'metric', equal: metric }, { field: 'series', equal: RETRAIN_TRAIN_SERIES }] } }], mark: { type: 'line', point: points ? { filled: true, size: 30 } : false }, encoding: { x, y, color } },
+        { transform: [{ filter: { and: [{ field: 'metric', equal: metric }, { field: 'series', equal: RETRAIN_TEST_SERIES }] } }], mark: { type: 'point', shape: 'diamond', filled: true, size: 140, opacity: 1 }, encoding: { x, y, color } },
+      ],
+    };
+  };
+  return {
+    cols: 2,
+    rows: 1,
+    build: (p): Spec => ({
+      ...baseConfig(),
+      title: titleOf('Retraining the chosen path from scratch', [data.title, ...(data.retrainNote ?? []), ...testNote, ...(data.lossNote ? [data.lossNote] : []), ...dropped.note('value')], p.total),
+      data: { values: rows },
+      hconcat: [panel('loss', 'Loss', undefined, p), panel('accuracy', acc.title, acc.format, p)],
+      resolve: { scale: { color: 'shared' } },
+    }),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -278,14 +420,15 @@ function checkArray(name: string, v: unknown): void {
 /**
  * Writes `<name>.svg` and `<name>.png` into `dir` (created if missing) for each plot whose data
  * is present and non-empty: training-curves (epochs), eps-pi (eps and/or turnover: one panel
- * each), pool-histogram (poolScores), search-generations (searchPool and/or searchRandom).
+ * each), pool-histogram (poolScores), search-generations (searchPool and/or searchRandom),
+ * retrain-curves (retrain).
  * Returns the written paths, SVG before PNG, in PLOT_NAMES order. Same input, same bytes.
  */
 export async function writePlots(dir: string, data: ReportData, options: PlotOptions = {}): Promise<string[]> {
   if (typeof dir !== 'string' || dir === '') throw new TypeError('writePlots: dir must be a non-empty path');
   if (data === null || typeof data !== 'object') throw new TypeError('writePlots: data must be an object');
   if (typeof data.title !== 'string') throw new TypeError('writePlots: data.title must be a string');
-  for (const k of ['epochs', 'eps', 'turnover', 'poolScores', 'searchPool', 'searchRandom'] as const) checkArray(k, data[k]);
+  for (const k of ['epochs', 'eps', 'turnover', 'poolScores', 'searchPool', 'searchRandom', 'retrain'] as const) checkArray(k, data[k]);
   const width = checkSize('width', options.width, DEFAULT_WIDTH);
   const height = checkSize('height', options.height, DEFAULT_HEIGHT);
 
@@ -299,6 +442,7 @@ export async function writePlots(dir: string, data: ReportData, options: PlotOpt
   if (some(data.searchPool) || some(data.searchRandom)) {
     charts.push(['search-generations', searchGenerations(data, some(data.searchPool) ? data.searchPool : undefined, some(data.searchRandom) ? data.searchRandom : undefined)]);
   }
+  if (some(data.retrain)) charts.push(['retrain-curves', retrainCurves(data, data.retrain)]);
   if (charts.length === 0) return [];
 
   const font = resolveFont(options);
