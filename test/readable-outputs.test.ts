@@ -125,7 +125,9 @@ describe('a run as a user reads it (CLI, shipped data, one thread)', () => {
   const tiny = ['--space', 'fmnist-small', '--data', 'fmnist-mini', '--train-per-class', '30', '--threads', '1', '--quiet'];
 
   test('train-supernet: metrics.csv per epoch, provenance in config.json and results.json, the early stop on the curves', () => {
-    const r = cli('train-supernet', ...tiny, '--batch', '32', '--epochs', '6', '--val-images', '50', '--out', out);
+    // 5 epochs: with seed 0 on one thread the stopping rule fires after epoch 4 on the machines
+    // this was written on (the marker is then checked here; plots.test.ts checks it regardless).
+    const r = cli('train-supernet', ...tiny, '--batch', '32', '--epochs', '5', '--val-images', '50', '--out', out);
     assert.equal(r.status, 0, r.stderr);
     const results = readJson(join(out, 'results.json')) as { supernet: { epochs: unknown[]; stoppedBy: string }; provenance: { package: { version: string }; threads: number; node: string } };
     const rows = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
@@ -141,9 +143,9 @@ describe('a run as a user reads it (CLI, shipped data, one thread)', () => {
     }
     const svg = readFileSync(join(out, 'training-curves.svg'), 'utf8');
     const stop = /after epoch (\d+)$/.exec(results.supernet.stoppedBy);
-    if (stop && Number(stop[1]) < 6) {
+    if (stop && Number(stop[1]) < 5) {
       assert.match(svg, />early stop</);
-      assert.match(svg, new RegExp(`stopping rule \\(π ≤ α = 0.08\\) after epoch ${stop[1]} of 6`));
+      assert.match(svg, new RegExp(`stopping rule \\(π ≤ α = 0.08\\) after epoch ${stop[1]} of 5`));
     } else {
       assert.doesNotMatch(svg, />early stop</);
     }
