@@ -155,17 +155,43 @@ function synthetic(): ReportData {
     epoch: i + 1,
     trainLoss: 2.3 * Math.exp(-i / 4) + 0.3,
     trainAccuracy: 0.1 + 0.8 * (1 - Math.exp(-i / 3)),
-    valLoss: 2.3 * Math.exp(-i / 5) + 0.4,
-    valAccuracy: 0.1 + 0.7 * (1 - Math.exp(-i / 4)),
+    probeLoss: 2.3 * Math.exp(-i / 5) + 0.5,
+    probeAccuracy: 0.1 + 0.6 * (1 - Math.exp(-i / 4)),
+    poolBestLoss: 2.3 * Math.exp(-i / 5) + 0.4,
+    poolBestAccuracy: 0.1 + 0.7 * (1 - Math.exp(-i / 4)),
   }));
   // eps: 0 up to t0 = 600, then linear to 0.8 at T = 3000 (one point per iteration: thinned).
   const eps = Array.from({ length: 3000 }, (_, t) => ({ iteration: t, eps: t < 600 ? 0 : (0.8 * (t - 600)) / 2400 }));
   const turnover = Array.from({ length: 12 }, (_, i) => ({ epoch: i + 1, pi: 0.9 * Math.exp(-i / 3) + 0.01, alpha: 0.08 }));
   // Pool losses: 6 paths at 1.0 and 3 at 2.0, so two bars, one twice the other.
   const poolScores = [1, 1, 1, 1, 1, 1, 2, 2, 2];
-  const searchPool = Array.from({ length: 8 }, (_, g) => ({ generation: g, bestAccuracy: 0.86 + 0.02 * (1 - Math.exp(-g / 2)) }));
-  const searchRandom = Array.from({ length: 8 }, (_, g) => ({ generation: g, bestAccuracy: 0.84 + 0.03 * (1 - Math.exp(-g / 3)), bestLoss: 0.5 }));
-  return { title: 'greedy sampler, fmnist space <&>', epochs, eps, turnover, poolScores, searchPool, searchRandom };
+  // Each generation's own best wobbles; the best so far is its running maximum.
+  const run = (base: number, wobble: number) => {
+    let best = 0;
+    return Array.from({ length: 8 }, (_, g) => {
+      const own = base + wobble * Math.sin(g * 1.7) + 0.004 * g;
+      best = Math.max(best, own);
+      return { generation: g, bestAccuracy: best, generationBestAccuracy: own };
+    });
+  };
+  const searchPool = run(0.86, 0.02);
+  const searchRandom = run(0.84, 0.03).map((g) => ({ ...g, bestLoss: 0.5 }));
+  const retrain = Array.from({ length: 6 }, (_, i) => ({ epoch: i + 1, trainLoss: 1.5 * Math.exp(-i / 3) + 0.4, trainAccuracy: 0.5 + 0.4 * (1 - Math.exp(-i / 2)) }));
+  return {
+    title: 'greedy sampler, fmnist space <&>',
+    epochs,
+    earlyStop: { epoch: 12, label: 'stopping rule (π ≤ α = 0.08) after epoch 12 of 20' },
+    eps,
+    turnover,
+    poolScores,
+    searchPool,
+    searchRandom,
+    searchNote: ['budget per run: 8 generations x 30 paths (evolution)', 'every path scored on the same 300 held-out images'],
+    retrain,
+    retrainNote: ['path 0-1-2: k3e3 k5e3 id'],
+    retrainTest: { accuracy: 0.87, loss: 0.45, images: 1000 },
+    lossNote: 'train loss with label smoothing 0.1; held-out and test loss without',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,16 +228,38 @@ describe('writePlots', () => {
     }
   });
 
-  it('training curves: axis titles, legend, and one line of 12 epochs per split and metric', () => {
+  it('training curves: three labelled series (train, probe paths, pool best; no "validation"), 12 epochs each, the early stop marked', () => {
     const els = svg.get('training-curves') as XmlElement[];
     const t = texts(els);
-    for (const s of ['Training curves', 'Epoch', 'Loss', 'Top-1 accuracy (%)', 'train', 'validation']) assert.ok(t.includes(s), `missing text ${s}`);
+    for (const s of ['Supernet training curves', 'Epoch', 'Loss', 'Top-1 accuracy (%)', 'train', 'random probe paths (held-out)', 'pool best (held-out)', 'early stop']) assert.ok(t.includes(s), `missing text ${s}`);
+    assert.ok(!t.some((s) => /validation/i.test(s)), `"validation" still labels a series: ${t.join(' | ')}`);
+    assert.ok(t.includes('dashed line: stopping rule (π ≤ α = 0.08) after epoch 12 of 20'), t.join(' | '));
+    assert.ok(t.includes('train loss with label smoothing 0.1; held-out and test loss without'));
     // Accuracies are fractions: the axis shows percent.
     assert.ok(t.some((s) => /^\d+%$/.test(s)), 'no percent tick labels');
     const lines = byRole(els, 'line mark');
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 6, 'three series in each of the two panels');
     for (const l of lines) assert.equal(vertices(l.attrs.d as string), 12);
-    assert.equal(byRole(els, 'point').length, 4 * 12);
+    assert.deepEqual([...new Set(lines.map((l) => l.attrs.stroke))].sort(), ['#1f77b4', '#2ca02c', '#d62728']);
+    assert.equal(byRole(els, 'point').length, 6 * 12);
+    // The early stop: a dashed vertical rule in each panel, at the last epoch (the right edge).
+    const rules = byRole(els, 'rule mark');
+    assert.equal(rules.length, 2);
+    for (const r of rules) {
+      assert.ok('stroke-dasharray' in r.attrs, 'early-stop rule is dashed');
+      assert.equal(r.attrs['aria-label'], 'epoch: 12');
+      assert.equal(r.attrs.x2, '0', 'the rule is vertical');
+    }
+  });
+
+  it('training curves: without probe or pool data only the train series, and no stop marker', async () => {
+    const dir = join(root, 'train-only');
+    await writePlots(dir, { title: 'uniform', epochs: [{ epoch: 1, trainLoss: 2, trainAccuracy: 0.3 }, { epoch: 2, trainLoss: 1.5, trainAccuracy: 0.5 }] });
+    const els = parseXml(await readFile(join(dir, 'training-curves.svg'), 'utf8'));
+    const t = texts(els);
+    assert.ok(t.includes('train'));
+    assert.ok(!t.includes('random probe paths (held-out)') && !t.includes('pool best (held-out)') && !t.includes('early stop'));
+    assert.equal(byRole(els, 'rule mark').length, 0);
   });
 
   it('eps and turnover: both panels, the eps line thinned to its corners, the alpha rule', () => {
@@ -244,14 +292,32 @@ describe('writePlots', () => {
     assert.ok(Math.abs(b / a - 2) < 1e-6, `bar heights ${a}, ${b} not 1:2`);
   });
 
-  it('search generations: two lines, pool-seeded and random-seeded, with their legend', () => {
+  it('search generations: per seeding, the best of each generation (solid) and the best so far (dashed), with the budget', () => {
     const els = svg.get('search-generations') as XmlElement[];
     const t = texts(els);
-    for (const s of ['Generation', 'Best top-1 accuracy (%) in population', 'pool-seeded (GreedyNAS)', 'random-seeded']) assert.ok(t.includes(s), `missing text ${s}`);
+    for (const s of ['Evolutionary search: best per generation and best so far', 'Generation', 'Top-1 accuracy (%) on held-out images', 'pool-seeded (GreedyNAS)', 'random-seeded', 'best in generation', 'best so far', 'budget per run: 8 generations x 30 paths (evolution)']) {
+      assert.ok(t.includes(s), `missing text ${s}`);
+    }
     const lines = byRole(els, 'line mark');
-    assert.equal(lines.length, 2);
-    assert.deepEqual(lines.map((l) => l.attrs.stroke).sort(), ['#1f77b4', '#d62728']);
+    assert.equal(lines.length, 4);
+    assert.deepEqual(lines.map((l) => l.attrs.stroke).sort(), ['#1f77b4', '#1f77b4', '#d62728', '#d62728']);
+    const dashed = lines.filter((l) => 'stroke-dasharray' in l.attrs && l.attrs['stroke-dasharray'] !== '1,0');
+    assert.equal(dashed.length, 2, 'one dashed best-so-far line per seeding');
     for (const l of lines) assert.equal(vertices(l.attrs.d as string), 8);
+  });
+
+  it('retraining curves: train loss and accuracy per epoch, the test result once, what was retrained', () => {
+    const els = svg.get('retrain-curves') as XmlElement[];
+    const t = texts(els);
+    for (const s of ['Retraining the chosen path from scratch', 'path 0-1-2: k3e3 k5e3 id', 'test accuracy 87.00% on 1000 test images, measured once after training', 'train (augmented batches)', 'test (once, after training)', 'Epoch', 'Loss', 'Top-1 accuracy (%)']) {
+      assert.ok(t.includes(s), `missing text ${s}`);
+    }
+    const lines = byRole(els, 'line mark');
+    assert.equal(lines.length, 2, 'loss and accuracy of the training batches');
+    for (const l of lines) assert.equal(vertices(l.attrs.d as string), 6);
+    // The test loss and accuracy: one diamond each, in red.
+    const diamonds = byRole(els, 'point').filter((e) => e.attrs.fill === '#d62728');
+    assert.equal(diamonds.length, 2);
   });
 
   it('PNGs are 800x500, with text in the title area and the series colours drawn', async () => {
@@ -271,12 +337,17 @@ describe('writePlots', () => {
     }
     const search = await pngInfo(join(full, 'search-generations.png'));
     assert.ok(countColour(search, [214, 39, 40], 40) > 500, 'random-seeded line (red) not drawn');
+    const curves = await pngInfo(join(full, 'training-curves.png'));
+    assert.ok(countColour(curves, [44, 160, 44], 40) > 300, 'pool-best line (green) not drawn');
+    assert.ok(countColour(curves, [214, 39, 40], 40) > 300, 'probe-paths line (red) not drawn');
+    const retrained = await pngInfo(join(full, 'retrain-curves.png'));
+    assert.ok(countColour(retrained, [214, 39, 40], 40) > 100, 'test diamonds (red) not drawn');
   });
 
   it('same input, same bytes', async () => {
     const again = join(root, 'again');
     const files = await writePlots(again, synthetic());
-    assert.equal(files.length, 8);
+    assert.equal(files.length, 2 * PLOT_NAMES.length);
     for (const f of files) {
       const name = f.slice(again.length + 1);
       assert.ok((await readFile(f)).equals(await readFile(join(full, name))), `${name} differs between two runs`);
@@ -286,7 +357,7 @@ describe('writePlots', () => {
   it('writes only the plots whose data is present; none for no data', async () => {
     const none = join(root, 'none');
     assert.deepEqual(await writePlots(none, { title: 'nothing' }), []);
-    assert.deepEqual(await writePlots(none, { title: 'empty', epochs: [], eps: [], turnover: [], poolScores: [], searchPool: [], searchRandom: [] }), []);
+    assert.deepEqual(await writePlots(none, { title: 'empty', epochs: [], eps: [], turnover: [], poolScores: [], searchPool: [], searchRandom: [], retrain: [] }), []);
     assert.equal(existsSync(none), false, 'no data: no directory either');
 
     const some = join(root, 'some');
@@ -297,8 +368,10 @@ describe('writePlots', () => {
     assert.equal(byRole(search, 'line mark').length, 1);
     assert.ok(texts(search).includes('random-seeded'));
     assert.ok(!texts(search).includes('pool-seeded (GreedyNAS)'));
-    // Accuracies above 1 are percentages already: plain axis, no '%' ticks.
-    assert.ok(texts(search).includes('Best top-1 accuracy in population'));
+    // Accuracies above 1 are percentages already: plain axis, no '%' ticks. Without each
+    // generation's own best only the best so far is drawn, and the title says so.
+    assert.ok(texts(search).includes('Top-1 accuracy on held-out images'));
+    assert.ok(texts(search).includes('Evolutionary search: best so far'));
     const turnover = parseXml(await readFile(join(some, 'eps-pi.svg'), 'utf8'));
     assert.ok(!texts(turnover).includes('Training iteration'), 'no eps panel without eps data');
     assert.ok(texts(turnover).includes('Greedy sampling: pool turnover π'));
@@ -310,7 +383,7 @@ describe('writePlots', () => {
     await writePlots(dir, { title: 'diverged', epochs: [{ epoch: 1, trainLoss: 2, trainAccuracy: 0.2 }, { epoch: 2, trainLoss: NaN, trainAccuracy: 0.3 }, { epoch: 3, trainLoss: 1.5, trainAccuracy: 0.4 }] });
     const els = parseXml(await readFile(join(dir, 'training-curves.svg'), 'utf8'));
     assert.ok(texts(els).includes('1 value not shown (not finite)'), texts(els).join(' | '));
-    assert.ok(!texts(els).includes('validation'), 'no validation series without validation data');
+    assert.ok(!texts(els).includes('random probe paths (held-out)'), 'no probe series without probe data');
     const lines = byRole(els, 'line mark');
     assert.deepEqual(lines.map((l) => vertices(l.attrs.d as string)).sort(), [2, 3]);
   });

@@ -1,18 +1,48 @@
 // The last stage of `run` and the `export` / `profile` commands: the chosen path goes to ONNX
 // (only its ops, BN folded), the file is run in onnxruntime against the engine's eval-mode
 // forward on real test images (parity, with a .check.json for other runtimes), and its latency
-// is profiled.
-import { writeFileSync } from 'node:fs';
+// is profiled. Files are named by the weights they hold: `retrained-<key>.onnx` (the path
+// retrained from scratch, from `run`) and `supernet-<key>.onnx` (the path's weights inside the
+// trained supernet, from `export`), each with its .check.json and .profile.json. The ONNX metadata
+// names the supernet path and its real op names, also for a retrained network (whose materialised
+// space has one op per layer, choice 0 everywhere).
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { checkParity, formatParity } from '../export/parity.js';
 import { writeOnnx } from '../export/onnx.js';
 import { formatProfile, profile } from '../profile/latency.js';
 import { archKey } from '../space/types.js';
+import { archOps } from '../space/arch-file.js';
+import type { ResolvedSpace } from '../space/types.js';
 import type { Prepared } from '../train/prepare.js';
 import { calibrationBatches, fixedSubset } from '../train/prepare.js';
 import type { RetrainResult } from '../train/retrain.js';
 import { ConfigError } from '../train/config.js';
+import { invokedName } from './help.js';
+
+/** Base name of an exported model: what its weights are, and the path. */
+export function exportName(weights: 'supernet' | 'retrained', key: string): string {
+  return `${weights}-${key}`;
+}
+
+/**
+ * ONNX metadata of an exported path, in the terms of the searched space: the path's key and op
+ * names (a retrained network is built from a one-op-per-layer space where every choice is 0, so
+ * the exporter's own "arch" and "ops" would read 0-0-0 and the placeholder name), the space and
+ * what the weights are.
+ */
+export function exportMetadata(space: ResolvedSpace, arch: readonly number[], weights: 'supernet' | 'retrained'): Record<string, string> {
+  const key = archKey(arch);
+  return {
+    space: space.name,
+    arch: key,
+    ops: archOps(space, arch).join(','),
+    'greedynas.weights': weights,
+    'greedynas.arch': key,
+    'greedynas.space': space.name,
+  };
+}
 
 export interface ExportStageOptions {
   log: (line: string) => void;
@@ -28,14 +58,16 @@ export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportSta
     await net.calibrateBn(arch, batches);
     opts.log(`recalibrated BN statistics of ${archKey(r.arch)} on ${batches.length} batches of training images`);
   }
-  const name = `best-${archKey(r.arch)}`;
+  const key = archKey(r.arch);
+  const weights = opts.supernetArch ? 'supernet' : 'retrained';
+  const name = exportName(weights, key);
   const modelPath = join(p.dir, `${name}.onnx`);
   const exported = await writeOnnx(modelPath, space, arch, (tensor) => net.getTensor(tensor), {
-    metadata: { 'greedynas.weights': opts.supernetArch ? 'supernet' : 'retrained', 'greedynas.arch': archKey(r.arch), 'greedynas.space': p.space.name },
+    metadata: exportMetadata(p.space, r.arch, weights),
   });
-  opts.log(`exported ${modelPath} (${exported.nodes} nodes, ${(exported.bytes / 1024).toFixed(0)} KiB)`);
+  opts.log(`exported ${modelPath} (${exported.nodes} nodes, ${(exported.bytes / 1024).toFixed(0)} KiB; ${weights} weights of ${key}: ${archOps(p.space, r.arch).join(' ')})`);
   const test = fixedSubset(p.data.test, 64, p.config.seed + 1001);
-  const parity = await checkParity(modelPath, net, arch, test.images);
+  const parity = await checkParity(modelPath, net, arch, test.images, { archKey: key });
   opts.log(formatParity(parity));
   const prof = await profile(modelPath, { batchSizes: [1, 32], runs: 50, warmup: 5 });
   const profileFile = join(p.dir, `${name}.profile.json`);
@@ -47,7 +79,9 @@ export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportSta
 /** `profile MODEL.onnx [--batch N] [--runs N] [--provider cpu|cuda] [--json FILE]` */
 export async function profileCommand(args: string[], options: Record<string, string>, log: (l: string) => void): Promise<void> {
   const model = args[0];
-  if (!model) throw new ConfigError('give the model file, e.g. `node dist/run.js profile runs/latest/best.onnx`');
+  if (!model) throw new ConfigError(`give the model file, e.g. \`${invokedName()} profile runs/latest/retrained-<key>.onnx\``);
+  if (args.length > 1) throw new ConfigError(`profile takes one model file, got ${args.length}: ${args.join(' ')}`);
+  if (!existsSync(model)) throw new ConfigError(`${model}: no such model file (give the .onnx file written by \`run\` or \`export\`)`);
   const opt = (k: string): string | undefined => options[k];
   const num = (k: string, def: number) => {
     const v = opt(k);

@@ -1,4 +1,5 @@
-// `node dist/run.js <command> [options]`: the commands users run, each with --help.
+// `greedynas <command> [options]` (`node dist/run.js` from a checkout): the commands users run,
+// each with --help.
 //   train-supernet  train the supernet with the chosen sampler (checkpoints, resume)
 //   search          evolutionary/random search on the trained supernet
 //   retrain         train the chosen path from scratch, report test accuracy
@@ -6,21 +7,23 @@
 //   describe        a space: layers, choices, size, FLOPs range, share under a budget
 //   backends        the compute backends built and usable here (CPU ISA, CUDA devices)
 //   export          one path to ONNX (with parity check)       profile   latency of an ONNX model
+// Every check that can refuse a command runs before it writes anything (src/cli/preflight.ts);
+// a command accepts only the options it uses, and a mistyped command or option gets the closest
+// names (src/cli/suggest.ts). Help and usage text: src/cli/help.ts.
 // Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { describeSpace, formatDescription } from '../space/describe.js';
 import { loadSpace } from '../space/presets.js';
 import type { Arch } from '../space/types.js';
-import { archKey, parseArchKey } from '../space/types.js';
-import { writeJsonAtomic } from '../util/atomic-file.js';
+import { archKey } from '../space/types.js';
 import { applyObject, applyOptions, checkConfig, ConfigError, DEFAULTS, loadConfigFile, OPTION_SPECS, type RunConfig } from '../train/config.js';
 import { prepare, type Prepared } from '../train/prepare.js';
 import { Interrupted, openRunDirectory, readJsonFile, readRunRecord } from '../train/run-dir.js';
-import { retrain, type RetrainResult } from '../train/retrain.js';
-import { runSearch, type SearchOutput } from '../train/search-stage.js';
+import { retrain } from '../train/retrain.js';
+import { runSearch } from '../train/search-stage.js';
 import { createSupernet, trainSupernet, type SupernetResult } from '../train/train-supernet.js';
 import { CandidatePool } from '../sampling/pool.js';
 import { CheckpointStore } from '../train/checkpoints.js';
@@ -35,34 +38,11 @@ import { groundTruth, truthFile } from '../train/truth.js';
 import { describeRank, rankPaths, writeRank } from '../train/rank-stage.js';
 import { constraintsOf } from '../train/train-supernet.js';
 import { compareWithRandom } from '../train/compare-random.js';
-
-interface Command {
-  summary: string;
-  /** Which config options the command reads (for its --help). */
-  options: string[];
-  extra?: Record<string, string>;
-  run: (config: RunConfig, flags: Flags) => Promise<void>;
-}
-
-interface Flags {
-  resume: boolean;
-  /** train-supernet, run, truth: move a run in --out aside (into <out>/.replaced-<time>/) and start anew. */
-  force: boolean;
-  /** --resume with settings that differ from the run's config.json. */
-  allowChange: boolean;
-  quiet: boolean;
-  arch?: string;
-  /** `truth` / `rank`: which paths. */
-  archs?: string;
-  sample?: number;
-  all: boolean;
-  /** `rank`: the ground-truth file; `truth`: trainings per path. */
-  truth?: string;
-  truthSeeds: number;
-  positional: string[];
-  /** `profile` options: batch, runs, provider, json. */
-  profile: Record<string, string>;
-}
+import { SWITCH_FLAGS, VALUE_FLAGS, type Command, type Flags } from './command.js';
+import { commandHelp, invokedName, usage, versionText } from './help.js';
+import { archLines, resultsFile, retrainSummary, searchSummary, supernetSummary, writeRetrainOutputs } from './outputs.js';
+import { chosenArchOf, requireOnnxRuntime, requireSupernetCheckpoint } from './preflight.js';
+import { didYouMean } from './suggest.js';
 
 const DATA_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
 const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
@@ -98,26 +78,6 @@ async function loadTrainedSupernet(p: Prepared): Promise<{ net: Awaited<ReturnTy
     }
   }
   return { net, pool };
-}
-
-function chosenArch(p: Prepared, flags: Flags): Arch {
-  if (flags.arch) {
-    const arch = parseArchKey(flags.arch);
-    if (arch.length !== p.space.layers.length || arch.some((c) => !Number.isInteger(c) || c < 0 || c >= p.space.opNames.length)) {
-      throw new ConfigError(`--arch ${flags.arch}: expected ${p.space.layers.length} choices in [0, ${p.space.opNames.length - 1}] joined by '-'`);
-    }
-    return arch;
-  }
-  const file = join(p.dir, 'search.json');
-  if (!existsSync(file)) throw new ConfigError(`no --arch given and no ${file}: run \`search\` first or pass --arch KEY`);
-  const fix = 'delete it and rerun `search`, or pass --arch KEY';
-  const s = readJsonFile(file, fix) as { runs?: Array<{ top?: Array<{ arch?: unknown }> }> } | null;
-  const best = Array.isArray(s?.runs) ? s.runs[0]?.top?.[0] : undefined;
-  if (!best) throw new ConfigError(`search.json in ${p.dir}: holds no result: ${fix}`);
-  if (!Array.isArray(best.arch) || best.arch.length !== p.space.layers.length || best.arch.some((c) => !Number.isInteger(c) || c < 0 || c >= p.space.opNames.length)) {
-    throw new ConfigError(`search.json in ${p.dir}: its best path ${JSON.stringify(best.arch)} is not a path of the space '${p.space.name}': ${fix}`);
-  }
-  return best.arch as Arch;
 }
 
 interface LatencyHooks {
@@ -165,29 +125,15 @@ function positiveFlag(name: string, raw: string | undefined): number | undefined
   return v;
 }
 
-function resultsFile(p: Prepared, parts: Record<string, unknown>): void {
-  const file = join(p.dir, 'results.json');
-  let prev: Record<string, unknown> = {};
-  if (existsSync(file)) {
-    try {
-      prev = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      prev = {};
-    }
-  }
-  writeJsonAtomic(file, { ...prev, ...parts, updated: new Date().toISOString() });
+/** Checks before anything is written: the optional onnxruntime-node when a budget in ms needs the latency table. */
+async function latencyPreflight(config: RunConfig): Promise<void> {
+  if (config.latencyMax !== null) await requireOnnxRuntime(`--latency-max ${config.latencyMax} (the latency table)`);
 }
 
-function supernetSummary(r: SupernetResult) {
-  return { iterations: r.iterations, stoppedBy: r.stoppedBy, epochs: r.history, poolSize: r.pool?.size ?? null, checkpoint: r.checkpoint };
-}
-
-function searchSummary(s: SearchOutput) {
-  return { best: s.best.slice(0, 5), runs: s.runs.map((r) => ({ init: r.init, evaluated: r.result.evaluated, best: r.result.top[0] ?? null })) };
-}
-
-function retrainSummary(r: RetrainResult) {
-  return { arch: archKey(r.arch), testAccuracy: r.testAccuracy, testLoss: r.testLoss, testImages: r.testImages, epochs: r.epochs };
+/** `truth` / `rank`: at most one way of naming the paths (checked before anything is written). */
+function checkPathSetFlags(flags: Flags): void {
+  const given = [flags.archs !== undefined, flags.sample !== undefined, flags.all].filter(Boolean).length;
+  if (given > 1) throw new ConfigError('give one of --archs FILE, --sample N and --all');
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -196,6 +142,7 @@ const COMMANDS: Record<string, Command> = {
     options: TRAIN_OPTIONS,
     extra: { resume: "continue from the newest checkpoint in --out, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
+      await latencyPreflight(config);
       openRun(config, flags);
       const p = await prepare(config, { log: say });
       const r = await trainStage(p, flags, await latencyHooks(p));
@@ -205,24 +152,32 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   search: {
-    summary: 'search paths of a trained supernet (in --out) under FLOPs/params/latency constraints',
+    summary: 'search paths of a trained supernet (in --out) under FLOPs/params/latency constraints; writes search.json and arch.json',
     options: SEARCH_OPTIONS,
     async run(config, flags) {
+      await latencyPreflight(config);
+      requireSupernetCheckpoint(config);
       const p = await prepare(config, { log: say });
       const { net, pool } = await loadTrainedSupernet(p);
       const s = await runSearch(p, net, pool, { log: say, quiet: flags.quiet, ...(await latencyHooks(p)) });
-      resultsFile(p, { search: searchSummary(s) });
+      resultsFile(p, { search: searchSummary(s, p.space) });
       await writeReport(p, { search: s, pool });
+      const best = s.best[0];
+      if (best) say(`best path ${best.key} (written to ${join(p.dir, 'arch.json')}):\n${archLines(p.space, best.arch).join('\n')}`);
     },
   },
   retrain: {
-    summary: 'retrain a path from scratch on the full training set and report its test accuracy',
+    summary: 'retrain a path from scratch on the full training set and report its test accuracy; writes arch.json and retrain-metrics.csv',
     options: RETRAIN_OPTIONS,
-    extra: { arch: 'path to retrain, e.g. 0-3-6-1-... (default: the best of search.json in --out)', resume: 'continue from the newest retrain checkpoint' },
+    extra: { arch: 'the path: a key (0-3-6-1-...) or an arch.json file (default: the best of search.json in --out)', resume: 'continue from the newest retrain checkpoint' },
     async run(config, flags) {
+      const arch = chosenArchOf(config, flags.arch);
       const p = await prepare(config, { log: say });
-      const r = await retrain(p, chosenArch(p, flags), { log: say, resume: flags.resume, quiet: flags.quiet });
-      resultsFile(p, { retrain: retrainSummary(r) });
+      say(`retraining ${archKey(arch)}:\n${archLines(p.space, arch).join('\n')}`);
+      const r = await retrain(p, arch, { log: say, resume: flags.resume, quiet: flags.quiet });
+      writeRetrainOutputs(p, r);
+      resultsFile(p, { retrain: retrainSummary(r, p.space) });
+      await writeReport(p, { retrain: r });
     },
   },
   run: {
@@ -231,6 +186,8 @@ const COMMANDS: Record<string, Command> = {
     extra: { resume: "continue an interrupted run from its newest checkpoints, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
       const started = Date.now();
+      if (config.export) await requireOnnxRuntime('`run` (its last stage: ONNX parity and latency profile; skip that stage with --no-export)');
+      await latencyPreflight(config);
       openRun(config, flags);
       const p = await prepare(config, { log: say });
       const hooks = await latencyHooks(p);
@@ -240,12 +197,13 @@ const COMMANDS: Record<string, Command> = {
       resultsFile(p, { supernet: supernetSummary(trained) });
       say('\n== 2/4 search');
       const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet, ...hooks });
-      resultsFile(p, { search: searchSummary(s) });
+      resultsFile(p, { search: searchSummary(s, p.space) });
       const best = s.best[0];
       if (!best) throw new Error('the search found no path under the constraints');
-      say(`\n== 3/4 retraining ${best.key}`);
+      say(`\n== 3/4 retraining ${best.key}:\n${archLines(p.space, best.arch).join('\n')}`);
       const r = await retrain(p, best.arch, { log: say, resume: flags.resume, quiet: flags.quiet });
-      resultsFile(p, { retrain: retrainSummary(r) });
+      writeRetrainOutputs(p, r);
+      resultsFile(p, { retrain: retrainSummary(r, p.space) });
       let verdict = '';
       if (config.compareRandom > 0) {
         say(`\n== against chance: ${config.compareRandom} random paths of the same FLOPs, retrained the same way`);
@@ -260,7 +218,7 @@ const COMMANDS: Record<string, Command> = {
         exported = await exportStage(p, r, { log: say });
         resultsFile(p, { export: exported });
       }
-      await writeReport(p, { supernet: trained, search: s, pool: trained.pool });
+      await writeReport(p, { supernet: trained, search: s, pool: trained.pool, retrain: r });
       const seconds = (Date.now() - started) / 1000;
       resultsFile(p, { seconds });
       say(`\ndone in ${seconds.toFixed(0)} s: ${best.key} (${((best.flops ?? 0) / 1e6).toFixed(2)}M FLOPs) test accuracy ${(100 * r.testAccuracy).toFixed(2)}%; outputs in ${p.dir}`);
@@ -279,6 +237,7 @@ const COMMANDS: Record<string, Command> = {
       ...WRITER_FLAGS,
     },
     async run(config, flags) {
+      checkPathSetFlags(flags);
       openRun(config, flags);
       const p = await prepare(config, { log: say });
       const archs = pathSet(p, flags);
@@ -288,9 +247,12 @@ const COMMANDS: Record<string, Command> = {
   },
   rank: {
     summary: 'score paths with the trained supernet in --out; with --truth FILE: Kendall tau, Spearman, precision@top-k, regret, scatter plot',
-    options: [...SEARCH_OPTIONS.filter((o) => !['searcher', 'population', 'generations', 'search-init', 'compare-init'].includes(o))],
+    // Not --latency-max: rank scores the paths it is given, under FLOPs/params budgets only.
+    options: [...SEARCH_OPTIONS.filter((o) => !['searcher', 'population', 'generations', 'search-init', 'compare-init', 'latency-max'].includes(o))],
     extra: { archs: 'FILE of paths (one key per line, or a JSON list)', sample: 'N: a seeded uniform sample of N paths under the budget', all: 'every path (spaces of at most 100k paths)', truth: 'FILE: arch key -> stand-alone accuracy (% or fraction, or {"accuracy": ...}); default paths: its keys' },
     async run(config, flags) {
+      checkPathSetFlags(flags);
+      requireSupernetCheckpoint(config);
       const p = await prepare(config, { log: say });
       const truth = flags.truth !== undefined ? readTruthFile(flags.truth, archSpaceOf(p.space)) : null;
       const archs = pathSet(p, flags, truth?.map((t) => t.arch));
@@ -304,6 +266,7 @@ const COMMANDS: Record<string, Command> = {
   describe: {
     summary: 'describe a space: layers, choices, size, FLOPs and parameter ranges, share under --flops-max',
     options: ['space', 'flops-max'],
+    progress: false,
     async run(config) {
       const space = loadSpace(config.space);
       const d = describeSpace(space, config.flopsMax !== null ? { flopsBudget: config.flopsMax } : {});
@@ -311,13 +274,16 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   export: {
-    summary: 'export a path of a trained supernet in --out (or of --arch) to ONNX and check parity',
+    summary: 'export a path of a trained supernet in --out (or of --arch) to ONNX as supernet-<key>.onnx and check parity',
     options: ['space', 'data', 'out', 'seed', 'threads'],
-    extra: { arch: 'path to export (default: the best of search.json in --out)' },
+    extra: { arch: 'the path: a key or an arch.json file (default: the best of search.json in --out)' },
+    progress: false,
     async run(config, flags) {
+      await requireOnnxRuntime('`export` (the parity check and latency profile of the exported model)');
+      const arch = chosenArchOf(config, flags.arch);
+      requireSupernetCheckpoint(config);
       const p = await prepare(config, { log: say });
       const { net } = await loadTrainedSupernet(p);
-      const arch = chosenArch(p, flags);
       const out = await exportStage(p, { arch, net, space: p.space, epochs: [], testAccuracy: Number.NaN, testLoss: Number.NaN, testImages: 0 }, { log: say, supernetArch: true });
       resultsFile(p, { export: out });
     },
@@ -325,6 +291,8 @@ const COMMANDS: Record<string, Command> = {
   backends: {
     summary: 'the compute backends of this build and whether each can run here (CUDA devices found, or why not)',
     options: [],
+    config: false,
+    progress: false,
     async run() {
       for (const b of probeBackends()) {
         const state = !b.built ? 'not built' : b.usable ? 'usable' : 'built, cannot run here';
@@ -335,35 +303,30 @@ const COMMANDS: Record<string, Command> = {
   profile: {
     summary: 'measure the latency of an ONNX model: profile MODEL.onnx [--batch N] [--runs N]',
     options: [],
+    positional: 'MODEL.onnx',
+    config: false,
+    progress: false,
     extra: { batch: 'a second batch size to measure besides 1 (default 8)', runs: 'timed runs per setting (default 100)', provider: 'cpu or cuda', json: 'write the report to this file' },
     async run(_config, flags) {
+      await requireOnnxRuntime('`profile`');
       await profileCommand(flags.positional, flags.profile, say);
     },
   },
 };
 
-const EXIT_STATUS = 'exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C; continue with --resume)';
-
-function usage(): string {
-  const lines = ['usage: node dist/run.js <command> [options]   (--help after a command for its options)', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(16)}${c.summary}`);
-  lines.push('', 'Quick start: node dist/run.js run   (fmnist space on the shipped Fashion-MNIST subset)', EXIT_STATUS);
-  return lines.join('\n');
+/** Flags a command accepts besides its settings: its extras, --help, and --config / --quiet where they apply. */
+function generalFlags(c: Command): string[] {
+  return ['help', ...(c.config !== false ? ['config'] : []), ...(c.progress !== false ? ['quiet'] : [])];
 }
 
-function commandHelp(name: string, c: Command): string {
-  const lines = [`usage: node dist/run.js ${name} [options]`, '', c.summary, '', 'options:'];
+/** Every flag spelling a command accepts, for did-you-mean. */
+function acceptedSpellings(c: Command): string[] {
+  const names: string[] = [];
   for (const o of c.options) {
-    const s = OPTION_SPECS[o]!;
-    const def = DEFAULTS[s.key];
-    lines.push(`  --${o.padEnd(22)}${s.help} (default ${def === null ? 'none' : String(def)})`);
+    names.push(o);
+    if (OPTION_SPECS[o]?.kind === 'bool') names.push(`no-${o}`);
   }
-  for (const [o, h] of Object.entries(c.extra ?? {})) lines.push(`  --${o.padEnd(22)}${h}`);
-  lines.push(`  --${'config FILE'.padEnd(22)}JSON file of settings (keys as in config.json); options on the command line win`);
-  lines.push(`  --${'quiet'.padEnd(22)}no progress bar`);
-  lines.push(`  --${'help'.padEnd(22)}this text`);
-  lines.push('', EXIT_STATUS);
-  return lines.join('\n');
+  return [...names, ...Object.keys(c.extra ?? {}), ...generalFlags(c)];
 }
 
 /** Expands bare boolean flags (--flip, --no-flip) into --flip=true/false. */
@@ -377,44 +340,59 @@ function normaliseBooleans(args: string[]): string[] {
   });
 }
 
+/** The message of a parseArgs error, with the closest accepted flag when one was mistyped. */
+function parseErrorMessage(e: Error & { code?: string }, cmd: Command): string {
+  const msg = e.message.replace(/\. To specify a positional.*$/s, '');
+  const unknown = /Unknown option '--?([^'=]+)/.exec(msg);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) return `${msg}.${didYouMean(unknown[1]!, acceptedSpellings(cmd), (n) => `--${n}`)}`;
+  return msg;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  const me = invokedName();
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    say(usage());
+    say(usage(COMMANDS, me));
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    say(versionText());
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    warn(`unknown command '${name}'\n\n${usage()}`);
+    const hint = name.startsWith('-') ? didYouMean(name.replace(/^-+/, ''), ['help', 'version'], (n) => `--${n}`) : didYouMean(name, Object.keys(COMMANDS), (n) => `'${n}'`);
+    warn(`unknown ${name.startsWith('-') ? 'option' : 'command'} '${name}'.${hint}\n\n${usage(COMMANDS, me)}`);
     return 2;
   }
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const o of Object.keys(OPTION_SPECS)) options[o] = { type: 'string' };
-  for (const o of ['help', 'resume', 'quiet', 'all', 'force', 'allow-change']) options[o] = { type: 'boolean' };
-  for (const o of ['config', 'arch', 'runs', 'provider', 'json', 'archs', 'sample', 'truth', 'truth-seeds']) options[o] = { type: 'string' };
-  if (name !== 'profile') delete options.json;
+  for (const o of SWITCH_FLAGS) options[o] = { type: 'boolean' };
+  for (const o of VALUE_FLAGS) options[o] = { type: 'string' };
   let parsed;
   try {
-    parsed = parseArgs({ args: normaliseBooleans(rest), options, allowPositionals: name === 'profile', strict: true });
+    parsed = parseArgs({ args: normaliseBooleans(rest), options, allowPositionals: cmd.positional !== undefined, strict: true });
   } catch (e) {
-    warn(`${name}: ${(e as Error).message.replace(/\. To specify a positional.*$/s, '')}\n(see: node dist/run.js ${name} --help)`);
+    warn(`${name}: ${parseErrorMessage(e as Error & { code?: string }, cmd)}\n(see: ${me} ${name} --help)`);
     return 2;
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) {
-    say(commandHelp(name, cmd));
+    say(commandHelp(name, cmd, me));
     return 0;
   }
   try {
+    // A flag the command would ignore is refused (it would otherwise look as if it had worked).
+    const accepted = new Set([...cmd.options, ...Object.keys(cmd.extra ?? {}), ...generalFlags(cmd)]);
+    for (const [k, val] of Object.entries(v)) {
+      if (val === undefined || accepted.has(k)) continue;
+      const elsewhere = Object.entries(COMMANDS).filter(([, c]) => c.options.includes(k) || k in (c.extra ?? {})).map(([n]) => n);
+      throw new ConfigError(`--${k} does not apply to '${name}'${elsewhere.length > 0 ? ` (it is an option of ${elsewhere.join(', ')})` : ''}; see \`${me} ${name} --help\``);
+    }
     let config = { ...DEFAULTS };
     if (typeof v.config === 'string') config = loadConfigFile(v.config, config);
     const given: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) {
-      if (val === undefined) continue;
-      const general = ['help', 'quiet', 'config'].includes(k) || (OPTION_SPECS[k] === undefined && name === 'profile');
-      if (!general && !cmd.options.includes(k) && !(k in (cmd.extra ?? {}))) throw new ConfigError(`--${k} does not apply to '${name}' (see --help)`);
-      if (OPTION_SPECS[k]) given[k] = val;
-    }
+    for (const [k, val] of Object.entries(v)) if (val !== undefined && OPTION_SPECS[k] && cmd.options.includes(k)) given[k] = val;
     // Later stages and --resume continue a run: its config.json is the base (the data, split and
     // space that trained the supernet); options given on the command line still win (and --resume
     // refuses those that would change the training, unless --allow-change).
@@ -439,6 +417,10 @@ export async function main(argv: string[]): Promise<number> {
     warn(`${name}: ${err.message}`);
     if (err instanceof Interrupted) return 130;
     if (process.env.GREEDYNAS_DEBUG) warn(err.stack ?? '');
-    return err instanceof ConfigError || err instanceof TruthFileError || err.name === 'SpaceError' || err.name === 'SpaceLoadError' || err.name === 'DataError' || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
+    return USAGE_ERRORS.has(err.name) || err instanceof ConfigError || err instanceof TruthFileError || err.code === 'GNAS_INVALID_ARGUMENT' ? 2 : 1;
   }
 }
+
+/** Error classes (by name) that mean bad input or setup, not a failed computation: exit status 2. */
+const USAGE_ERRORS = new Set(['SpaceError', 'SpaceLoadError', 'DataError', 'ArchFileError', 'MissingDependencyError']);
+

@@ -10,6 +10,7 @@
 //   src/data/split.ts         the stratified held-out validation split, on disk as JSON
 //   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip
 //   src/data/loader.ts        the shuffled, augmented, prefetching, resumable batch loader
+//   src/data/memory.ts        datasets built from in-memory arrays (library users)
 import { packageRoot } from '../util/package-root.js';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -26,6 +27,7 @@ export * from './tensor-cache.js';
 export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';
+export * from './memory.js';
 
 /** The name of the Fashion-MNIST subset shipped in data/fmnist-mini/. */
 export const SHIPPED_DATASETS: readonly string[] = ['fmnist-mini'];

@@ -6,10 +6,13 @@
 //
 // Relative difference here means max_i |onnx_i - engine_i| / max_i |engine_i| (scale-relative:
 // logits near zero do not blow it up).
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+//
+// onnxruntime-node is an optional dependency, loaded on first use (src/util/onnxruntime.ts): a
+// missing package fails here with a message naming it and the fix, not when greedynas is imported.
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { archKey, type Arch, type ResolvedSpace } from '../space/types.js';
+import { loadOnnxRuntime, type OrtSession } from '../util/onnxruntime.js';
 import { checkArch, writeBytes, INPUT_NAME, OUTPUT_NAME } from './onnx.js';
 
 /** The part of the engine (src/native/engine.ts, class Supernet) that parity needs. */
@@ -30,6 +33,11 @@ export interface ParityOptions {
   checkCount?: number;
   /** onnxruntime intra-op threads (default 1: deterministic summation order). */
   threads?: number;
+  /**
+   * The key the report and check file name (default archKey(arch)): the searched path when the
+   * engine holds a retrained, one-op-per-layer network whose own path is 0-0-0-...
+   */
+  archKey?: string;
 }
 
 export interface DiffStats {
@@ -112,7 +120,8 @@ export function diffStats(got: ArrayLike<number>, ref: ArrayLike<number>, classe
   return { maxAbsDiff: maxAbs, maxRelDiff: maxAbs / Math.max(scale, Number.MIN_VALUE), refScale: scale, argmaxAgreement: rows > 0 ? agree / rows : 1 };
 }
 
-export async function openSession(modelPath: string | Uint8Array, threads = 1): Promise<InferenceSession> {
+export async function openSession(modelPath: string | Uint8Array, threads = 1): Promise<OrtSession> {
+  const { InferenceSession } = await loadOnnxRuntime('the ONNX parity check');
   try {
     return await InferenceSession.create(modelPath as string, {
       executionProviders: ['cpu'],
@@ -129,7 +138,8 @@ export async function openSession(modelPath: string | Uint8Array, threads = 1): 
 }
 
 /** Runs an NCHW float batch through a session; returns the first output's values. */
-export async function runNchw(session: InferenceSession, x: Float32Array, dims: readonly number[]): Promise<Float32Array> {
+export async function runNchw(session: OrtSession, x: Float32Array, dims: readonly number[]): Promise<Float32Array> {
+  const { Tensor } = await loadOnnxRuntime('the ONNX parity check');
   const out = await session.run({ [INPUT_NAME]: new Tensor('float32', x, [...dims]) });
   const t = out[OUTPUT_NAME] ?? out[session.outputNames[0]!];
   if (!t) throw new Error('onnxruntime returned no output');
@@ -170,7 +180,8 @@ export async function checkParity(
   const ref = await engine.predict(arch, images, { bn: 'running' });
   if (ref.length !== n * space.classes) throw new Error(`engine.predict returned ${ref.length} logits, expected ${n} x ${space.classes}`);
   const stats = diffStats(got, ref, space.classes);
-  const report: ParityReport = { model: modelPath, arch: archKey(arch), batch: n, tolerance, ...stats, passed: stats.maxRelDiff <= tolerance };
+  const label = opts.archKey ?? archKey(arch);
+  const report: ParityReport = { model: modelPath, arch: label, batch: n, tolerance, ...stats, passed: stats.maxRelDiff <= tolerance };
   if (!report.passed) {
     throw new ParityError(
       `ONNX model '${modelPath}' differs from the engine: max rel diff ${stats.maxRelDiff.toExponential(3)} > ${tolerance} (max abs ${stats.maxAbsDiff.toExponential(3)}, |logit| up to ${stats.refScale.toPrecision(4)})`,
@@ -183,7 +194,7 @@ export async function checkParity(
     await writeCheckFile(checkPath, {
       model: basename(modelPath),
       space: space.name,
-      arch: archKey(arch),
+      arch: label,
       inputNchw: x.subarray(0, k * C * H * W),
       inputDims: [k, C, H, W],
       logits: ref.subarray(0, k * space.classes),

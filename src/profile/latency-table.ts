@@ -41,12 +41,12 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { buildIdentityModel, buildSegmentModel, checkArch, randomTensorSource, serializeModel, segmentShapes, writeBytes, type Segment } from '../export/onnx.js';
 import { costTable } from '../space/cost.js';
 import { archKey, parseArchKey, type Arch, type ResolvedSpace } from '../space/types.js';
 import { pearson, spearman } from '../analysis/rank-stats.js';
 import { Rng } from '../util/rng.js';
+import type { OrtSession, OrtTensor } from '../util/onnxruntime.js';
 import { createSession, machineInfo, randomInput, timeSession } from './latency.js';
 
 export const LATENCY_TABLE_FORMAT = 'greedynas-latency-table/1';
@@ -261,12 +261,12 @@ async function timePieces(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log
   const order = pieces.length > MAX_OPEN_SESSIONS ? rng.permutation(pieces.length) : pieces.map((_, i) => i);
   for (let start = 0; start < pieces.length; start += MAX_OPEN_SESSIONS) {
     const idx = order.slice(start, start + MAX_OPEN_SESSIONS);
-    const sessions: InferenceSession[] = [];
-    const feeds: Tensor[] = [];
+    const sessions: OrtSession[] = [];
+    const feeds: OrtTensor[] = [];
     try {
       for (const i of idx) {
         sessions.push(await createSession(pieces[i]!.model, 'cpu', 1));
-        feeds.push(randomInput(pieces[i]!.inputDims, o.seed + i));
+        feeds.push(await randomInput(pieces[i]!.inputDims, o.seed + i));
       }
       const samples = idx.map(() => [] as number[]);
       for (let k = 0; k < idx.length; k++) await timeSession(sessions[k]!, feeds[k]!, o.warmup, 0);

@@ -7,14 +7,17 @@
 //
 // The execution provider is named in the report. Only the CPU provider ships with this project's
 // install (.npmrc: onnxruntime-node-install=skip); asking for 'cuda' where its provider library
-// is absent throws an Error that says so.
-import { InferenceSession, Tensor, listSupportedBackends, env } from 'onnxruntime-node';
+// is absent throws an Error that says so. onnxruntime-node itself is an optional dependency,
+// loaded on first use (src/util/onnxruntime.ts).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, availableParallelism, cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { BATCH_DIM, INPUT_NAME } from '../export/onnx.js';
+import { loadOnnxRuntime, onnxRuntimeVersion, type OrtSession, type OrtSessionOptions, type OrtTensor } from '../util/onnxruntime.js';
+
+const PURPOSE = 'latency profiling';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -80,7 +83,8 @@ export function machineInfo(): MachineInfo {
     cores: availableParallelism(),
     platform: `${platform()} ${release()}`,
     node: process.version,
-    onnxruntime: env.versions.node ?? env.versions.common ?? 'unknown',
+    // From its package.json: machineInfo() stays synchronous and loads nothing.
+    onnxruntime: onnxRuntimeVersion() ?? 'not installed',
   };
 }
 
@@ -138,8 +142,9 @@ function cudaProviderLibrary(): string | undefined {
 }
 
 /** Opens a session on the given provider; a missing provider gives an Error that says what to do. */
-export async function createSession(model: string | Uint8Array, provider: ExecutionProvider, threads: number): Promise<InferenceSession> {
-  const options: InferenceSession.SessionOptions = {
+export async function createSession(model: string | Uint8Array, provider: ExecutionProvider, threads: number): Promise<OrtSession> {
+  const { InferenceSession, listSupportedBackends } = await loadOnnxRuntime(PURPOSE);
+  const options: OrtSessionOptions = {
     executionProviders: [provider],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -189,7 +194,7 @@ export interface RunSamples {
 }
 
 /** Times `runs` single runs of a session on a fixed input after `warmup` untimed ones. */
-export async function timeSession(session: InferenceSession, feed: Tensor, warmup: number, runs: number): Promise<RunSamples> {
+export async function timeSession(session: OrtSession, feed: OrtTensor, warmup: number, runs: number): Promise<RunSamples> {
   const feeds = { [session.inputNames[0] ?? INPUT_NAME]: feed };
   for (let i = 0; i < warmup; i++) await session.run(feeds);
   const wallMs: number[] = [];
@@ -206,14 +211,15 @@ export async function timeSession(session: InferenceSession, feed: Tensor, warmu
 }
 
 /** A standard-normal float32 tensor of the given shape. */
-export function randomInput(dims: readonly number[], seed = 0): Tensor {
+export async function randomInput(dims: readonly number[], seed = 0): Promise<OrtTensor> {
+  const { Tensor } = await loadOnnxRuntime(PURPOSE);
   const rng = new Rng(seed);
   const size = dims.reduce((a, b) => a * b, 1);
   return new Tensor('float32', Float32Array.from({ length: size }, () => rng.normal()), [...dims]);
 }
 
 /** Static input dims of a session with the batch dimension set to `batch`. */
-export function inputDims(session: InferenceSession, batch: number): number[] {
+export function inputDims(session: OrtSession, batch: number): number[] {
   const m = session.inputMetadata[0];
   if (!m || !m.isTensor) throw new Error('model input is not a tensor');
   return m.shape.map((d, i) => {
@@ -235,15 +241,15 @@ export async function profile(modelPath: string, opts: ProfileOptions = {}): Pro
   const rounds = Math.min(count(opts.rounds ?? 5, 'rounds', 1), runs);
 
   let input: Array<number | string> = [];
-  const sessions: InferenceSession[] = [];
-  const configs: Array<{ session: InferenceSession; feed: Tensor; batch: number; threads: number; wall: number[]; cpu: number[] }> = [];
+  const sessions: OrtSession[] = [];
+  const configs: Array<{ session: OrtSession; feed: OrtTensor; batch: number; threads: number; wall: number[]; cpu: number[] }> = [];
   try {
     for (const t of threads) {
       const session = await createSession(modelPath, provider, t);
       sessions.push(session);
       const m = session.inputMetadata[0];
       if (m?.isTensor) input = m.shape.map((d, i) => (i === 0 && typeof d !== 'number' ? BATCH_DIM : d));
-      for (const b of batchSizes) configs.push({ session, feed: randomInput(inputDims(session, b), opts.seed ?? 0), batch: b, threads: t, wall: [], cpu: [] });
+      for (const b of batchSizes) configs.push({ session, feed: await randomInput(inputDims(session, b), opts.seed ?? 0), batch: b, threads: t, wall: [], cpu: [] });
     }
     for (let r = 0; r < rounds; r++) {
       const n = Math.floor(((r + 1) * runs) / rounds) - Math.floor((r * runs) / rounds);

@@ -14,6 +14,7 @@ import { costTable, type CostTable } from '../space/cost.js';
 import { loadSpaceFile } from '../space/presets.js';
 import type { ResolvedSpace, SpaceFile } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
+import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import type { RunConfig } from './config.js';
 import { ConfigError, scoringImagesFor } from './config.js';
@@ -51,15 +52,9 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   const space = loaded.space;
   const costs = costTable(space);
   const dir = resolve(config.out);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new ConfigError(`--out ${config.out}: cannot create the run directory (${fsReason(e)}): choose a writable --out`);
-  }
-  if (!existsSync(dir)) throw new ConfigError(`--out ${config.out}: cannot create the run directory`);
-  removeOrphanTemporaries(dir, log);
-  const runId = runIdOf(dir);
 
+  // The data is opened and checked against the space before the run directory is created or
+  // touched: a command refused for its --data or --space leaves no folder behind.
   const { height, width, channels } = space.input;
   const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
   if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed + 303);
@@ -73,6 +68,14 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
       throw new ConfigError(`--data ${config.data}: ${ds.classes} classes but the space '${space.name}' has ${space.classes} outputs`);
     }
   }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(`--out ${config.out}: cannot create the run directory (${fsReason(e)}): choose a writable --out`);
+  }
+  if (!existsSync(dir)) throw new ConfigError(`--out ${config.out}: cannot create the run directory`);
+  removeOrphanTemporaries(dir, log);
+  const runId = runIdOf(dir);
   const { split, created } = await loadOrCreateSplit(join(dir, 'split.json'), data.train.labels, data.train.classes, { seed: config.seed, fraction: config.valFraction });
   log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
   const train = subsetDataset(data.train, split.train);
@@ -115,9 +118,9 @@ export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dat
   return subsetDataset(ds, keep);
 }
 
-/** config.json of the run directory: the settings that made it, its run id and space hash, for the record and for resume. */
+/** config.json of the run directory: the settings that made it, its run id and space hash, and what ran it (src/util/provenance.ts), for the record and for resume. */
 export function writeRunConfig(p: Prepared): void {
-  writeJsonAtomic(join(p.dir, 'config.json'), { ...p.config, resolvedSpace: p.space.name, runId: p.runId, spaceHash: p.spaceHash });
+  writeJsonAtomic(join(p.dir, 'config.json'), { ...p.config, resolvedSpace: p.space.name, runId: p.runId, spaceHash: p.spaceHash, provenance: provenance(p.config) });
 }
 
 /** Deterministic subset of a dataset: the first n of a seeded permutation (the split is already stratified). */

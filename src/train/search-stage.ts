@@ -6,6 +6,9 @@
 // search's scorer (pool scores are training-time losses of a supernet that kept changing) and
 // offered in that order, so invalid or duplicate seeds are replaced by the next pool path, not by
 // random ones. The randomly seeded run of the same budget is the paper's Figure 3 comparison.
+// Outputs: search.json (every run's top paths with their op names, and per generation both the
+// generation's own best and the best so far) and arch.json (the best path, layer by layer:
+// src/space/arch-file.ts), which `retrain --arch` and `export --arch` take back.
 import { join } from 'node:path';
 
 import type { Supernet } from '../native/engine.js';
@@ -15,11 +18,15 @@ import { EvolutionSearch } from '../search/evolution.js';
 import { RandomSearch } from '../search/random.js';
 import type { Arch } from '../space/types.js';
 import { archKey } from '../space/types.js';
+import { archOps, writeArchFile } from '../space/arch-file.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { calibrationBatches, fixedSubset, type Prepared } from './prepare.js';
 import { RunLog } from './run-log.js';
 import { constraintsOf, scorer } from './train-supernet.js';
+
+/** The run's chosen architecture, layer by layer (written by search, then by retrain). */
+export const ARCH_JSON = 'arch.json';
 
 export interface SearchRun {
   init: 'pool' | 'random';
@@ -102,7 +109,7 @@ export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool 
     runs.push({ init, result });
   }
   const main = runs[0]!.result;
-  const withLatency = (e: EvaluatedPath) => (opts.predictLatency ? { ...e, predictedLatencyMs: opts.predictLatency(e.arch) } : e);
+  const withLatency = (e: EvaluatedPath) => ({ ...e, ops: archOps(p.space, e.arch), ...(opts.predictLatency ? { predictedLatencyMs: opts.predictLatency(e.arch) } : {}) });
   writeJsonAtomic(join(p.dir, 'search.json'), {
     searcher: c.searcher,
     constraints: { flopsMax: c.flopsMax, paramsMax: c.paramsMax, latencyMax: c.latencyMax },
@@ -113,8 +120,25 @@ export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool 
       evaluated: r.result.evaluated,
       stoppedEarly: r.result.stoppedEarly,
       top: r.result.top.map(withLatency),
-      generations: r.result.history.map((g) => ({ generation: g.generation, bestAccuracy: g.best.accuracy, bestLoss: g.best.loss, sources: g.sources })),
+      // bestAccuracy: best so far (what the search returns); generationBestAccuracy: that generation's own best.
+      generations: r.result.history.map((g) => ({
+        generation: g.generation,
+        bestAccuracy: g.best.accuracy,
+        bestLoss: g.best.loss,
+        generationBestAccuracy: g.generationBest.accuracy,
+        generationBestLoss: g.generationBest.loss,
+        sources: g.sources,
+      })),
     })),
   });
+  const best = main.top[0];
+  if (best) {
+    writeArchFile(join(p.dir, ARCH_JSON), p.space, best.arch, {
+      source: `search: best of the ${runs[0]!.init}-seeded ${c.searcher} search, scored on ${searchImages} held-out images`,
+      heldOutAccuracy: best.accuracy,
+      heldOutLoss: best.loss,
+      ...(opts.predictLatency ? { predictedLatencyMs: opts.predictLatency(best.arch) } : {}),
+    });
+  }
   return { runs, best: main.top };
 }

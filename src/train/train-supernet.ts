@@ -9,6 +9,7 @@
 //            (docs/method.md, "Greedy supernet training")
 // Checkpoints every N iterations and at each epoch end hold the weights, momentum, sampler
 // state (pool, queue, RNG), loader position, counters and history; --resume continues exactly.
+// metrics.csv (src/train/metrics-csv.ts) is rewritten from the history at every epoch end.
 // config.json is written when a new run starts, and on --resume only once the run's checkpoint
 // has loaded (a failed resume leaves the record as it was). A new run refuses a folder that holds
 // a run (src/train/run-dir.ts).
@@ -31,6 +32,7 @@ import { Rng } from '../util/rng.js';
 import { CheckpointStore } from './checkpoints.js';
 import { ConfigError, poolCapacityFor, type RunConfig } from './config.js';
 import { learningRate } from './lr-schedule.js';
+import { writeSupernetMetrics } from './metrics-csv.js';
 import { fixedSubset, writeRunConfig, type Prepared } from './prepare.js';
 import { runMarkers } from './run-dir.js';
 import { RunLog } from './run-log.js';
@@ -285,14 +287,15 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
     }
     history.push(summary);
     log.write({ type: 'epoch', ...summary });
+    writeSupernetMetrics(p.dir, history);
     epochsDone++;
     epochAcc = { loss: 0, correct: 0, count: 0, seconds: 0 };
     epochStarted = Date.now();
     progress.done();
     opts.log(
       `epoch ${summary.epoch}/${c.epochs}: train loss ${summary.trainLoss.toFixed(4)} acc ${(100 * summary.trainAccuracy).toFixed(2)}%` +
-        ` | probe paths val acc ${(100 * summary.probeAccuracy).toFixed(2)}%` +
-        (summary.poolBestAccuracy !== undefined ? ` | pool best val acc ${(100 * summary.poolBestAccuracy).toFixed(2)}% | pi ${summary.pi!.toFixed(3)} | pool ${summary.poolSize}/${pool?.capacity}` : '') +
+        ` | probe paths held-out acc ${(100 * summary.probeAccuracy).toFixed(2)}%` +
+        (summary.poolBestAccuracy !== undefined ? ` | pool best held-out acc ${(100 * summary.poolBestAccuracy).toFixed(2)}% | pi ${summary.pi!.toFixed(3)} | pool ${summary.poolSize}/${pool?.capacity}` : '') +
         ` | ${summary.seconds.toFixed(1)} s`,
     );
     await checkpoint();
