@@ -1,9 +1,11 @@
 // The table and diagnostics of docs/results.md from the run folders of scripts/study-cifar.sh:
 //   node scripts/study-report.mjs OUT_DIR [DOCS_IMG_DIR]
 // Prints markdown to stdout, writes OUT_DIR/study.json and, with DOCS_IMG_DIR, the combined
-// scatter plot study-rank.svg/png there. Needs the built package (dist/).
+// scatter plot study-rank.svg/png there. Needs the built package (dist/). OUT_DIR may also be the
+// committed records of the study (results/cifar-study: no checkpoints, logs gzipped).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 import { kendallTau, spearman } from '../dist/analysis/rank-stats.js';
 import { writeScatter } from '../dist/report/plots.js';
@@ -80,7 +82,9 @@ for (const name of RUNS) {
 
   // Diagnostics from the training log: how often and how burstily each op was trained, and what
   // greedy selection kept.
-  const log = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // The committed records (results/cifar-study/) hold the log gzipped.
+  const logText = existsSync(join(dir, 'log.jsonl')) ? readFileSync(join(dir, 'log.jsonl'), 'utf8') : gunzipSync(readFileSync(join(dir, 'log.jsonl.gz'))).toString('utf8');
+  const log = logText.trim().split('\n').map((l) => JSON.parse(l));
   const L = costs.numLayers;
   const C = costs.numChoices;
   const counts = Array.from({ length: L }, () => new Array(C).fill(0));
@@ -166,7 +170,7 @@ if (imgDir) {
   }
   await writeScatter(imgDir, 'study-rank', {
     title: 'Supernet accuracy of a path vs its stand-alone accuracy',
-    subtitle: [`cifar-study space, CIFAR-10 (10k images), ${sampleTruth.length} random paths, equal training iterations`],
+    subtitle: [`cifar-study, CIFAR-10 10k, ${sampleTruth.length} random paths, 1,400 iterations each`],
     xTitle: 'Stand-alone test accuracy (%)',
     yTitle: 'Supernet accuracy on held-out images (%)',
     points,

@@ -37,7 +37,14 @@ export async function writeScatter(dir: string, name: string, data: ScatterData,
         y: { field: 'y', type: 'quantitative', title: data.yTitle, scale: { zero: false } },
         color:
           series.length > 1
-            ? { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: [...SERIES_COLORS, '#9467bd', '#8c564b'].slice(0, series.length) } }
+            ? {
+                field: 'series',
+                type: 'nominal',
+                title: null,
+                scale: { domain: series, range: [...SERIES_COLORS, '#9467bd', '#8c564b'].slice(0, series.length) },
+                // the shared legend draws line strokes; points need filled circles to show their colour
+                legend: { symbolType: 'circle', symbolStrokeWidth: 0, symbolSize: 80 },
+              }
             : { value: SERIES_COLORS[0] },
       },
     }),
