@@ -121,6 +121,7 @@ describe('path sets and the sizing rules', () => {
     const a = new Set(Array.from({ length: 250 }, (_, i) => key(parts.roundScoring, i)));
     for (let i = 0; i < 350; i++) assert.ok(!a.has(key(parts.searchSet, i)), 'an image is in both parts');
     assert.equal(partitionHeldOut(ds, { ...DEFAULTS, valImages: 1000 }).roundScoring.labels.length, 300); // at most half
+    assert.equal(partitionHeldOut(ds, { ...DEFAULTS, redrawScoringBatch: true }).roundScoring.labels.length, 300); // redraws draw from half
     const sub = perClassSubset(ds, 7, 3);
     assert.equal(sub.labels.length, 70);
     for (let c = 0; c < 10; c++) assert.equal(sub.labels.filter((l) => l === c).length, 7);

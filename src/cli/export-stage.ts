@@ -29,7 +29,7 @@ export function exportName(weights: 'supernet' | 'retrained', key: string): stri
 /**
  * ONNX metadata of an exported path, in the terms of the searched space: the path's key and op
  * names (a retrained network is built from a one-op-per-layer space where every choice is 0, so
- * the exporter's own "arch" and "ops" would read 0-0-0 and the placeholder name), the space and
+ * the exporter's own "arch" and "ops" would read 0-0-0 and the op name "chosen"), the space and
  * what the weights are.
  */
 export function exportMetadata(space: ResolvedSpace, arch: readonly number[], weights: 'supernet' | 'retrained'): Record<string, string> {

@@ -92,13 +92,14 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
 /**
  * Splits the held-out images in two by a seeded order: the first scoringImagesFor(config) score
  * greedy rounds, the rest serve the search. When the split is too small for both, the rounds get
- * at most half of it (and the log says how many they got).
+ * at most half of it. With --redraw-scoring-batch the rounds get half of the split (each round
+ * draws its images from that half), so that a redraw is a new batch, not the same one reordered.
  */
 export function partitionHeldOut(val: Dataset, config: RunConfig): { roundScoring: Dataset; searchSet: Dataset } {
   const n = val.labels.length;
   const order = Array.from(new Rng(config.seed + 404).permutation(n));
   const want = scoringImagesFor(config);
-  const rounds = Math.min(want, Math.ceil(n / 2));
+  const rounds = config.redrawScoringBatch ? Math.floor(n / 2) : Math.min(want, Math.ceil(n / 2));
   return { roundScoring: subsetDataset(val, order.slice(0, rounds)), searchSet: subsetDataset(val, order.slice(rounds)) };
 }
 

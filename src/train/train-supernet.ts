@@ -30,7 +30,7 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { CheckpointStore } from './checkpoints.js';
-import { ConfigError, poolCapacityFor, type RunConfig } from './config.js';
+import { ConfigError, poolCapacityFor, scoringImagesFor, type RunConfig } from './config.js';
 import { learningRate } from './lr-schedule.js';
 import { writeSupernetMetrics } from './metrics-csv.js';
 import { fixedSubset, writeRunConfig, type Prepared } from './prepare.js';
@@ -172,7 +172,7 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   const scoringBatch = p.roundScoring;
   const probeImages = p.searchSet;
   const scoreRound = async (archs: Arch[], round: number): Promise<number[]> => {
-    const ds = c.redrawScoringBatch ? fixedSubset(p.roundScoring, p.roundScoring.labels.length, c.seed + 404 + 7919 * round) : scoringBatch;
+    const ds = c.redrawScoringBatch ? fixedSubset(p.roundScoring, scoringImagesFor(c), c.seed + 404 + 7919 * round) : scoringBatch;
     return (await scorer(net, ds)(archs)).map((s) => s.loss);
   };
   if (greedy) {
