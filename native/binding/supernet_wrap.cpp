@@ -88,22 +88,23 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeSupernet",
                        {
-                           InstanceMethod("tensorInfo", &SupernetWrap::TensorInfo),
-                           InstanceMethod("getTensor", &SupernetWrap::GetTensor),
-                           InstanceMethod("setTensor", &SupernetWrap::SetTensor),
-                           InstanceMethod("normalize", &SupernetWrap::Normalize),
-                           InstanceMethod("pathParameterCount", &SupernetWrap::PathParameterCount),
-                           InstanceMethod("backendName", &SupernetWrap::BackendName),
-                           InstanceMethod("replicas", &SupernetWrap::Replicas),
-                           InstanceMethod("replicaDivergence", &SupernetWrap::ReplicaDivergence),
-                           InstanceMethod("trainStep", &SupernetWrap::TrainStep),
-                           InstanceMethod("accumulateGradients", &SupernetWrap::AccumulateGradients),
-                           InstanceMethod("applyUpdate", &SupernetWrap::ApplyUpdate),
-                           InstanceMethod("evaluate", &SupernetWrap::Evaluate),
-                           InstanceMethod("predict", &SupernetWrap::Predict),
-                           InstanceMethod("calibrateBn", &SupernetWrap::CalibrateBn),
-                           InstanceMethod("save", &SupernetWrap::Save),
-                           InstanceMethod("load", &SupernetWrap::Load),
+                           InstanceMethod("tensorInfo", &SupernetWrap::Live<&SupernetWrap::TensorInfo>),
+                           InstanceMethod("getTensor", &SupernetWrap::Live<&SupernetWrap::GetTensor>),
+                           InstanceMethod("setTensor", &SupernetWrap::Live<&SupernetWrap::SetTensor>),
+                           InstanceMethod("normalize", &SupernetWrap::Live<&SupernetWrap::Normalize>),
+                           InstanceMethod("pathParameterCount", &SupernetWrap::Live<&SupernetWrap::PathParameterCount>),
+                           InstanceMethod("backendName", &SupernetWrap::Live<&SupernetWrap::BackendName>),
+                           InstanceMethod("replicas", &SupernetWrap::Live<&SupernetWrap::Replicas>),
+                           InstanceMethod("replicaDivergence", &SupernetWrap::Live<&SupernetWrap::ReplicaDivergence>),
+                           InstanceMethod("trainStep", &SupernetWrap::Live<&SupernetWrap::TrainStep>),
+                           InstanceMethod("accumulateGradients", &SupernetWrap::Live<&SupernetWrap::AccumulateGradients>),
+                           InstanceMethod("applyUpdate", &SupernetWrap::Live<&SupernetWrap::ApplyUpdate>),
+                           InstanceMethod("evaluate", &SupernetWrap::Live<&SupernetWrap::Evaluate>),
+                           InstanceMethod("predict", &SupernetWrap::Live<&SupernetWrap::Predict>),
+                           InstanceMethod("calibrateBn", &SupernetWrap::Live<&SupernetWrap::CalibrateBn>),
+                           InstanceMethod("save", &SupernetWrap::Live<&SupernetWrap::Save>),
+                           InstanceMethod("load", &SupernetWrap::Live<&SupernetWrap::Load>),
+                           InstanceMethod("dispose", &SupernetWrap::Dispose),
                        });
   }
 
@@ -139,6 +140,24 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     } catch (const std::exception& e) {
       throw_error(env, "GNAS_NATIVE", e.what());
     }
+  }
+
+  // Every method but dispose() goes through here: after dispose() the native supernet is gone and
+  // a call is a JS Error with code GNAS_DISPOSED, never a null dereference.
+  template <Napi::Value (SupernetWrap::*Method)(const Napi::CallbackInfo&)>
+  Napi::Value Live(const Napi::CallbackInfo& info) {
+    if (!net_) throw_error(info.Env(), "GNAS_DISPOSED", "the supernet was disposed (dispose() was called): create a new one");
+    return (this->*Method)(info);
+  }
+
+  // dispose(): frees the native supernet (weights, momentum, workspace) now instead of whenever the
+  // garbage collector gets to the wrapper, which knows nothing of the native memory behind it.
+  // Refused while calls are in flight (their workers hold the supernet); a second call is a no-op.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (*in_flight_ > 0)
+      throw_error(info.Env(), "GNAS_BUSY", "dispose(): the supernet is busy with an unfinished call: await it first");
+    net_.reset();
+    return info.Env().Undefined();
   }
 
   // Synchronous accessors must not race an in-flight worker: they refuse while any is queued.

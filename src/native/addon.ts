@@ -49,6 +49,8 @@ export interface NativeSupernet {
   calibrateBn(arch: NativeArch, batches: NativeImages[]): Promise<void>;
   save(path: string, extra: string): Promise<void>;
   load(path: string): Promise<string>;
+  /** Frees the native supernet now (sync); later calls throw GNAS_DISPOSED; GNAS_BUSY while calls are in flight. */
+  dispose(): undefined;
 }
 
 export interface NativeAddon {

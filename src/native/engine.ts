@@ -178,6 +178,7 @@ export class Supernet {
   }
 
   private enqueue<T>(call: () => Promise<T>): Promise<T> {
+    if (this.disposedFlag) return Promise.reject(new EngineError('the supernet was disposed (dispose() was called): create a new one', 'GNAS_DISPOSED'));
     this.pending++;
     const run = this.tail.then(call, call);
     this.tail = run.then(
@@ -201,6 +202,26 @@ export class Supernet {
   /** Number of async calls issued and not yet settled. */
   get busy(): number {
     return this.pending;
+  }
+
+  private disposedFlag = false;
+
+  /** True once dispose() has run. */
+  get disposed(): boolean {
+    return this.disposedFlag;
+  }
+
+  /**
+   * Frees the native supernet (weights, momentum, workspace: ~100 MB for a small space, GBs for
+   * ImageNet) after the calls already made have settled. The garbage collector would free it too,
+   * but it does not see native memory, so loops that create a network per path (ground truth,
+   * retraining random paths) must dispose of each. Any later call throws GNAS_DISPOSED.
+   */
+  async dispose(): Promise<void> {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true; // refuse new calls now; the queued ones still run
+    await this.tail;
+    this.native.dispose();
   }
 
   // ---------------- tensors ----------------

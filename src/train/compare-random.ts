@@ -45,6 +45,7 @@ export async function compareWithRandom(p: Prepared, searched: { arch: Arch; tes
     opts.log(`random path ${i + 1}/${candidates.length} at the same FLOPs: retraining ${archKey(arch)} (${(p.costs.archFlops(arch) / 1e6).toFixed(2)}M FLOPs)`);
     const r = await retrain(p, arch, { log: opts.log, resume: false, quiet: opts.quiet, checkpoints: false });
     random.push({ arch: archKey(arch), flops: p.costs.archFlops(arch), testAccuracy: r.testAccuracy });
+    await r.net.dispose();
   }
   const mean = random.reduce((a, r) => a + r.testAccuracy, 0) / Math.max(1, random.length);
   const margin = 100 * (searched.testAccuracy - mean);

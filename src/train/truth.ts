@@ -99,6 +99,7 @@ export async function groundTruth(p: Prepared, archs: Arch[], opts: TruthOptions
       const r = await retrain(p, arch, { log: () => undefined, resume: false, quiet: true, trainOn: 'train-split', seedOffset: s, checkpoints: false, evaluateHeldOut: true });
       tests.push(100 * r.testAccuracy);
       heldOut += (100 * (r.heldOutAccuracy ?? Number.NaN)) / opts.seeds;
+      await r.net.dispose(); // one network per path and seed: free each (the GC does not see native memory)
     }
     const accuracy = tests.reduce((a, b) => a + b, 0) / tests.length;
     truth[key] = { accuracy, testAccuracies: tests, heldOutAccuracy: heldOut, flops: p.costs.archFlops(arch), params: p.costs.archParams(arch), seconds: (Date.now() - t0) / 1000 };
