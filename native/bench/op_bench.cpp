@@ -345,7 +345,7 @@ void bench_small(Backend& be) {
     const std::string shape = "n" + std::to_string(n);
     if (selected("sgd_update", shape))
       report_bytes("sgd_update", shape, best_ms([&] {
-                     be.sgd_update(w.data(), v.data(), g.data(), n, 0.01f, 0.9f, 4e-5f, true);
+                     be.sgd_update(w.data(), v.data(), g.data(), n, 0.01f, 0.9f, 4e-5f, true, nullptr);
                    }), 20.0 * n);
   }
 }

@@ -16,6 +16,7 @@
 #include "binding/convert.h"
 #include "supernet/checkpoint.h"
 #include "supernet/supernet.h"
+#include "supernet/weight_health.h"
 
 namespace gnas::binding {
 
@@ -25,11 +26,13 @@ namespace {
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   PromiseWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<Supernet> net, std::shared_ptr<int> in_flight,
-                std::function<void()> work, std::function<Napi::Value(Napi::Env)> result)
+                std::shared_ptr<int64_t> reported, std::function<void()> work,
+                std::function<Napi::Value(Napi::Env)> result)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         net_(std::move(net)),
         in_flight_(std::move(in_flight)),
+        reported_(std::move(reported)),
         work_(std::move(work)),
         result_(std::move(result)) {
     owner_ = Napi::Persistent(owner);  // the JS wrapper must outlive the call, GC or not
@@ -40,23 +43,56 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       std::lock_guard<std::mutex> lock(net_->mutex());
-      work_();
+      try {
+        work_();
+      } catch (...) {
+        bytes_after_ = net_->memory_bytes();
+        throw;
+      }
+      bytes_after_ = net_->memory_bytes();
+    } catch (const NonFiniteError& e) {
+      code_ = "GNAS_NONFINITE";
+      SetError(e.what());
     } catch (const std::invalid_argument& e) {
       code_ = "GNAS_INVALID_ARGUMENT";
       SetError(e.what());
     } catch (const std::bad_alloc&) {
       code_ = "GNAS_OUT_OF_MEMORY";
-      SetError("out of memory");
+      SetError("out of memory (the supernet gave back its scratch memory and dropped the call's pending gradients; "
+               "a smaller batch will run)");
+      recover();
     } catch (const DeviceError& e) {
       code_ = "GNAS_DEVICE";
       SetError(e.what());
+      recover();
     } catch (const std::exception& e) {
       code_ = "GNAS_NATIVE";
       SetError(e.what());
     }
   }
+  // A call that failed part-way may have grown buffers it never used and half-accumulated
+  // gradients: free and drop them, so the next call neither aborts for lack of memory nor applies
+  // stale state.
+  void recover() {
+    try {
+      std::lock_guard<std::mutex> lock(net_->mutex());
+      net_->recover_after_failure();
+      bytes_after_ = net_->memory_bytes();
+    } catch (...) {
+      // recovery is best effort: the call's own error is what the caller sees
+    }
+  }
+
+  // Tells V8 how much native memory the supernet holds after this call (main thread only).
+  void report_memory(Napi::Env env) {
+    if (bytes_after_ < 0 || *reported_ < 0) return;  // < 0: disposed meanwhile, nothing to report
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_after_ - *reported_);
+    *reported_ = bytes_after_;
+  }
+
   void OnOK() override {
     --*in_flight_;
+    report_memory(Env());
     Napi::Env env = Env();
     try {
       deferred_.Resolve(result_(env));
@@ -66,6 +102,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
   void OnError(const Napi::Error& e) override {
     --*in_flight_;
+    report_memory(Env());
     Napi::Error err = Napi::Error::New(Env(), e.Message());
     err.Set("code", Napi::String::New(Env(), code_));
     deferred_.Reject(err.Value());
@@ -76,6 +113,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::ObjectReference owner_;
   std::shared_ptr<Supernet> net_;
   std::shared_ptr<int> in_flight_;
+  std::shared_ptr<int64_t> reported_;
+  int64_t bytes_after_ = -1;  // memory_bytes() when the work ended
   std::function<void()> work_;
   std::function<Napi::Value(Napi::Env)> result_;
   std::string code_ = "GNAS_NATIVE";
@@ -116,10 +155,24 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     SpaceDesc space = space_from_js(info[0].As<Napi::Object>());
     SupernetOptions opt = options_from_js(info[1].As<Napi::Object>());
     guarded(env, [&] { net_ = std::make_shared<Supernet>(space, opt); });
+    // V8 sees only the small wrapper. Told what the native side holds (updated after every call),
+    // its garbage collector runs soon enough to free dropped supernets (their finalizer frees the
+    // native memory) instead of letting dozens pile up unseen.
+    *reported_ = net_->memory_bytes();
+    Napi::MemoryManagement::AdjustExternalMemory(env, *reported_);
   }
+
+  ~SupernetWrap() override { unreport(Env()); }
 
  private:
   std::shared_ptr<Supernet> net_;
+  // Bytes announced to V8 as external memory (-1 once disposed); shared with the call workers.
+  std::shared_ptr<int64_t> reported_ = std::make_shared<int64_t>(0);
+
+  void unreport(Napi::Env env) {
+    if (*reported_ > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -*reported_);
+    *reported_ = -1;
+  }
   // Async calls queued and not yet settled (touched on the main thread only).
   std::shared_ptr<int> in_flight_ = std::make_shared<int>(0);
 
@@ -131,6 +184,8 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
       f();
     } catch (const Napi::Error&) {
       throw;
+    } catch (const NonFiniteError& e) {
+      throw_error(env, "GNAS_NONFINITE", e.what());
     } catch (const std::invalid_argument& e) {
       throw_error(env, "GNAS_INVALID_ARGUMENT", e.what());
     } catch (const std::bad_alloc&) {
@@ -157,6 +212,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     if (*in_flight_ > 0)
       throw_error(info.Env(), "GNAS_BUSY", "dispose(): the supernet is busy with an unfinished call: await it first");
     net_.reset();
+    unreport(info.Env());
     return info.Env().Undefined();
   }
 
@@ -289,7 +345,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   }
 
   Napi::Value run(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> result) {
-    auto* w = new PromiseWorker(env, Value(), net_, in_flight_, std::move(work), std::move(result));
+    auto* w = new PromiseWorker(env, Value(), net_, in_flight_, reported_, std::move(work), std::move(result));
     Napi::Promise p = w->promise();
     w->Queue();
     return p;

@@ -111,6 +111,10 @@ class Backend {
   virtual void fill(float* x, float value, int64_t n);
   // Waits until every op issued so far has finished (no-op on host backends).
   virtual void synchronize() {}
+  // Gives back scratch memory the backend keeps between calls (regrown on demand): after an
+  // oversized call or an out-of-memory error. No-op for backends that keep none.
+  virtual void trim() {}
+  virtual int64_t scratch_bytes() const { return 0; }  // what trim() would give back
   // The device queue the ops run on (a cudaStream_t for CUDA; null for host backends), for
   // collectives (NCCL) that must run in order with the backend's own work.
   virtual void* native_stream() { return nullptr; }
@@ -120,9 +124,10 @@ class Backend {
   // Running statistics of a train-mode BN after a batch of M rows whose statistics were mean[C]
   // and invstd[C] (as bn_act_forward_train writes them), computed in double:
   //   var = max(1 / invstd^2 - eps, 0);  rm = (1 - m) rm + m mean;  rv = (1 - m) rv + m var M / (M - 1)
-  // (PyTorch's unbiased running variance; M == 1 uses var as is).
+  // (PyTorch's unbiased running variance; M == 1 uses var as is). nonfinite (backend memory, may
+  // be null) is set to 1 when an updated statistic is not finite, as in sgd_update.
   virtual void bn_update_running(float* running_mean, float* running_var, const float* mean, const float* invstd,
-                                 float eps, float momentum, int64_t M, int C);
+                                 float eps, float momentum, int64_t M, int C, float* nonfinite);
 
   // ---- input ----
   // x[i] = (src[i] / 255 - mean[c]) / std[c] for NHWC images with C channels (uint8 source), or
@@ -194,8 +199,10 @@ class Backend {
   // ---- SGD with momentum (PyTorch semantics) ----
   // g' = g + weight_decay * w; v = momentum * v + g'; step = nesterov ? g' + momentum * v : v;
   // w -= lr * step.
+  // nonfinite (backend memory, may be null): set to 1 when any updated w or velocity is not finite,
+  // never cleared here. The check rides on the update pass, so divergence costs no extra sweep.
   virtual void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                          float weight_decay, bool nesterov) = 0;
+                          float weight_decay, bool nesterov, float* nonfinite) = 0;
 
   // ---- fused variants (optional) ----
   // A train-mode unit is conv -> BN -> act; these let a backend skip two full passes over each

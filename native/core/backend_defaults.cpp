@@ -1,6 +1,7 @@
 // Default implementations of the Backend methods that are not pure virtual: straightforward
 // loops, correct for any backend whose memory is host memory. Fast backends override them.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -57,7 +58,7 @@ void Backend::copy(void* dst, const void* src, size_t bytes) {
 void Backend::fill(float* x, float value, int64_t n) { std::fill(x, x + n, value); }
 
 void Backend::bn_update_running(float* rm, float* rv, const float* mean, const float* invstd, float eps,
-                                float momentum, int64_t M, int C) {
+                                float momentum, int64_t M, int C, float* nonfinite) {
   const double m = momentum;
   const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
   for (int c = 0; c < C; c++) {
@@ -65,6 +66,7 @@ void Backend::bn_update_running(float* rm, float* rv, const float* mean, const f
     if (var < 0) var = 0;
     rm[c] = float((1.0 - m) * rm[c] + m * mean[c]);
     rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
+    if (nonfinite && !(std::isfinite(rm[c]) && std::isfinite(rv[c]))) *nonfinite = 1.0f;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "supernet/supernet.h"
+#include "supernet/weight_health.h"
 
 namespace gnas {
 
@@ -66,6 +67,7 @@ std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
 void save_checkpoint(const Supernet& net, const std::string& path, const std::string& extra) {
+  net.require_finite("save");  // the last good checkpoint must never be replaced by a diverged one
   const TensorStore& st = net.store();
   Writer w;
   w.raw(kMagic, 8);
@@ -82,6 +84,9 @@ void save_checkpoint(const Supernet& net, const std::string& path, const std::st
   w.raw(extra.data(), extra.size());
   w.put<uint64_t>(uint64_t(st.total()));
   const std::vector<float> values = st.read_all_values(), velocities = st.read_all_velocities();
+  // A last line of defence, nearly free beside the write: no checkpoint ever holds inf or NaN.
+  const std::string bad = describe_nonfinite(st, values.data(), velocities.data());
+  if (!bad.empty()) throw NonFiniteError("save: the supernet holds " + bad + "; nothing was written");
   w.raw(values.data(), size_t(st.total()) * sizeof(float));
   w.raw(velocities.data(), size_t(st.total()) * sizeof(float));
   w.put<uint64_t>(fnv1a(w.buf.data(), w.buf.size()));
@@ -183,8 +188,13 @@ std::string load_checkpoint(Supernet& net, const std::string& path) {
   std::vector<float> v(n), m(n);
   std::memcpy(v.data(), values, n * sizeof(float));
   std::memcpy(m.data(), velocity, n * sizeof(float));
+  const std::string bad = describe_nonfinite(st, v.data(), m.data());
+  if (!bad.empty())
+    throw std::runtime_error("checkpoint " + path + " holds " + bad +
+                             ": it was saved from a diverged run; load an earlier checkpoint");
   net.write_all(v.data(), m.data());
   for (TensorEntry& e : st.entries()) e.pending = false;
+  net.weights_restored();
   return extra;
 }
 

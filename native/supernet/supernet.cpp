@@ -13,6 +13,7 @@
 
 #include "core/backends.h"
 #include "parallel/data_parallel.h"
+#include "supernet/weight_health.h"
 
 namespace gnas {
 
@@ -165,6 +166,43 @@ struct Supernet::Impl {
 
   Impl(Supernet& n) : net(n), be(*n.backend_), st(n.store_) {
     for (int i = 0; i < 6; i++) staging.emplace_back(be);
+  }
+
+  // Every per-call buffer (all but the normalisation constants uploaded at build time).
+  template <class F>
+  void for_each_call_buffer(F&& f) {
+    auto unit = [&](UnitState& u) {
+      for (BackendBuffer* b : {&u.pre, &u.mean, &u.invstd}) f(*b);
+    };
+    auto op = [&](OpState& o) {
+      for (UnitState* u : {&o.expand, &o.dw, &o.project, &o.reduce}) unit(*u);
+      for (BackendBuffer* b : {&o.se_pooled, &o.se_hidden, &o.se_gate, &o.out}) f(*b);
+    };
+    unit(stem_state);
+    unit(head_state);
+    unit(eval_unit);
+    op(eval_state);
+    for (OpState& o : fixed_state) op(o);
+    for (OpState& o : layer_state) op(o);
+    for (BackendBuffer* b : {&stem_out, &t_exp, &t_dw, &t_se, &t_head, &input, &pooled, &logits, &dlogits, &losses,
+                             &batch_images, &batch_labels, &correct_dev, &g_a, &g_b, &s_pre, &s_mid1, &s_mid2,
+                             &d_pooled, &d_head, &t_dg, &t_db, &t_dg2, &t_db2, &eval_fixed_a, &eval_fixed_b})
+      f(*b);
+    for (BackendBuffer& b : staging) f(b);
+    for (BackendBuffer& b : eval_depth) f(b);
+  }
+
+  void trim() {
+    for_each_call_buffer([](BackendBuffer& b) { b.reset(); });
+    block_in.clear();
+    loss_host = {};
+    correct_host = {};
+  }
+
+  int64_t call_buffer_bytes() {
+    int64_t floats = 0;
+    for_each_call_buffer([&](BackendBuffer& b) { floats += b.capacity(); });
+    return floats * int64_t(sizeof(float));
   }
 
   // ---------------- registration ----------------
@@ -331,7 +369,8 @@ struct Supernet::Impl {
 
   void update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M) {
     const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
-    be.bn_update_running(st.value(b.mean), st.value(b.var), mean, invstd, net.space_.bn_eps, m, M, b.C);
+    be.bn_update_running(st.value(b.mean), st.value(b.var), mean, invstd, net.space_.bn_eps, m, M, b.C,
+                         net.health_->flag());
   }
 
   // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
@@ -710,6 +749,7 @@ Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options)
       backend_(make_backend(options.backend, backend_options(options))),
       store_(*backend_) {
   if (options.gpus < 1) throw std::invalid_argument("gpus must be >= 1");
+  health_ = std::make_unique<WeightHealth>(*backend_);
   impl_ = std::make_unique<Impl>(*this);
   impl_->build();
   impl_->initialise(options.seed);
@@ -758,11 +798,58 @@ void Supernet::check_batch(const Batch& b, bool need_labels) const {
   }
 }
 
+void Supernet::require_finite(const std::string& call) const { health_->require_finite(call); }
+
+int64_t Supernet::memory_bytes() const {
+  int64_t bytes = store_.total() * 3 * int64_t(sizeof(float)) + impl_->call_buffer_bytes() + backend_->scratch_bytes();
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) bytes += parallel_->replica(r).memory_bytes();
+  return bytes;
+}
+
+void Supernet::trim_workspace() {
+  backend_->synchronize();  // nothing queued may still use the buffers
+  impl_->trim();
+  backend_->trim();
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) parallel_->replica(r).trim_workspace();
+}
+
+void Supernet::recover_after_failure() {
+  try {
+    backend_->synchronize();
+  } catch (...) {
+    // the failure being recovered from may be the device's; the buffers are freed regardless
+  }
+  for (TensorEntry& e : store_.entries()) e.pending = false;
+  impl_->trim();
+  backend_->trim();
+  memory_.trimmed();
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) parallel_->replica(r).recover_after_failure();
+}
+
+void Supernet::weights_restored() {
+  health_->restored();
+  if (parallel_)
+    for (int r = 1; r < parallel_->size(); r++) parallel_->replica(r).health_->restored();
+}
+
 StepResult Supernet::accumulate_gradients(const std::vector<int>& arch, const Batch& batch) {
-  if (!parallel_) return accumulate_local(arch, batch);
-  check_arch(arch);
-  check_batch(batch, true);
-  return parallel_->accumulate_gradients(arch, batch);
+  health_->require_finite("accumulateGradients");
+  StepResult r;
+  if (!parallel_) {
+    r = accumulate_local(arch, batch);
+  } else {
+    check_arch(arch);
+    check_batch(batch, true);
+    r = parallel_->accumulate_gradients(arch, batch);
+  }
+  after_call(batch.n);
+  // The pending gradients stay (the weights are untouched); applying them would raise the flag.
+  if (!std::isfinite(r.loss))
+    throw NonFiniteError("the training loss is " + std::to_string(r.loss) + ": the path's outputs overflowed");
+  return r;
 }
 
 StepResult Supernet::accumulate_local(const std::vector<int>& arch, const Batch& batch) {
@@ -783,24 +870,46 @@ StepResult Supernet::accumulate_local(const std::vector<int>& arch, const Batch&
 }
 
 void Supernet::apply_update(float lr) {
+  health_->require_finite("applyUpdate");
   if (parallel_) parallel_->apply_update(lr);
   else apply_update_local(lr);
+  check_updates("the training step (SGD update and BN running statistics)");
+}
+
+void Supernet::check_updates(const std::string& what) {
+  bool raised = health_->raised();
+  if (parallel_)  // each replica flags its own shard's BN statistics before they are averaged
+    for (int r = 1; r < parallel_->size(); r++) raised = parallel_->replica(r).health_->raised() || raised;
+  if (!raised) return;
+  const std::string found = describe_nonfinite(store_);
+  const std::string detail = found.empty() ? "non-finite values on another replica" : found;
+  health_->poison(detail);
+  throw NonFiniteError(what + " produced " + detail);
 }
 
 void Supernet::apply_update_local(float lr) {
+  float* flag = health_->flag();
   for (int id = 0; id < int(store_.entries().size()); id++) {
     TensorEntry& e = store_.entry(id);
     if (!e.pending) continue;
     const float wd = e.decay ? options_.weight_decay : options_.weight_decay_no_decay;
     backend_->sgd_update(store_.value(id), store_.velocity(id), store_.grad(id), e.size, lr, options_.momentum, wd,
-                         options_.nesterov);
+                         options_.nesterov, flag);
     e.pending = false;
   }
 }
 
 StepResult Supernet::train_step(const std::vector<int>& arch, const Batch& batch, float lr) {
   if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("learning rate must be a finite number >= 0");
-  StepResult r = accumulate_gradients(arch, batch);
+  StepResult r;
+  try {
+    r = accumulate_gradients(arch, batch);
+  } catch (const NonFiniteError&) {
+    // A non-finite loss has non-finite gradients: the update names the tensors it poisoned; if it
+    // stayed finite, the loss is the news.
+    apply_update(lr);
+    throw;
+  }
   apply_update(lr);
   return r;
 }
@@ -811,6 +920,7 @@ void Supernet::normalize(const Batch& batch, float* out) {
 }
 
 void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits) {
+  health_->require_finite("predict");
   check_arch(arch);
   check_batch(batch, false);
   Impl& m = *impl_;
@@ -818,14 +928,22 @@ void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode 
   // The saved-activation forward is reused here: predict is not the hot path (evaluate is).
   const float* lg = m.forward_saved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
   backend_->download(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
+  after_call(batch.n);
 }
 
 std::vector<PathScore> Supernet::evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode) {
-  if (!parallel_) return evaluate_local(archs, batch, mode);
-  if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
-  for (const auto& a : archs) check_arch(a);
-  check_batch(batch, true);
-  return parallel_->evaluate(archs, batch, mode);
+  health_->require_finite("evaluate");
+  std::vector<PathScore> scores;
+  if (!parallel_) {
+    scores = evaluate_local(archs, batch, mode);
+  } else {
+    if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
+    for (const auto& a : archs) check_arch(a);
+    check_batch(batch, true);
+    scores = parallel_->evaluate(archs, batch, mode);
+  }
+  after_call(batch.n);
+  return scores;
 }
 
 std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch,
@@ -882,6 +1000,7 @@ std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<in
 }
 
 void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {
+  health_->require_finite("calibrateBn");
   if (parallel_) {
     check_arch(arch);
     if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
@@ -890,6 +1009,10 @@ void Supernet::calibrate_bn(const std::vector<int>& arch, const std::vector<Batc
   } else {
     calibrate_bn_local(arch, batches);
   }
+  check_updates("BN calibration");
+  int largest = 0;
+  for (const Batch& b : batches) largest = std::max(largest, b.n);
+  after_call(largest);
 }
 
 void Supernet::calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches) {

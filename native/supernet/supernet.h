@@ -20,10 +20,12 @@
 #include "core/backend.h"
 #include "supernet/space_desc.h"
 #include "supernet/tensor_store.h"
+#include "supernet/workspace_policy.h"
 
 namespace gnas {
 
 class DataParallel;
+class WeightHealth;
 
 struct SupernetOptions {
   uint64_t seed = 0;
@@ -101,6 +103,23 @@ class Supernet {
   // The BN running-statistics tensors (TensorKind::Buffer) a path uses, fixed parts included.
   std::vector<int> path_buffer_ids(const std::vector<int>& arch) const;
 
+  // Non-finite weights (supernet/weight_health.h): train_step / apply_update throw NonFiniteError
+  // naming the tensors when an update produced inf or NaN; from then on every compute call and
+  // checkpoint save throws too, until weights_restored() (a checkpoint with finite values loaded).
+  void require_finite(const std::string& call) const;
+  void weights_restored();
+
+  // Frees the activation buffers and the backend's scratch memory on every replica (regrown on
+  // demand). Runs by itself after an oversized call (supernet/workspace_policy.h).
+  void trim_workspace();
+  // Native memory this supernet holds now (weights, gradients, momentum, activation buffers and
+  // backend scratch; every replica): reported to V8 so its garbage collector sees the real cost.
+  int64_t memory_bytes() const;
+  // After a call failed part-way (out of memory): drops gradients that call may have half
+  // accumulated (every pending gradient: the caller was told the call failed) and frees the
+  // scratch memory, so the next call starts clean instead of failing again or applying stale state.
+  void recover_after_failure();
+
   // Host writes of tensor values, to every replica when data-parallel.
   void write_tensor(int id, const float* host);
   void write_all(const float* values, const float* velocities);
@@ -124,6 +143,14 @@ class Supernet {
   TensorStore store_;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<DataParallel> parallel_;  // gpus > 1 only
+  std::unique_ptr<WeightHealth> health_;
+  // Poisons the supernet and throws NonFiniteError naming the tensors when an update of any
+  // replica raised its flag; `what` names the update ("the SGD update", "BN calibration").
+  void check_updates(const std::string& what);
+  WorkspacePolicy memory_;
+  void after_call(int n) {
+    if (memory_.after_call(n)) trim_workspace();
+  }
   std::mutex mutex_;
 };
 

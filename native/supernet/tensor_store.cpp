@@ -11,6 +11,12 @@ BackendBuffer::~BackendBuffer() {
   if (p_) be_->release(p_);
 }
 
+void BackendBuffer::reset() {
+  if (p_) be_->release(p_);
+  p_ = nullptr;
+  cap_ = 0;
+}
+
 float* BackendBuffer::ensure(int64_t n) {
   if (n <= cap_ && p_) return p_;
   if (p_) be_->release(p_);

@@ -45,6 +45,7 @@ class BackendBuffer {
   }
   ~BackendBuffer();
   float* ensure(int64_t n);  // capacity >= n floats
+  void reset();              // gives the memory back (capacity 0); ensure() allocates again
   template <typename T>
   T* ensure_as(int64_t n) {
     return reinterpret_cast<T*>(ensure((n * int64_t(sizeof(T)) + 3) / 4));

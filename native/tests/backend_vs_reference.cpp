@@ -418,13 +418,38 @@ void sgd_tests(Ctx& t) {
     Rng rng = case_rng(title.substr(title.find(' ')));
     std::vector<float> wf = rng.normal_vec<float>(static_cast<size_t>(c.n)), vf = rng.normal_vec<float>(size_t(c.n), 0.1);
     std::vector<float> wr = wf, vr = vf;
+    std::vector<float> flag_f{0.0f}, flag_r{0.0f};
     for (int step = 0; step < 3; ++step) {  // several steps so the velocity carries over
       const std::vector<float> g = rng.normal_vec<float>(static_cast<size_t>(c.n));
-      t.fast.sgd_update(wf.data(), vf.data(), g.data(), c.n, c.lr, c.momentum, c.wd, c.nesterov);
-      t.ref.sgd_update(wr.data(), vr.data(), g.data(), c.n, c.lr, c.momentum, c.wd, c.nesterov);
+      t.fast.sgd_update(wf.data(), vf.data(), g.data(), c.n, c.lr, c.momentum, c.wd, c.nesterov, flag_f.data());
+      t.ref.sgd_update(wr.data(), vr.data(), g.data(), c.n, c.lr, c.momentum, c.wd, c.nesterov, flag_r.data());
     }
     t.h.check(title, "w", rel_max_err(wf, wr), kTolElementwise);
     t.h.check(title, "velocity", rel_max_err(vf, vr), kTolElementwise);
+    // finite updates must leave the divergence flag down
+    t.h.check(title, "nonfinite flag (fast)", double(flag_f[0]), 0.0);
+    t.h.check(title, "nonfinite flag (ref)", double(flag_r[0]), 0.0);
+  }
+}
+
+// The divergence flag goes up for an inf or NaN gradient anywhere (first vector, a middle chunk of
+// a threaded update, the scalar tail) and for an update that overflows finite inputs.
+void sgd_nonfinite_tests(Ctx& t) {
+  struct S { const char* what; int64_t n, at; float w, g; };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const S cases[] = {{"inf gradient", 1031, 517, 0.5f, inf}, {"nan gradient", 100003, 99999, 0.5f, nan},
+                     {"nan gradient", 100003, 50000, 0.5f, nan}, {"inf gradient", 7, 0, 0.5f, inf},
+                     {"overflow", 7, 3, -3e38f, 3e38f}};
+  for (const auto& c : cases) {
+    const std::string title = t.title("sgd_update nonfinite", fmt("%s n%lld at%lld", c.what, (long long)c.n, (long long)c.at));
+    if (!t.h.selected(title)) continue;
+    for (Backend* be : {&t.fast, &t.ref}) {
+      std::vector<float> w(size_t(c.n), 0.25f), v(size_t(c.n), 0.0f), g(size_t(c.n), 0.01f), flag{0.0f};
+      w[size_t(c.at)] = c.w;
+      g[size_t(c.at)] = c.g;
+      be->sgd_update(w.data(), v.data(), g.data(), c.n, 1.0f, 0.0f, 0.0f, false, flag.data());
+      t.h.check(title, be == &t.fast ? "flag raised (fast)" : "flag raised (ref)", double(1.0f - flag[0]), 0.0);
+    }
   }
 }
 
@@ -442,6 +467,7 @@ void run_backend_vs_reference(Harness& h, const std::string& label, Backend& fas
   softmax_tests(t);
   normalize_tests(t);
   sgd_tests(t);
+  sgd_nonfinite_tests(t);
 }
 
 }  // namespace test

@@ -164,10 +164,10 @@ class HostView final : public Backend {
   void synchronize() override { d_->synchronize(); }
 
   void bn_update_running(float* running_mean, float* running_var, const float* mean, const float* invstd, float eps,
-                         float momentum, int64_t M, int C) override {
+                         float momentum, int64_t M, int C, float* nonfinite) override {
     run("bn_update_running", [&](Staging& g) {
       d_->bn_update_running(g.out(running_mean, C), g.out(running_var, C), g.in(mean, C), g.in(invstd, C), eps, momentum,
-                            M, C);
+                            M, C, nonfinite ? g.out(nonfinite, 1) : nullptr);
     });
   }
 
@@ -300,9 +300,10 @@ class HostView final : public Backend {
   }
 
   void sgd_update(float* w, float* velocity, const float* g_, int64_t n, float lr, float momentum, float weight_decay,
-                  bool nesterov) override {
+                  bool nesterov, float* nonfinite) override {
     run("sgd_update", [&](Staging& g) {
-      d_->sgd_update(g.out(w, n), g.out(velocity, n), g.in(g_, n), n, lr, momentum, weight_decay, nesterov);
+      d_->sgd_update(g.out(w, n), g.out(velocity, n), g.in(g_, n), n, lr, momentum, weight_decay, nesterov,
+                     nonfinite ? g.out(nonfinite, 1) : nullptr);
     });
   }
 

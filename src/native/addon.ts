@@ -5,8 +5,11 @@
 // Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName
 // (they throw GNAS_BUSY while an async call is in flight). Every other method returns a Promise
 // resolved from an AsyncWorker off the event loop. Errors carry `code`: GNAS_INVALID_ARGUMENT,
-// GNAS_BUSY, GNAS_OUT_OF_MEMORY, GNAS_DEVICE (a CUDA or NCCL error; the message starts with its
-// name) or GNAS_NATIVE.
+// GNAS_BUSY, GNAS_DISPOSED, GNAS_OUT_OF_MEMORY (the supernet frees its scratch memory and drops the
+// failed call's pending gradients, so a smaller call runs next), GNAS_NONFINITE (an update made a
+// weight inf or NaN: named in the message; every later compute call and save refuses until a
+// checkpoint is loaded), GNAS_DEVICE (a CUDA or NCCL error; the message starts with its name) or
+// GNAS_NATIVE.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

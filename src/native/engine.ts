@@ -179,8 +179,20 @@ export class Supernet {
 
   private enqueue<T>(call: () => Promise<T>): Promise<T> {
     if (this.disposedFlag) return Promise.reject(new EngineError('the supernet was disposed (dispose() was called): create a new one', 'GNAS_DISPOSED'));
+    // An idle supernet starts the call now, so the addon has copied the inputs before this
+    // returns; behind other calls, snapshot() copied them. Either way the caller may reuse its
+    // buffers at once. (Starting from a .then() would copy them a microtask later.)
+    let run: Promise<T>;
+    if (this.pending === 0) {
+      try {
+        run = call();
+      } catch (e) {
+        run = Promise.reject(e);
+      }
+    } else {
+      run = this.tail.then(call, call);
+    }
     this.pending++;
-    const run = this.tail.then(call, call);
     this.tail = run.then(
       () => this.pending--,
       () => this.pending--,
@@ -189,7 +201,8 @@ export class Supernet {
   }
 
   /** The native side copies its inputs when a call starts; a call that must wait behind others
-   *  copies them now, so the caller may reuse its buffers as soon as the call is made. */
+   *  copies them now (enqueue starts an unqueued call at once), so the caller may reuse its
+   *  buffers as soon as the call is made. */
   private snapshot<T extends Images>(images: T, labels?: Int32Array): [T, Int32Array] {
     if (this.pending === 0) return [images, labels ?? new Int32Array(0)];
     return [images.slice() as T, labels ? labels.slice() : new Int32Array(0)];

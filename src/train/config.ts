@@ -34,6 +34,8 @@ export interface RunConfig {
   trainPerClass: number | null;
   flip: boolean;
   checkpointEvery: number;
+  /** Stop training when a step's loss is above this (null = no limit; non-finite values always stop). */
+  maxLoss: number | null;
   // GreedyNAS
   m: number;
   k: number;
@@ -106,6 +108,7 @@ export const DEFAULTS: RunConfig = {
   trainPerClass: null,
   flip: false,
   checkpointEvery: 100,
+  maxLoss: null,
   m: 10,
   k: 5,
   poolSize: null,
@@ -166,6 +169,7 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   'train-per-class': { key: 'trainPerClass', kind: 'nullable-number', min: 1, help: 'use only this many training images per class (seeded choice; none = all)' },
   flip: { key: 'flip', kind: 'bool', help: 'random horizontal flips (off for digit/character data)' },
   'checkpoint-every': { key: 'checkpointEvery', kind: 'int', min: 1, help: 'iterations between checkpoints (also at every epoch end)' },
+  'max-loss': { key: 'maxLoss', kind: 'nullable-number', min: 0, help: 'stop training (exit 1, last good checkpoint kept) when a step\'s loss is above this; none = no limit (inf/NaN losses and weights always stop)' },
   m: { key: 'm', kind: 'int', min: 1, max: 1000, help: 'GreedyNAS: paths drawn per round' },
   k: { key: 'k', kind: 'int', min: 1, max: 1000, help: 'GreedyNAS: paths kept and trained per round' },
   'pool-size': { key: 'poolSize', kind: 'nullable-number', min: 1, max: 1000000, help: 'GreedyNAS: candidate pool capacity (none = min(1000, 0.8 x iterations per epoch): a pool the run fills in about an epoch)' },

@@ -9,6 +9,7 @@ import type { Arch, ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { Progress } from '../util/progress.js';
 import { CheckpointStore } from './checkpoints.js';
+import { guardStep, type StepPlace } from './divergence.js';
 import { learningRate } from './lr-schedule.js';
 import { engineDevice } from './train-supernet.js';
 import type { Prepared } from './prepare.js';
@@ -107,10 +108,12 @@ export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Pr
   const progress = new Progress(`retrain ${archKey(arch)}`, total, 'it', process.stderr, opts.quiet);
   let started = Date.now();
   const base = iteration;
+  let lastSaved = opts.resume && store ? (store.list()[0]?.file ?? '') : '';
   while (iteration < total) {
     const b = await loader.next();
     const lr = learningRate(iteration, total, warmup, c.retrainLr);
-    const r = await net.trainStep(path, b.images, b.labels, { lr });
+    const place: StepPlace = { stage: 'retraining', iteration, path: archKey(arch), lr, lastCheckpoint: lastSaved };
+    const r = await guardStep(() => net.trainStep(path, b.images, b.labels, { lr }), place, c.maxLoss);
     acc.loss += r.loss * b.count;
     acc.correct += r.correct;
     acc.count += b.count;
@@ -123,7 +126,7 @@ export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Pr
       opts.log(`retrain epoch ${e.epoch}/${c.retrainEpochs}: loss ${e.trainLoss.toFixed(4)} acc ${(100 * e.trainAccuracy).toFixed(2)}% (${e.seconds.toFixed(1)} s)`);
       acc = { loss: 0, correct: 0, count: 0 };
       started = Date.now();
-      if (store) await store.save(net, iteration, { version: 1, arch: archKey(arch), iteration, loader: loader.state(), epochs, acc } satisfies RetrainState);
+      if (store) lastSaved = await store.save(net, iteration, { version: 1, arch: archKey(arch), iteration, loader: loader.state(), epochs, acc } satisfies RetrainState);
     }
   }
   const test = p.data.test;

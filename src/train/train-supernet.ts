@@ -30,6 +30,7 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { CheckpointStore } from './checkpoints.js';
+import { DivergenceError, guardStep, type StepPlace } from './divergence.js';
 import { ConfigError, poolCapacityFor, scoringImagesFor, type RunConfig } from './config.js';
 import { learningRate } from './lr-schedule.js';
 import { writeSupernetMetrics } from './metrics-csv.js';
@@ -255,9 +256,10 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
     epochAcc.count += count;
     return r;
   };
+  const place = (path: string, lr: number): StepPlace => ({ stage: 'supernet', iteration, path, lr, lastCheckpoint });
   const trainOne = async (arch: Arch, lr: number) => {
     const b = await loader.next();
-    return account(await net.trainStep(arch, b.images, b.labels, { lr }), b.count);
+    return account(await guardStep(() => net.trainStep(arch, b.images, b.labels, { lr }), place(archKey(arch), lr), c.maxLoss), b.count);
   };
 
   const endEpoch = async () => {
@@ -323,9 +325,9 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
         let loss = 0;
         for (const arch of paths) {
           const b = await loader.next();
-          loss += account(await net.accumulateGradients(arch, b.images, b.labels), b.count).loss / paths.length;
+          loss += account(await guardStep(() => net.accumulateGradients(arch, b.images, b.labels), place(archKey(arch), lr), c.maxLoss), b.count).loss / paths.length;
         }
-        await net.applyUpdate(lr);
+        await guardStep(async () => (await net.applyUpdate(lr), { loss }), place(paths.map(archKey).join(' '), lr), c.maxLoss);
         log.write({ type: 'train', iteration, paths: paths.map(archKey), loss, lr });
         iteration += paths.length;
         sinceStart += paths.length;
@@ -346,6 +348,13 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
       progress.done();
       if (interrupted) opts.log(`stopped at iteration ${iteration}; continue with --resume`);
     }
+  } catch (e) {
+    // The log records why the run ended; the checkpoints on disk are the last good ones (the
+    // engine refuses to save non-finite values, which is the GNAS_NONFINITE caught here).
+    const code = (e as { code?: string }).code;
+    const err = code === 'GNAS_NONFINITE' && !(e instanceof DivergenceError) ? new DivergenceError(`supernet training stopped at iteration ${iteration}: ${(e as Error).message}`) : e;
+    if (err instanceof DivergenceError) log.write({ type: 'diverged', iteration, message: err.message });
+    throw err;
   } finally {
     process.off('SIGINT', onSigint);
   }

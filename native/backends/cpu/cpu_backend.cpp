@@ -309,16 +309,19 @@ class CpuBackend final : public Backend {
     k_->softmax_xent(c, loss, correct, dlogits, logits, labels, smoothing, N, K);
   }
   void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                  float weight_decay, bool nesterov) override {
+                  float weight_decay, bool nesterov, float* nonfinite) override {
     Ctx c = ctx();
     if (prof_.on()) {
       const auto t0 = std::chrono::steady_clock::now();
-      k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+      k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov, nonfinite);
       prof_.add(std::string("sgd_update") + " n" + std::to_string(n), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       return;
     }
-    k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+    k_->sgd_update(c, w, velocity, g, n, lr, momentum, weight_decay, nesterov, nonfinite);
   }
+
+  void trim() override { ws_.release_all(); }
+  int64_t scratch_bytes() const override { return int64_t(ws_.bytes()); }
 
  private:
   Ctx ctx() { return Ctx{&pool_, &ws_, pool_.size()}; }

@@ -32,14 +32,18 @@ static void add_inplace(Ctx& ctx, float* y, const float* x, int64_t n) {
   });
 }
 
-// g' = g + wd * w; v = momentum * v + g'; step = nesterov ? g' + momentum * v : v; w -= lr * step
+// g' = g + wd * w; v = momentum * v + g'; step = nesterov ? g' + momentum * v : v; w -= lr * step.
+// bad accumulates v * 0 and w * 0: it stays 0 while every value is finite and turns NaN at the
+// first inf or NaN, so the divergence check costs two FMAs per vector of a memory-bound pass.
 template <bool NESTEROV>
-GNAS_INLINE void sgd_vec(float* w, float* vel, const float* g, vf lr, vf mo, vf wd, tmask m, bool tail) {
+GNAS_INLINE void sgd_vec(float* w, float* vel, const float* g, vf lr, vf mo, vf wd, tmask m, bool tail, vf& bad) {
   const vf wv = tail ? load(w, m) : load(w);
   const vf gp = fmadd(wd, wv, tail ? load(g, m) : load(g));
   const vf v = fmadd(mo, tail ? load(vel, m) : load(vel), gp);
   const vf step = NESTEROV ? fmadd(mo, v, gp) : v;
   const vf wn = fnmadd(lr, step, wv);
+  const vf zero = set1(0.0f);
+  bad = fmadd(wn, zero, fmadd(v, zero, bad));
   if (tail) {
     store(vel, v, m);
     store(w, wn, m);
@@ -50,17 +54,23 @@ GNAS_INLINE void sgd_vec(float* w, float* vel, const float* g, vf lr, vf mo, vf 
 }
 
 static void sgd_update(Ctx& ctx, float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                       float weight_decay, bool nesterov) {
+                       float weight_decay, bool nesterov, float* nonfinite) {
   const vf vlr = set1(lr), vmo = set1(momentum), vwd = set1(weight_decay);
   elementwise_for(ctx, n, [&](int64_t b, int64_t e) {
     int64_t i = b;
     const tmask full = tail_mask(L);
+    vf bad = set1(0.0f);
     if (nesterov) {
-      for (; i + L <= e; i += L) sgd_vec<true>(w + i, velocity + i, g + i, vlr, vmo, vwd, full, false);
-      if (i < e) sgd_vec<true>(w + i, velocity + i, g + i, vlr, vmo, vwd, tail_mask(int(e - i)), true);
+      for (; i + L <= e; i += L) sgd_vec<true>(w + i, velocity + i, g + i, vlr, vmo, vwd, full, false, bad);
+      if (i < e) sgd_vec<true>(w + i, velocity + i, g + i, vlr, vmo, vwd, tail_mask(int(e - i)), true, bad);
     } else {
-      for (; i + L <= e; i += L) sgd_vec<false>(w + i, velocity + i, g + i, vlr, vmo, vwd, full, false);
-      if (i < e) sgd_vec<false>(w + i, velocity + i, g + i, vlr, vmo, vwd, tail_mask(int(e - i)), true);
+      for (; i + L <= e; i += L) sgd_vec<false>(w + i, velocity + i, g + i, vlr, vmo, vwd, full, false, bad);
+      if (i < e) sgd_vec<false>(w + i, velocity + i, g + i, vlr, vmo, vwd, tail_mask(int(e - i)), true, bad);
+    }
+    // Chunks may run on several threads: a relaxed atomic store of the same value is race-free.
+    if (nonfinite && !(hsum(bad) == 0.0f)) {
+      const float one = 1.0f;
+      __atomic_store(nonfinite, &one, __ATOMIC_RELAXED);
     }
   });
 }

@@ -62,7 +62,7 @@ struct KernelTable {
   void (*softmax_xent)(Ctx&, float* loss, uint8_t* correct, float* dlogits, const float* logits,
                        const int32_t* labels, float smoothing, int N, int K);
   void (*sgd_update)(Ctx&, float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                     float weight_decay, bool nesterov);
+                     float weight_decay, bool nesterov, float* nonfinite);
 };
 
 // Defined in the ISA files. Call kernels_avx512() / kernels_avx2() only on a CPU that has them.

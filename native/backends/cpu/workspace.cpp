@@ -15,6 +15,19 @@ Workspace::~Workspace() {
   delete[] bufs_;
 }
 
+void Workspace::release_all() {
+  for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) {
+    std::free(bufs_[i].p);
+    bufs_[i] = Buf{};
+  }
+}
+
+size_t Workspace::bytes() const {
+  size_t floats = 0;
+  for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) floats += bufs_[i].n;
+  return floats * sizeof(float);
+}
+
 float* Workspace::shared(int slot, size_t n) { return get(slot, n); }
 float* Workspace::thread(int tid, int slot, size_t n) { return get(kSharedSlots + tid * kPerThreadSlots + slot, n); }
 

@@ -27,6 +27,9 @@ class Workspace {
   // with AVX-512 flags could be the one the linker keeps for everybody.)
   float* shared(int slot, size_t n);
   float* thread(int tid, int slot, size_t n);
+  // Frees every buffer; the next get() of a slot allocates a fresh, zeroed one.
+  void release_all();
+  size_t bytes() const;  // held by every slot
 
  private:
   float* get(int index, size_t n);

@@ -361,9 +361,9 @@ class CudaBackend final : public Backend {
   }
 
   void bn_update_running(float* running_mean, float* running_var, const float* mean, const float* invstd, float eps,
-                         float momentum, int64_t M, int C) override {
+                         float momentum, int64_t M, int C, float* nonfinite) override {
     use();
-    launch_bn_update_running(ctx_, running_mean, running_var, mean, invstd, eps, momentum, M, C);
+    launch_bn_update_running(ctx_, running_mean, running_var, mean, invstd, eps, momentum, M, C, nonfinite);
   }
 
   // ---- input ----
@@ -479,9 +479,9 @@ class CudaBackend final : public Backend {
     launch_softmax_xent(ctx_, loss, correct, dlogits, logits, labels, smoothing, N, K);
   }
   void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum, float weight_decay,
-                  bool nesterov) override {
+                  bool nesterov, float* nonfinite) override {
     use();
-    launch_sgd_update(ctx_, w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+    launch_sgd_update(ctx_, w, velocity, g, n, lr, momentum, weight_decay, nesterov, nonfinite);
   }
 
  private:

@@ -44,6 +44,9 @@ __global__ void add_kernel(float* y, const float* x, int64_t n, bool vec) {
   for (int64_t i = start + gtid(); i < n; i += gstride()) y[i] = y[i] + x[i];
 }
 
+// inf and NaN fail the comparison; plain float ops, so the CPU emulator compiles it unchanged.
+__device__ __forceinline__ bool finite_value(float x) { return fabsf(x) <= 3.402823466e+38f; }
+
 // ---- SGD with momentum, in double as the reference ----
 __device__ __forceinline__ void sgd_one(float& w, float& v, float g, double lr, double mo, double wd, bool nesterov) {
   const double gp = double(g) + wd * double(w);
@@ -53,8 +56,11 @@ __device__ __forceinline__ void sgd_one(float& w, float& v, float g, double lr, 
   w = float(double(w) - lr * step);
 }
 
+// nonfinite (may be null) gets 1.0f from any thread that produced an inf or NaN: every writer
+// stores the same value, so the unordered stores need no atomics.
 __global__ void sgd_kernel(float* __restrict__ w, float* __restrict__ vel, const float* __restrict__ g, int64_t n,
-                           double lr, double mo, double wd, bool nesterov, bool vec) {
+                           double lr, double mo, double wd, bool nesterov, bool vec, float* nonfinite) {
+  bool bad = false;
   int64_t start = 0;
   if (vec) {
     const int64_t n4 = n >> 2;
@@ -68,6 +74,8 @@ __global__ void sgd_kernel(float* __restrict__ w, float* __restrict__ vel, const
       sgd_one(a.y, b.y, c.y, lr, mo, wd, nesterov);
       sgd_one(a.z, b.z, c.z, lr, mo, wd, nesterov);
       sgd_one(a.w, b.w, c.w, lr, mo, wd, nesterov);
+      bad |= !(finite_value(a.x) && finite_value(a.y) && finite_value(a.z) && finite_value(a.w) && finite_value(b.x) &&
+               finite_value(b.y) && finite_value(b.z) && finite_value(b.w));
       w4[i] = a;
       v4[i] = b;
     }
@@ -76,9 +84,11 @@ __global__ void sgd_kernel(float* __restrict__ w, float* __restrict__ vel, const
   for (int64_t i = start + gtid(); i < n; i += gstride()) {
     float a = w[i], b = vel[i];
     sgd_one(a, b, g[i], lr, mo, wd, nesterov);
+    bad |= !(finite_value(a) && finite_value(b));
     w[i] = a;
     vel[i] = b;
   }
+  if (bad && nonfinite) *nonfinite = 1.0f;
 }
 
 // ---- input normalisation over x[M][C] (C is tiny: 1 or 3): channel tracked incrementally ----
@@ -178,7 +188,8 @@ __global__ void gap_backward_kernel(float* __restrict__ dx, const float* __restr
 
 // ---- BN running statistics (one thread per channel, double) ----
 __global__ void bn_update_running_kernel(float* __restrict__ rm, float* __restrict__ rv, const float* __restrict__ mean,
-                                         const float* __restrict__ invstd, double eps, double m, double unbias, int C) {
+                                         const float* __restrict__ invstd, double eps, double m, double unbias, int C,
+                                         float* nonfinite) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const double is = double(invstd[c]);
@@ -186,6 +197,7 @@ __global__ void bn_update_running_kernel(float* __restrict__ rm, float* __restri
   if (var < 0) var = 0;  // as the reference (core/backend_defaults.cpp)
   rm[c] = float((1.0 - m) * double(rm[c]) + m * double(mean[c]));
   rv[c] = float((1.0 - m) * double(rv[c]) + m * var * unbias);
+  if (nonfinite && !(finite_value(rm[c]) && finite_value(rv[c]))) *nonfinite = 1.0f;  // same value from every writer
 }
 
 }  // namespace
@@ -205,11 +217,11 @@ void launch_add_inplace(Context& ctx, float* y, const float* x, int64_t n) {
 }
 
 void launch_sgd_update(Context& ctx, float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                       float weight_decay, bool nesterov) {
+                       float weight_decay, bool nesterov, float* nonfinite) {
   if (n <= 0) return;
   const bool vec = aligned16(w) && aligned16(velocity) && aligned16(g);
   sgd_kernel<<<flat_blocks(ctx, vec ? (n + 3) / 4 : n), kThreads, 0, ctx.stream>>>(
-      w, velocity, g, n, double(lr), double(momentum), double(weight_decay), nesterov, vec);
+      w, velocity, g, n, double(lr), double(momentum), double(weight_decay), nesterov, vec, nonfinite);
   GNAS_CUDA_LAUNCHED("sgd_kernel");
 }
 
@@ -264,11 +276,11 @@ void launch_gap_backward(Context& ctx, float* dx, const float* dy, int N, int HW
 }
 
 void launch_bn_update_running(Context& ctx, float* running_mean, float* running_var, const float* mean,
-                              const float* invstd, float eps, float momentum, int64_t M, int C) {
+                              const float* invstd, float eps, float momentum, int64_t M, int C, float* nonfinite) {
   if (C <= 0) return;
   const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
   bn_update_running_kernel<<<ceil_div(C, kThreads), kThreads, 0, ctx.stream>>>(
-      running_mean, running_var, mean, invstd, double(eps), double(momentum), unbias, C);
+      running_mean, running_var, mean, invstd, double(eps), double(momentum), unbias, C, nonfinite);
   GNAS_CUDA_LAUNCHED("bn_update_running_kernel");
 }
 

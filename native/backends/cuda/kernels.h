@@ -21,11 +21,11 @@ void launch_normalize_f32(Context& ctx, float* x, const float* src, const float*
                           int C);
 void launch_add_inplace(Context& ctx, float* y, const float* x, int64_t n);
 void launch_sgd_update(Context& ctx, float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                       float weight_decay, bool nesterov);
+                       float weight_decay, bool nesterov, float* nonfinite);
 void launch_gap_forward(Context& ctx, float* y, const float* x, int N, int HW, int C);
 void launch_gap_backward(Context& ctx, float* dx, const float* dy, int N, int HW, int C);
 void launch_bn_update_running(Context& ctx, float* running_mean, float* running_var, const float* mean,
-                              const float* invstd, float eps, float momentum, int64_t M, int C);
+                              const float* invstd, float eps, float momentum, int64_t M, int C, float* nonfinite);
 // Per-image column sums over x[N][HW][C] (GAP, SE pooling, SE backward), in double, fixed order:
 //   s[n][c] = sum_i a[n][i][c]            (b == null)   or   sum_i a[n][i][c] * b[n][i][c]
 // then out_mean[n][c] = float(s / HW) when out_mean != null, and out_sum[n][c] = s, or

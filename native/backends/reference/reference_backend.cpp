@@ -82,8 +82,8 @@ class ReferenceBackend : public Backend {
   }
 
   void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
-                  float weight_decay, bool nesterov) override {
-    ref::sgd_update<float>(w, velocity, g, n, lr, momentum, weight_decay, nesterov);
+                  float weight_decay, bool nesterov, float* nonfinite) override {
+    ref::sgd_update<float>(w, velocity, g, n, lr, momentum, weight_decay, nesterov, nonfinite);
   }
 };
 
