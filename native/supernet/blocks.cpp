@@ -1,0 +1,254 @@
+// The forward and backward of every block kind: conv (dense or depthwise) -> BN -> activation
+// units, squeeze-excite, and the skip / conv 1x1 / MBConv blocks built from them, with the fused
+// BN paths (a consumer applies its producer's BN on the fly). All arithmetic goes through the
+// Backend; this file only sequences ops over the saved activations.
+#include <utility>
+
+#include "supernet/supernet_impl.h"
+#include "supernet/weight_health.h"
+
+namespace gnas {
+
+using namespace detail;
+
+// ---------------- units ----------------
+void Supernet::Impl::bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M,
+                            BnMode mode) {
+  const BnIds& b = u.bn;
+  const float eps = net.space_.bn_eps;
+  if (mode == BnMode::Running) {
+    be.bn_act_forward_eval(out, pre, st.value(b.gamma), st.value(b.beta), st.value(b.mean), st.value(b.var), eps,
+                           u.act, M, b.C);
+    return;
+  }
+  be.bn_act_forward_train(out, mean, invstd, pre, st.value(b.gamma), st.value(b.beta), eps, u.act, M, b.C);
+  if (mode == BnMode::Train) update_running(b, mean, invstd, M);
+}
+
+void Supernet::Impl::update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M) {
+  const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
+  be.bn_update_running(st.value(b.mean), st.value(b.var), mean, invstd, net.space_.bn_eps, m, M, b.C,
+                       net.health_->flag());
+}
+
+// conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
+// in_bn: the conv's input is given pre-BN (x is the producer's saved conv output) and activated
+// on the fly. out == null: the activated output is not materialised (its consumer fuses it).
+void Supernet::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
+                                  const BnAct* in_bn) {
+  ConvShape s = u.shape;
+  s.N = N;
+  float* pre = us.pre.ensure(s.out_size());
+  const int64_t M = int64_t(N) * s.P * s.Q;
+  if (mode == BnMode::Running) {
+    if (u.depthwise) be.dwconv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
+    else be.conv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
+    if (out) bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), M, mode);
+    return;
+  }
+  float* mean = us.mean.ensure(s.K);
+  float* invstd = us.invstd.ensure(s.K);
+  const float eps = net.space_.bn_eps;
+  if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
+  if (mode == BnMode::Train) update_running(u.bn, mean, invstd, M);
+}
+BnAct Supernet::Impl::bnact_of(const ConvUnit& u, UnitState& us) {
+  BnAct b;
+  b.mean = us.mean.data(); b.invstd = us.invstd.data();
+  b.gamma = st.value(u.bn.gamma); b.beta = st.value(u.bn.beta); b.act = u.act;
+  return b;
+}
+
+// dx may be null. dout is the gradient of the unit's output. in_bn: see unit_forward (x pre-BN).
+void Supernet::Impl::unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout,
+                                   float* dx, const BnAct* in_bn) {
+  ConvShape s = u.shape;
+  s.N = N;
+  const int64_t M = int64_t(N) * s.P * s.Q;
+  float* dpre = s_pre.ensure(s.out_size());
+  Sink dg = sink(u.bn.gamma), db = sink(u.bn.beta);
+  be.bn_act_backward(dpre, dg.ptr, db.ptr, dout, us.pre.data(), us.mean.data(), us.invstd.data(),
+                     st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
+  Sink dw = sink(u.w);
+  if (u.depthwise) be.dwconv_backward_fused(dx, dw.ptr, nullptr, nullptr, dpre, nullptr, x, in_bn, st.value(u.w), s);
+  else be.conv_backward_fused(dx, dw.ptr, nullptr, nullptr, dpre, nullptr, x, in_bn, st.value(u.w), s);
+  commit({&dg, &db, &dw});
+}
+
+float* Supernet::Impl::se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
+  const SeUnit& se = op.se;
+  SEShape ss{N, se.HW, se.C, se.R};
+  float* y = t_se.ensure(int64_t(N) * se.HW * se.C);
+  be.se_forward(y, os.se_pooled.ensure(int64_t(N) * se.C), os.se_hidden.ensure(int64_t(N) * se.R),
+                os.se_gate.ensure(int64_t(N) * se.C), x, st.value(se.w1), st.value(se.b1), st.value(se.w2),
+                st.value(se.b2), ss);
+  return y;
+}
+
+// Rebuilds a unit's activated output from its saved conv output and statistics.
+float* Supernet::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into) {
+  ConvShape s = u.shape;
+  s.N = N;
+  float* y = into.ensure(s.out_size());
+  be.bn_act_apply(y, us.pre.data(), us.mean.data(), us.invstd.data(), st.value(u.bn.gamma), st.value(u.bn.beta),
+                  u.act, int64_t(N) * s.P * s.Q, s.K);
+  return y;
+}
+
+// Forward of one block. Returns the block output: `out` (which must hold layer_out_elems), or x
+// itself for a skip.
+const float* Supernet::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
+                                        BnMode mode) {
+  switch (op.kind) {
+    case OpKind::Skip:
+      return x;
+    case OpKind::Conv1x1:
+      unit_forward(op.reduce, N, x, out, os.reduce, mode);
+      return out;
+    case OpKind::MBConv:
+      break;
+  }
+  const bool fuse = mode != BnMode::Running;
+  const float* h = x;
+  BnAct bn_e, bn_d;
+  const BnAct* in_dw = nullptr;
+  if (op.has_expand) {
+    ConvShape s = op.expand.shape;
+    s.N = N;
+    if (fuse) {
+      unit_forward(op.expand, N, h, nullptr, os.expand, mode);
+      bn_e = bnact_of(op.expand, os.expand);
+      in_dw = &bn_e;
+      h = os.expand.pre.data();
+    } else {
+      float* e = t_exp.ensure(s.out_size());
+      unit_forward(op.expand, N, h, e, os.expand, mode);
+      h = e;
+    }
+  }
+  const BnAct* in_proj = nullptr;
+  {
+    ConvShape s = op.dw.shape;
+    s.N = N;
+    if (fuse && !op.has_se) {
+      unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw);
+      bn_d = bnact_of(op.dw, os.dw);
+      in_proj = &bn_d;
+      h = os.dw.pre.data();
+    } else {
+      float* d = t_dw.ensure(s.out_size());
+      unit_forward(op.dw, N, h, d, os.dw, mode, in_dw);
+      h = d;
+    }
+  }
+  if (op.has_se) h = se_forward(op, N, h, os);
+  unit_forward(op.project, N, h, out, os.project, mode, in_proj);
+  if (op.residual) {
+    ConvShape s = op.project.shape;
+    s.N = N;
+    be.add_inplace(out, x, s.out_size());
+  }
+  return out;
+}
+
+// Backward of one block: dy is the gradient of its output; writes dx (input gradient).
+// For a skip, dx = dy (copied). `x` is the block input as the forward saw it.
+void Supernet::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os,
+                                 const float* dy, float* dx) {
+  const int64_t in_elems = int64_t(N) * l.height * l.width * l.cin;
+  switch (op.kind) {
+    case OpKind::Skip:
+      be.copy(dx, dy, size_t(in_elems) * sizeof(float));
+      return;
+    case OpKind::Conv1x1:
+      unit_backward(op.reduce, N, x, os.reduce, dy, dx);
+      return;
+    case OpKind::MBConv:
+      break;
+  }
+  ConvShape ds = op.dw.shape;
+  ds.N = N;
+  BnAct bn_e, bn_d;
+  if (op.has_expand) bn_e = bnact_of(op.expand, os.expand);
+  bn_d = bnact_of(op.dw, os.dw);
+  float* d_mid = s_mid1.ensure(ds.out_size());
+  if (op.has_se) {
+    const float* dw_out = rebuild(op.dw, N, os.dw, t_dw);
+    const float* proj_in = se_forward(op, N, dw_out, os);
+    unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
+    const SeUnit& se = op.se;
+    SEShape ss{N, se.HW, se.C, se.R};
+    float* d_dw = s_mid2.ensure(ds.out_size());
+    Sink w1 = sink(se.w1), b1 = sink(se.b1), w2 = sink(se.w2), b2 = sink(se.b2);
+    be.se_backward(d_dw, w1.ptr, b1.ptr, w2.ptr, b2.ptr, d_mid, dw_out, os.se_pooled.data(), os.se_hidden.data(),
+                   os.se_gate.data(), st.value(se.w1), st.value(se.w2), ss);
+    commit({&w1, &b1, &w2, &b2});
+    std::swap(s_mid1, s_mid2);
+    d_mid = s_mid1.data();
+    if (op.has_expand) {
+      ConvShape es = op.expand.shape;
+      es.N = N;
+      float* d_exp = s_mid2.ensure(es.out_size());
+      unit_backward(op.dw, N, os.expand.pre.data(), os.dw, d_mid, d_exp, &bn_e);
+      unit_backward(op.expand, N, x, os.expand, d_exp, dx);
+    } else {
+      unit_backward(op.dw, N, x, os.dw, d_mid, dx);
+    }
+    if (op.residual) be.add_inplace(dx, dy, in_elems);
+    return;
+  }
+  // Fused backward (no SE): no separate BN pass for the expand and dw units. The project conv's
+  // backward yields the dw BN's parameter gradients; the dw backward runs that BN's input
+  // gradient on the fly and yields the expand BN's; the expand backward runs the expand BN's.
+  const ConvUnit& pu = op.project;
+  const ConvUnit& du = op.dw;
+  ConvShape ps = pu.shape;
+  ps.N = N;
+  {
+    // the project unit's own BN (no activation, small tensor)
+    float* dpre = s_pre.ensure(ps.out_size());
+    Sink dg = sink(pu.bn.gamma), db = sink(pu.bn.beta);
+    be.bn_act_backward(dpre, dg.ptr, db.ptr, dy, os.project.pre.data(), os.project.mean.data(),
+                       os.project.invstd.data(), st.value(pu.bn.gamma), st.value(pu.bn.beta), pu.act,
+                       int64_t(N) * ps.P * ps.Q, ps.K);
+    Sink dw = sink(pu.w);
+    be.conv_backward_fused(d_mid, dw.ptr, t_dg.ensure(du.shape.K), t_db.ensure(du.shape.K), dpre, nullptr,
+                           os.dw.pre.data(), &bn_d, st.value(pu.w), ps);
+    commit({&dg, &db, &dw});
+  }
+  BnGrad gd;
+  gd.x = os.dw.pre.data(); gd.mean = bn_d.mean; gd.invstd = bn_d.invstd; gd.gamma = bn_d.gamma;
+  gd.beta = bn_d.beta; gd.act = bn_d.act; gd.dgamma = t_dg.data(); gd.dbeta = t_db.data();
+  {
+    Sink dg = sink(du.bn.gamma), db = sink(du.bn.beta);
+    be.copy(dg.ptr, t_dg.data(), size_t(du.shape.K) * sizeof(float));
+    be.copy(db.ptr, t_db.data(), size_t(du.shape.K) * sizeof(float));
+    Sink dw = sink(du.w);
+    if (op.has_expand) {
+      ConvShape es = op.expand.shape;
+      es.N = N;
+      float* d_exp = s_mid2.ensure(es.out_size());
+      be.dwconv_backward_fused(d_exp, dw.ptr, t_dg2.ensure(es.K), t_db2.ensure(es.K), d_mid, &gd,
+                               os.expand.pre.data(), &bn_e, st.value(du.w), ds);
+      commit({&dg, &db, &dw});
+      const ConvUnit& eu = op.expand;
+      BnGrad ge;
+      ge.x = os.expand.pre.data(); ge.mean = bn_e.mean; ge.invstd = bn_e.invstd; ge.gamma = bn_e.gamma;
+      ge.beta = bn_e.beta; ge.act = bn_e.act; ge.dgamma = t_dg2.data(); ge.dbeta = t_db2.data();
+      Sink eg = sink(eu.bn.gamma), eb = sink(eu.bn.beta);
+      be.copy(eg.ptr, t_dg2.data(), size_t(es.K) * sizeof(float));
+      be.copy(eb.ptr, t_db2.data(), size_t(es.K) * sizeof(float));
+      Sink ew = sink(eu.w);
+      be.conv_backward_fused(dx, ew.ptr, nullptr, nullptr, d_exp, &ge, x, nullptr, st.value(eu.w), es);
+      commit({&eg, &eb, &ew});
+    } else {
+      be.dwconv_backward_fused(dx, dw.ptr, nullptr, nullptr, d_mid, &gd, x, nullptr, st.value(du.w), ds);
+      commit({&dg, &db, &dw});
+    }
+  }
+  if (op.residual) be.add_inplace(dx, dy, in_elems);
+}
+
+}  // namespace gnas

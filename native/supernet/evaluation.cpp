@@ -1,0 +1,103 @@
+// Scoring many paths on one batch: the stem and fixed blocks once, then a depth-first walk over
+// the trie of the archs so that shared prefixes are computed once; and BN calibration of a path
+// (its running statistics re-estimated from batch statistics) before it is evaluated.
+#include <algorithm>
+#include <functional>
+#include <numeric>
+#include <stdexcept>
+
+#include "supernet/supernet_impl.h"
+
+namespace gnas {
+
+using namespace detail;
+
+std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch,
+                                                BnMode mode) {
+  if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
+  for (const auto& a : archs) check_arch(a);
+  check_batch(batch, true);
+  if (mode == BnMode::Train) mode = BnMode::Batch;  // scoring never touches running statistics
+  Impl& m = *impl_;
+  const int N = batch.n;
+  const SpaceDesc& sp = space_;
+  const float* x = m.prepare_input(batch);
+
+  // stem and fixed blocks once for all paths
+  ConvShape ss = m.stem.shape;
+  ss.N = N;
+  float* h = m.eval_fixed_a.ensure(ss.out_size());
+  m.unit_forward(m.stem, N, x, h, m.eval_unit, mode);
+  const float* cur = h;
+  for (size_t i = 0; i < m.fixed.size(); i++) {
+    BackendBuffer& dst = (cur == m.eval_fixed_a.data()) ? m.eval_fixed_b : m.eval_fixed_a;
+    float* out = dst.ensure(m.layer_out_elems(sp.fixed[i], N));
+    cur = m.op_forward(m.fixed[i], N, cur, out, m.eval_state, mode);
+  }
+
+  // Depth-first over the trie of archs (sorted), so paths sharing their first j choices share
+  // the activations of those j layers.
+  std::vector<int> order(archs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return archs[size_t(a)] < archs[size_t(b)]; });
+  std::vector<PathScore> scores(archs.size());
+  const int L = int(sp.layers.size());
+
+  std::function<void(int, int, int, const float*)> dfs = [&](int depth, int lo, int hi, const float* in) {
+    if (depth == L) {
+      const float* lg = m.head_forward(in, N, m.eval_unit, mode);
+      const PathScore s = m.score(lg, nullptr, 0.0f, N);
+      for (int i = lo; i < hi; i++) scores[size_t(order[size_t(i)])] = s;  // identical archs score once
+      return;
+    }
+    int i = lo;
+    while (i < hi) {
+      int choice = archs[size_t(order[size_t(i)])][size_t(depth)];
+      int j = i;
+      while (j < hi && archs[size_t(order[size_t(j)])][size_t(depth)] == choice) j++;
+      float* out = m.eval_depth[size_t(depth)].ensure(m.layer_out_elems(sp.layers[size_t(depth)], N));
+      const float* o = m.op_forward(m.layers[size_t(depth)][size_t(choice)], N, in, out, m.eval_state, mode);
+      dfs(depth + 1, i, j, o);
+      i = j;
+    }
+  };
+  dfs(0, 0, int(archs.size()), cur);
+  return scores;
+}
+
+void Supernet::calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches) {
+  check_arch(arch);
+  if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
+  for (const Batch& b : batches) check_batch(b, false);
+  Impl& m = *impl_;
+  // Reset the running statistics of every BN on the path, then average batch statistics.
+  std::vector<const OpUnits*> ops;
+  for (auto& f : m.fixed) ops.push_back(&f);
+  for (size_t l = 0; l < m.layers.size(); l++) ops.push_back(&m.layers[l][size_t(arch[l])]);
+  auto reset = [&](const ConvUnit& u) {
+    backend_->fill(store_.value(u.bn.mean), 0.0f, u.bn.C);
+    backend_->fill(store_.value(u.bn.var), 1.0f, u.bn.C);
+  };
+  reset(m.stem);
+  reset(m.head);
+  for (const OpUnits* op : ops) {
+    if (op->kind == OpKind::Conv1x1) reset(op->reduce);
+    if (op->kind != OpKind::MBConv) continue;
+    if (op->has_expand) reset(op->expand);
+    reset(op->dw);
+    reset(op->project);
+  }
+  for (size_t i = 0; i < batches.size(); i++) {
+    m.momentum_override = 1.0f / float(i + 1);
+    try {
+      m.prepare_input(batches[i]);
+      m.forward_saved(arch, batches[i].n, BnMode::Train);
+    } catch (...) {
+      m.momentum_override = -1.f;
+      throw;
+    }
+  }
+  m.momentum_override = -1.f;
+}
+
+}  // namespace gnas
