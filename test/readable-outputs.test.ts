@@ -24,6 +24,7 @@ import { prepare } from '../src/train/prepare.js';
 import { retrain } from '../src/train/retrain.js';
 import type { EpochSummary } from '../src/train/train-supernet.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { clockTime, stamped } from '../src/util/progress.js';
 import { provenance } from '../src/util/provenance.js';
 
 const root = packageRoot();
@@ -119,6 +120,16 @@ describe('provenance', () => {
   });
 });
 
+describe('log lines', () => {
+  test('start with the local time of day; a leading blank line stays blank, lines under the first keep their indent', () => {
+    const at = new Date(2026, 0, 2, 9, 5, 7);
+    assert.equal(clockTime(at), '09:05:07');
+    assert.equal(stamped('epoch 1/5: loss 2.3', at), '09:05:07 epoch 1/5: loss 2.3');
+    assert.equal(stamped('\n== 2/4 search', at), '\n09:05:07 == 2/4 search');
+    assert.equal(stamped('retraining 0-1:\n  layers.0: k3e3', at), '09:05:07 retraining 0-1:\n  layers.0: k3e3');
+  });
+});
+
 describe('a run as a user reads it (CLI, shipped data, one thread)', () => {
   const d = mkdtempSync(join(tmpdir(), 'gnas-readable-'));
   const out = join(d, 'run');
@@ -140,6 +151,14 @@ describe('a run as a user reads it (CLI, shipped data, one thread)', () => {
       assert.equal(prov.threads, 1);
       assert.equal(prov.node, process.version);
       assert.match(prov.package.version, /^\d+\.\d+\.\d+/);
+    }
+    // every log line starts with the time of day (lines under one, a layer table, are indented),
+    // and every log.jsonl record says when it was written
+    const logLines = r.stdout.split('\n').filter((l) => l.length > 0 && !l.startsWith(' '));
+    assert.ok(logLines.length > 0);
+    for (const l of logLines) assert.match(l, /^\d\d:\d\d:\d\d \S/);
+    for (const l of readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')) {
+      assert.match((JSON.parse(l) as { time: string }).time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     const svg = readFileSync(join(out, 'training-curves.svg'), 'utf8');
     const stop = /after epoch (\d+)$/.exec(results.supernet.stoppedBy);

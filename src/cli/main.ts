@@ -43,6 +43,7 @@ import { commandHelp, invokedName, usage, versionText } from './help.js';
 import { archLines, resultsFile, retrainSummary, searchSummary, supernetSummary, writeRetrainOutputs } from './outputs.js';
 import { chosenArchOf, requireOnnxRuntime, requireSupernetCheckpoint } from './preflight.js';
 import { didYouMean } from './suggest.js';
+import { stamped } from '../util/progress.js';
 
 const DATA_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
 const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'max-loss', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
@@ -58,12 +59,16 @@ const WRITER_FLAGS = {
   'allow-change': "with --resume: continue although settings differ from the run's config.json (space, sampler, seed, batch, m, k, epochs, lr, greedy-warmup, train-per-class, val-fraction, threads)",
 };
 
-const say = (line: string) => console.log(line);
+// Log lines carry the time of day (stamped); results a command prints as its answer (describe,
+// backends, help, the rank table, a latency profile) and error messages do not.
+const say = (text: string) => console.log(stamped(text));
+const print = (text: string) => console.log(text);
 const warn = (line: string) => console.error(line);
+const warnLog = (line: string) => console.error(stamped(line));
 
 async function loadTrainedSupernet(p: Prepared): Promise<{ net: Awaited<ReturnType<typeof createSupernet>>; pool: CandidatePool | null }> {
   const net = await createSupernet(p, p.config.seed);
-  const loaded = await new CheckpointStore(p.dir, 'supernet', p.runId, warn).load(net, warn);
+  const loaded = await new CheckpointStore(p.dir, 'supernet', p.runId, warnLog).load(net, warnLog);
   if (!loaded) throw new ConfigError(`no supernet checkpoint of this run in ${join(p.dir, 'checkpoints')}: run \`train-supernet --out ${p.config.out}\` first`);
   say(`loaded supernet from ${loaded.info.file}`);
   let pool: CandidatePool | null = null;
@@ -258,7 +263,7 @@ const COMMANDS: Record<string, Command> = {
       const archs = pathSet(p, flags, truth?.map((t) => t.arch));
       const { net } = await loadTrainedSupernet(p);
       const r = await rankPaths(p, net, archs, truth, { log: say, quiet: flags.quiet });
-      for (const line of describeRank(r)) say(line);
+      for (const line of describeRank(r)) print(line);
       const files = await writeRank(p, r, `${config.sampler} supernet, ${p.space.name} space`);
       say(`wrote ${join(p.dir, 'rank.json')}${files.length > 0 ? ` and ${files.filter((f) => f.endsWith('.png')).join(', ')}` : ''}`);
     },
@@ -270,7 +275,7 @@ const COMMANDS: Record<string, Command> = {
     async run(config) {
       const space = loadSpace(config.space);
       const d = describeSpace(space, config.flopsMax !== null ? { flopsBudget: config.flopsMax } : {});
-      say(formatDescription(d));
+      print(formatDescription(d));
     },
   },
   export: {
@@ -296,7 +301,7 @@ const COMMANDS: Record<string, Command> = {
     async run() {
       for (const b of probeBackends()) {
         const state = !b.built ? 'not built' : b.usable ? 'usable' : 'built, cannot run here';
-        say(`${b.name.padEnd(10)} ${state.padEnd(24)} ${b.detail}`);
+        print(`${b.name.padEnd(10)} ${state.padEnd(24)} ${b.detail}`);
       }
     },
   },
@@ -309,7 +314,7 @@ const COMMANDS: Record<string, Command> = {
     extra: { batch: 'a second batch size to measure besides 1 (default 8)', runs: 'timed runs per setting (default 100)', provider: 'cpu or cuda', json: 'write the report to this file' },
     async run(_config, flags) {
       await requireOnnxRuntime('`profile`');
-      await profileCommand(flags.positional, flags.profile, say);
+      await profileCommand(flags.positional, flags.profile, print);
     },
   },
 };
@@ -352,11 +357,11 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const me = invokedName();
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    say(usage(COMMANDS, me));
+    print(usage(COMMANDS, me));
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v' || name === 'version') {
-    say(versionText());
+    print(versionText());
     return 0;
   }
   const cmd = COMMANDS[name];
@@ -378,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) {
-    say(commandHelp(name, cmd, me));
+    print(commandHelp(name, cmd, me));
     return 0;
   }
   try {

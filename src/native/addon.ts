@@ -1,6 +1,6 @@
-// The whole native surface in one typed declaration (after onnxruntime's Node binding), and the
-// loader of build/Release/greedynas.node. Only src/native/engine.ts calls this directly: it
-// validates arguments first, so the binding's own checks are a second line of defence.
+// The whole native surface in one typed declaration (after onnxruntime's Node binding), and its
+// loader. Only src/native/engine.ts calls this directly: it validates arguments first, so the
+// binding's own checks are a second line of defence.
 //
 // Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName
 // (they throw GNAS_BUSY while an async call is in flight). Every other method returns a Promise
@@ -10,9 +10,7 @@
 // weight inf or NaN: named in the message; every later compute call and save refuses until a
 // checkpoint is loaded), GNAS_DEVICE (a CUDA or NCCL error; the message starts with its name) or
 // GNAS_NATIVE.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
 
 import { packageRoot } from '../util/package-root.js';
 import type { ResolvedSpace } from '../space/types.js';
@@ -65,13 +63,37 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/**
+ * Where the addon comes from, resolved by node-gyp-build (the resolver of prebuildify's layout):
+ * build/Release/ first, then prebuilds/<platform>-<arch>/ (the binary `npm run build:prebuild`
+ * makes and the package ships), then GREEDYNAS_PREBUILD (a folder with either) instead of the
+ * package root. A source build wins because it only exists where it was wanted: in a checkout (the
+ * developer's current code, not an older prebuild) or in an installed package whose install
+ * script built it because the prebuild does not load there (scripts/native-addon.mjs).
+ */
+function addonFile(root: string): string {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  try {
+    return nodeGypBuild.path(root);
+  } catch (e) {
+    const why = String((e as Error).message).split('\n')[0];
+    const dir = process.env.GREEDYNAS_PREBUILD ?? root;
+    throw new Error(
+      `the greedynas native addon is missing: no build in ${dir}/build/Release and no prebuilt binary for ${process.platform}-${process.arch} in ${dir}/prebuilds (${why}). ` +
+        'Build it from source: in a project that installed greedynas, `npm rebuild greedynas`; in a checkout of greedynas, `npm run build:native`. Both need CMake (3.18 or newer) and a C++17 compiler on PATH (Debian/Ubuntu: `apt-get install -y g++ cmake`).',
+      { cause: e },
+    );
+  }
+}
+
 export function loadAddon(): NativeAddon {
   if (addon) return addon;
-  const root = packageRoot();
-  const candidates = [join(root, 'build', 'Release', 'greedynas.node'), join(root, 'build', 'greedynas.node')];
-  const file = candidates.find((p) => existsSync(p));
-  if (!file) throw new Error(`the native addon is not built (looked for ${candidates.join(', ')}): run \`npm run build:native\``);
-  const require = createRequire(import.meta.url);
-  addon = require(file) as NativeAddon;
+  const file = addonFile(packageRoot());
+  try {
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (e) {
+    throw new Error(`the greedynas native addon ${file} does not load here (${String((e as Error).message).split('\n')[0]}): build it for this machine with \`npm rebuild greedynas\` (needs CMake and a C++17 compiler)`, { cause: e });
+  }
   return addon;
 }
