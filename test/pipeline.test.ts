@@ -15,21 +15,8 @@ import { packageRoot } from '../src/util/package-root.js';
 const root = packageRoot();
 const runJs = join(root, 'dist', 'run.js');
 
-/** A small space on 28x28x1 inputs so that CPU tests stay fast. */
-const miniSpace = {
-  name: 'mini',
-  input: { height: 28, width: 28, channels: 1 },
-  classes: 10,
-  activation: 'relu6',
-  stem: { width: 8, stride: 2 },
-  fixedBlocks: [],
-  stages: [
-    { width: 8, layers: 2, stride: 2 },
-    { width: 16, layers: 2, stride: 2 },
-  ],
-  ops: ['k3e3', 'k5e3', 'id'],
-  head: { width: 32 },
-};
+/** A small space on 28x28x1 inputs so that CPU tests stay fast (shared with test/crash-exact.test.ts). */
+const miniSpace = JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'mini-space.json'), 'utf8')) as Record<string, unknown>;
 
 function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -9,7 +9,6 @@
 // run directory byte for byte as it was.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { prepare } from '../src/train/prepare.js';
 import { spaceHashOf } from '../src/train/run-dir.js';
 import { trainSupernet } from '../src/train/train-supernet.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { snapshot } from './helpers/tree.js';
 
 const root = packageRoot();
 const runJs = join(root, 'dist', 'run.js');
@@ -40,24 +40,6 @@ function spaceCopy(dir: string): string {
 /** Tiny supernet training options: 180 training images, 2 iterations per epoch, one thread. */
 function tiny(space: string): string[] {
   return ['--space', space, '--data', 'fmnist-mini', '--train-per-class', '20', '--batch', '64', '--sampler', 'uniform', '--threads', '1', '--checkpoint-every', '1', '--quiet'];
-}
-
-/** Every file and folder under `dir` with its content hash: equal snapshots = nothing changed. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) {
-        out[`${r}/`] = 'dir';
-        walk(join(d, e.name), r);
-      } else {
-        out[r] = createHash('sha256').update(readFileSync(join(d, e.name))).digest('hex');
-      }
-    }
-  };
-  if (existsSync(dir)) walk(dir, '');
-  return out;
 }
 
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -111,6 +111,10 @@ function interrupted(name: string, p: Prepared, r: SupernetResult): Interrupted 
   return new Interrupted(`interrupted: stopped after the checkpoint at iteration ${r.iterations}; continue with \`${name} --resume --out ${p.config.out}\``);
 }
 
+/** The batch sizes a command draws, for prepare() to check before it writes anything. */
+const supernetBatch = (c: RunConfig) => ({ flag: '--batch', size: c.batch, on: 'split' as const });
+const retrainBatch = (c: RunConfig, on: 'split' | 'all') => ({ flag: '--retrain-batch', size: c.retrainBatch, on });
+
 /** The paths `truth` trains and `rank` scores: --archs FILE, --sample N, --all, or (rank) the truth file's own. */
 function pathSet(p: Prepared, flags: Flags, fallback?: Arch[]): Arch[] {
   const shape = archSpaceOf(p.space);
@@ -149,7 +153,7 @@ const COMMANDS: Record<string, Command> = {
     async run(config, flags) {
       await latencyPreflight(config);
       openRun(config, flags);
-      const p = await prepare(config, { log: say });
+      const p = await prepare(config, { log: say, batches: [supernetBatch(config)] });
       const r = await trainStage(p, flags, await latencyHooks(p));
       if (r.interrupted) throw interrupted('train-supernet', p, r);
       resultsFile(p, { supernet: supernetSummary(r) });
@@ -177,7 +181,7 @@ const COMMANDS: Record<string, Command> = {
     extra: { arch: 'the path: a key (0-3-6-1-...) or an arch.json file (default: the best of search.json in --out)', resume: 'continue from the newest retrain checkpoint' },
     async run(config, flags) {
       const arch = chosenArchOf(config, flags.arch);
-      const p = await prepare(config, { log: say });
+      const p = await prepare(config, { log: say, batches: [retrainBatch(config, 'all')] });
       say(`retraining ${archKey(arch)}:\n${archLines(p.space, arch).join('\n')}`);
       const r = await retrain(p, arch, { log: say, resume: flags.resume, quiet: flags.quiet });
       writeRetrainOutputs(p, r);
@@ -194,7 +198,7 @@ const COMMANDS: Record<string, Command> = {
       if (config.export) await requireOnnxRuntime('`run` (its last stage: ONNX parity and latency profile; skip that stage with --no-export)');
       await latencyPreflight(config);
       openRun(config, flags);
-      const p = await prepare(config, { log: say });
+      const p = await prepare(config, { log: say, batches: [supernetBatch(config), retrainBatch(config, 'all')] });
       const hooks = await latencyHooks(p);
       say(`\n== 1/4 supernet training (${config.sampler})`);
       const trained = await trainStage(p, flags, hooks);
@@ -244,7 +248,7 @@ const COMMANDS: Record<string, Command> = {
     async run(config, flags) {
       checkPathSetFlags(flags);
       openRun(config, flags);
-      const p = await prepare(config, { log: say });
+      const p = await prepare(config, { log: say, batches: [retrainBatch(config, 'split')] });
       const archs = pathSet(p, flags);
       const truth = await groundTruth(p, archs, { log: say, quiet: flags.quiet, seeds: flags.truthSeeds });
       say(`ground truth of ${Object.keys(truth).length} paths in ${truthFile(p.dir)}`);

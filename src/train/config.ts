@@ -152,7 +152,8 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   space: { key: 'space', kind: 'string', help: 'search space: a preset name (fmnist, cifar, greedynas-imagenet, ...) or a JSON file' },
   data: { key: 'data', kind: 'string', help: "dataset: 'fmnist-mini' (shipped), an IDX directory or an image-folder root" },
   out: { key: 'out', kind: 'string', help: 'run directory (config.json, log.jsonl, pool.json, checkpoints, plots)' },
-  seed: { key: 'seed', kind: 'int', min: 0, help: 'seed of every random choice (weights, split, order, sampling)' },
+  // at most 2^32 - 1: the stages add offsets to the seed, and the RNGs take safe integers only
+  seed: { key: 'seed', kind: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed of every random choice (weights, split, order, sampling)' },
   threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores; at most 4 x the cores)' },
   gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)' },
   math: { key: 'math', kind: 'string', choices: ['fp32', 'tf32', 'bf16'], help: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)' },
@@ -202,9 +203,9 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
 /** Nullable settings that must be whole numbers when given. */
 const INTEGER_KEYS = new Set<keyof RunConfig>(['trainPerClass', 'poolSize', 'valImages']);
 
-/** "8M", "1.5G", "300k", "2e6" -> number. */
+/** "8M", "1.5G", "300k", "2e6" -> number. A sign is read too, so that "-1" is refused by the option's range ("expected >= 0"), not as "not a number". */
 export function parseCount(text: string): number {
-  const m = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kKmMgG]?)\s*$/.exec(text);
+  const m = /^\s*([+-]?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kKmMgG]?)\s*$/.exec(text);
   if (!m) return Number.NaN;
   const scale = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9 }[m[2] ?? ''] ?? 1;
   return Number(m[1]) * scale;

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { loadOrCreateSplit, openDataset, subsetDataset, type Dataset, type OpenedDataset, type ValidationSplit } from '../data/index.js';
+import { loadOrCreateSplit, openDataset, saveSplit, stratifiedSplit, subsetDataset, type Dataset, type OpenedDataset, type ValidationSplit } from '../data/index.js';
 import { costTable, type CostTable } from '../space/cost.js';
 import { loadSpaceFile } from '../space/presets.js';
 import type { ResolvedSpace, SpaceFile } from '../space/types.js';
@@ -44,6 +44,12 @@ export interface Prepared {
 
 export interface PrepareOptions {
   log?: (line: string) => void;
+  /**
+   * Batch sizes the command will draw with dropLast (an epoch needs one whole batch), checked
+   * before anything is written: `split` against the training split, `all` against the whole
+   * training set (retraining).
+   */
+  batches?: ReadonlyArray<{ flag: string; size: number; on: 'split' | 'all' }>;
 }
 
 export async function prepare(config: RunConfig, options: PrepareOptions = {}): Promise<Prepared> {
@@ -54,7 +60,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   const dir = resolve(config.out);
 
   // The data is opened and checked against the space before the run directory is created or
-  // touched: a command refused for its --data or --space leaves no folder behind.
+  // touched: a command refused for its --data, --space or batch sizes leaves no folder behind.
   const { height, width, channels } = space.input;
   const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
   if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed + 303);
@@ -68,16 +74,13 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
       throw new ConfigError(`--data ${config.data}: ${ds.classes} classes but the space '${space.name}' has ${space.classes} outputs`);
     }
   }
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new ConfigError(`--out ${config.out}: cannot create the run directory (${fsReason(e)}): choose a writable --out`);
-  }
-  if (!existsSync(dir)) throw new ConfigError(`--out ${config.out}: cannot create the run directory`);
-  removeOrphanTemporaries(dir, log);
-  const runId = runIdOf(dir);
-  const { split, created } = await loadOrCreateSplit(join(dir, 'split.json'), data.train.labels, data.train.classes, { seed: config.seed, fraction: config.valFraction });
-  log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
+  // The split too is drawn (or read) and checked before the folder is touched: a split.json left
+  // by a refused command would refuse the corrected one (another --seed or --val-fraction).
+  const splitFile = join(dir, 'split.json');
+  const splitOptions = { seed: config.seed, fraction: config.valFraction };
+  const { split, created } = existsSync(splitFile)
+    ? await loadOrCreateSplit(splitFile, data.train.labels, data.train.classes, splitOptions)
+    : { split: stratifiedSplit(data.train.labels, data.train.classes, splitOptions), created: true };
   const train = subsetDataset(data.train, split.train);
   const val = subsetDataset(data.train, split.val);
   const { roundScoring, searchSet } = partitionHeldOut(val, config);
@@ -86,6 +89,23 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
       `the held-out split has ${val.labels.length} images and greedy rounds score ${roundScoring.labels.length} of them, leaving none for the search: lower --val-images or raise --val-fraction`,
     );
   }
+  for (const b of options.batches ?? []) {
+    const n = b.on === 'split' ? train.labels.length : data.train.labels.length;
+    if (b.size > n) {
+      const what = b.on === 'split' ? `the ${n} images of the training split (after --train-per-class and --val-fraction)` : `the ${n} training images`;
+      throw new ConfigError(`${b.flag} ${b.size} is larger than ${what}, so an epoch would have no batch: lower ${b.flag}`);
+    }
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new ConfigError(`--out ${config.out}: cannot create the run directory (${fsReason(e)}): choose a writable --out`);
+  }
+  if (!existsSync(dir)) throw new ConfigError(`--out ${config.out}: cannot create the run directory`);
+  removeOrphanTemporaries(dir, log);
+  const runId = runIdOf(dir);
+  if (created) await saveSplit(splitFile, split);
+  log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
   return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir, runId, spaceHash: spaceHashOf(space) };
 }
 
