@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { Supernet } from '../src/native/engine.js';
 import type { TensorInfo } from '../src/native/api.js';
 import type { SpaceFile } from '../src/space/types.js';
+import { packageRoot } from '../src/util/package-root.js';
 
 type DType = 'float32' | 'int32' | 'uint8';
 type Typed = Float32Array | Int32Array | Uint8Array;
@@ -82,15 +83,6 @@ const UPDATE_RTOL = 2e-4;
 const ZERO_GRAD_FLOOR = 1e-3;
 const ROUNDING_SLACK = 2.5e-7;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('golden test: no package.json above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 function loadFixture(name: string): Fixture {
   const base = join(packageRoot(), 'test', 'fixtures', 'golden', name);

@@ -27,6 +27,7 @@ import { CandidatePool } from './pool.js';
 import type { EpochTurnover, EpsScheduleOptions, StoppingOptions, StoppingState } from './schedule.js';
 import { EpsSchedule, StoppingRule } from './schedule.js';
 import type { UniformSampler, UniformState } from './uniform.js';
+import { positiveInt } from '../util/validate.js';
 
 /** Scores paths by loss on one shared held-out batch; one loss per path, in order. */
 export type LossScorer = (archs: Arch[]) => Promise<number[]>;
@@ -94,10 +95,6 @@ export interface GreedyState {
   queue: number[][];
 }
 
-function positiveInt(v: number, field: string): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${field}: expected a positive integer, got ${v}`);
-  return v;
-}
 
 export class GreedySampler {
   readonly m: number;

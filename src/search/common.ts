@@ -13,6 +13,7 @@ import { ConstraintChecker, ConstraintError } from '../sampling/constraints.js';
 import { flopsHistogram } from '../space/histogram.js';
 import type { RngState } from '../util/rng.js';
 import { Rng } from '../util/rng.js';
+import { positiveInt } from '../util/validate.js';
 
 export interface CandidateScore {
   /** Mean cross-entropy on the scoring images (lower is better). */
@@ -100,10 +101,6 @@ export interface SearchOptions {
 
 export type Source = 'pool' | 'mutation' | 'crossover' | 'random';
 
-export function positiveInt(v: number, field: string, allowZero = false): number {
-  if (!Number.isSafeInteger(v) || v < (allowZero ? 0 : 1)) throw new RangeError(`${field}: expected a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
-  return v;
-}
 
 /** Proposals of one generation, built by a search's propose(). */
 export class Proposals {

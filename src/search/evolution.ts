@@ -12,8 +12,9 @@
 // 1000 paths); SPOS also breeds a last generation that it never scores, which we skip.
 import { assertArch } from '../space/arch.js';
 import type { Arch } from '../space/types.js';
+import { positiveInt } from '../util/validate.js';
 import type { SearchOptions } from './common.js';
-import { PathSearch, positiveInt, Proposals } from './common.js';
+import { PathSearch, Proposals } from './common.js';
 
 export interface EvolutionOptions extends SearchOptions {
   /** Parents: the best this many of all scored paths (default 10). */
