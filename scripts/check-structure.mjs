@@ -69,14 +69,6 @@ export const SRC_FLOORS = [
 // message the check prints.
 export const KNOWN_VIOLATIONS = [
   {
-    message: 'native/core/backends.cpp (core) includes backends/cpu/cpu_backend.h (backends)',
-    why: 'the backend registry moves to native/backends/registry.* (issue 12)',
-  },
-  {
-    message: 'native/core/backends.cpp (core) includes backends/cuda/cuda_backend.h (backends)',
-    why: 'the backend registry moves to native/backends/registry.* (issue 12)',
-  },
-  {
     message: 'native/supernet/supernet.cpp (supernet) includes parallel/data_parallel.h (parallel)',
     why: 'a one-device replica and a facade over 1..R replicas, so parallel/ sits above supernet/ (issue 12)',
   },

@@ -46,7 +46,7 @@
 #include <string>
 #include <vector>
 
-#include "core/backends.h"
+#include "backends/registry.h"
 #include "supernet/space_desc_text.h"
 #include "tests/supernet/supernet_checks.h"
 
