@@ -57,7 +57,7 @@ MK=$OUT/Makefile
     echo "-include $OUT/obj/$2.d"
   }
   core=()
-  for s in "$ROOT"/native/core/*.cpp "$ROOT"/native/backends/reference/*.cpp "$ROOT"/native/backends/cpu/*.cpp; do
+  for s in "$ROOT"/native/core/*.cpp "$ROOT"/native/backends/registry.cpp "$ROOT"/native/backends/reference/*.cpp "$ROOT"/native/backends/cpu/*.cpp; do
     n=$(echo "${s#$ROOT/native/}" | tr '/' '_'); n=${n%.cpp}
     flags=""
     case "$s" in

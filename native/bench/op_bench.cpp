@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
-#include "core/backends.h"
+#include "backends/registry.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include <thread>
 
-#include "core/backends.h"
+#include "backends/registry.h"
 
 namespace gnas::binding {
 Napi::Function define_supernet_class(Napi::Env env);

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "core/backends.h"
+#include "backends/registry.h"
 #include "parallel/data_parallel.h"
 #include "supernet/supernet_impl.h"
 #include "supernet/weight_health.h"

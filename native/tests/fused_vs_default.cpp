@@ -4,7 +4,7 @@
 // plain ops, which backend_vs_reference.cpp checks against the reference kernels.
 #include <cstdio>
 #include <memory>
-#include "core/backends.h"
+#include "core/backend.h"
 #include "harness.h"
 namespace gnas {
 namespace test {

@@ -25,7 +25,8 @@
 #include <exception>
 #include <string>
 
-#include "core/backends.h"
+#include "backends/reference/reference_backend.h"
+#include "backends/registry.h"
 #include "harness.h"
 #include "host_view.h"
 

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "backends/cpu/kernels.h"
-#include "core/backends.h"
 
 namespace gnas {
 namespace cpu {

@@ -1,4 +1,4 @@
-// The fast CPU backend (make_cpu_backend in core/backends.h): SIMD kernels chosen at run time
+// The fast CPU backend (make_backend("cpu", ...) in backends/registry.h): SIMD kernels chosen at run time
 // for the CPU (AVX-512, AVX2+FMA or baseline x86-64 SSE2) and a persistent thread pool.
 //
 // What lives in native/backends/cpu:
@@ -21,9 +21,16 @@
 // One backend instance runs one op at a time (its scratch is per instance); the supernet
 // serialises its calls. Different instances are independent.
 #pragma once
+#include <memory>
 #include <string>
 
+#include "core/backend.h"
+
 namespace gnas {
+
+// threads: worker threads (0 = all cores).
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
 namespace cpu {
 
 // The instruction set the CPU backend dispatches to on this machine: "avx512", "avx2" or

@@ -1,9 +1,9 @@
-// The CUDA backend (make_backend("cuda", ...) in core/backends.h): the Backend interface on one
+// The CUDA backend (make_backend("cuda", ...) in backends/registry.h): the Backend interface on one
 // GPU, with device memory from a stream-ordered pool, every op queued on the backend's own stream,
 // and deterministic reductions (fixed-order two-stage sums, no float atomics), so a training run
 // on one device is bit-reproducible like the CPU one.
 //
-// This header is plain C++ (no CUDA headers): core/backends.cpp and the binding include it.
+// This header is plain C++ (no CUDA headers): backends/registry.cpp includes it.
 //
 // What lives in native/backends/cuda:
 //   cuda_backend.h      this file: factory, device probe, math modes

@@ -1,8 +1,9 @@
 // The reference backend: the Backend interface on top of the float instantiations of the naive
 // op templates in reference_ops.h (one thread, double accumulation). It is the executable
 // specification every other backend is tested against (native/tests), not a backend to train with.
+#include "backends/reference/reference_backend.h"
+
 #include "backends/reference/reference_ops.h"
-#include "core/backends.h"
 
 namespace gnas {
 namespace {

@@ -1,11 +1,12 @@
-// Factory functions for the backends this build contains. The binding and the tests pick a
-// backend by name through make_backend(); nothing else names a concrete backend class.
+// The backend registry: the backends this build contains, by name. The supernet, the binding
+// and the tests pick a backend through make_backend(); nothing else names a concrete backend
+// class. It sits above the backends (it includes each one's factory), below the supernet.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "backend.h"
+#include "core/backend.h"
 
 namespace gnas {
 
@@ -14,9 +15,6 @@ struct BackendOptions {
   int device = 0;              // cuda: device ordinal
   std::string math = "fp32";   // cuda: GEMM arithmetic, "fp32" | "tf32" | "bf16" (FP32 accumulation)
 };
-
-std::unique_ptr<Backend> make_reference_backend();
-std::unique_ptr<Backend> make_cpu_backend(int threads);
 
 // "reference", "cpu" or "cuda"; throws std::invalid_argument for an unknown name or one this
 // build lacks, and a backend error (e.g. no CUDA device) when it cannot start.

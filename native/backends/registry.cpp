@@ -1,8 +1,9 @@
-#include "backends.h"
+#include "backends/registry.h"
 
 #include <stdexcept>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/reference/reference_backend.h"
 #ifdef GNAS_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif
