@@ -67,7 +67,8 @@ export function benchTable(
     gflops[key] = g;
     return peak ? `${((100 * g) / peak).toFixed(0)}%` : '-';
   };
-  const x = (a: number, b: number, word: string) => `${fmt(a / b, 2)}x ${word}`;
+  // a / b as 'N.NNx faster' (or 'less'); below 1, the inverse as 'slower' (or 'more')
+  const x = (a: number, b: number, word: 'faster' | 'less') => (a >= b ? `${fmt(a / b, 2)}x ${word}` : `${fmt(b / a, 2)}x ${word === 'faster' ? 'slower' : 'more'}`);
   const rows: string[][] = [];
   const tname = t ? `pytorch ${t.torch}` : 'pytorch';
   const oname = o ? `onnxruntime ${o.version ?? ''}`.trim() : 'onnxruntime';
