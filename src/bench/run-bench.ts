@@ -1,34 +1,29 @@
-// `npm run bench`: throughput of the native engine on workload W1 (bench/w1.space.json and
-// bench/w1.path.json), side by side with the PyTorch peer (bench/peers/torch_w1.py, Debian's
-// python3-torch, channels-last, same network, same threads), as ratios, plus per-op GFLOP/s
-// against the machine's peak (the C++ gnas_op_bench) and peak resident memory of each side.
-// Results go to bench/results/<timestamp>-<commit>.json with the machine and commit beside them.
+// `npm run bench`: the native engine on workload W1 (bench/w1.space.json, path bench/w1.path.json)
+// side by side with two peers on the same machine and threads, as ratios:
+//   - PyTorch eager (bench/peers/torch_w1.py, Debian's python3-torch, channels-last): training
+//     step, scoring forward, greedy rounds, peak RSS;
+//   - onnxruntime-node (src/bench/ort-w1.ts): eval-mode forward of the path exported by our
+//     exporter with BN folded;
+// plus the machine's FMA peak and per-op GFLOP/s (the C++ gnas_op_bench), measured in the same run.
 //
-// Timing uses tinybench (maintained, async-aware; benchmark.js has not changed since 2017): each
-// task runs its warm-up iterations, then timed iterations; we report the median.
+// Like for like: the bench first writes one workload folder (src/bench/workload.ts: the training
+// and scoring images, the greedy rounds' paths); every side reads it. Every side runs in a fresh
+// process of its own, one after the other (the engine in src/bench/ours-w1.ts, not in this
+// process), and reports its own peak RSS as VmHWM after a reset at its start, so no side carries
+// another process' peak (ru_maxrss is inherited across fork/exec; VmHWM is not).
+// Results go to bench/results/<timestamp>-<commit>.json with the machine and commit beside them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Bench } from 'tinybench';
 
-import { Supernet } from '../native/engine.js';
-import { formatTable } from '../report/summary.js';
-import { archFlops } from '../space/cost.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { packageRoot } from '../util/package-root.js';
-
-interface PeerResult {
-  torch: string;
-  train: { images_per_s: number };
-  eval: { images_per_s: number };
-  round: { seconds: number };
-  memory_mb: { rss_after_import_torch: number; maxrss_after_training: number };
-}
-
-const mb = (bytes: number) => bytes / (1024 * 1024);
+import { benchTable, type OpBench, type OrtSide, type OursSide, type TorchSide } from './table.js';
+import { writeWorkload } from './workload.js';
 
 function machine(): Record<string, unknown> {
   const c = cpus();
@@ -45,45 +40,34 @@ function commit(root: string): string {
   }
 }
 
-/** Deterministic pseudo-random bytes / labels (the content does not matter for speed). */
-function syntheticBatch(n: number, pixels: number, classes: number, seed: number): { images: Uint8Array; labels: Int32Array } {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
-  const images = new Uint8Array(n * pixels);
-  for (let i = 0; i < images.length; i++) images[i] = next() & 255;
-  const labels = Int32Array.from({ length: n }, () => next() % classes);
-  return { images, labels };
-}
-
-async function median(name: string, fn: () => Promise<unknown>, iterations: number, warmup: number): Promise<number> {
-  const bench = new Bench({ name, iterations, warmupIterations: warmup, time: 0, warmupTime: 0 });
-  bench.add(name, fn);
-  await bench.run();
-  const r = bench.tasks[0]?.result as { state: string; latency?: { p50: number }; error?: unknown } | undefined;
-  if (!r || r.state !== 'completed' || !r.latency) throw new Error(`benchmark ${name} failed: ${String(r?.error ?? r?.state)}`);
-  return r.latency.p50; // ms
-}
-
-function runPeer(root: string, threads: number, quick: boolean): PeerResult | string {
-  const python = '/usr/bin/python3';
-  if (!existsSync(python)) return `skipped: ${python} not found (install Debian's python3-torch)`;
-  const args = [join(root, 'bench', 'peers', 'torch_w1.py'), '--threads', String(threads)];
-  if (quick) args.push('--quick');
-  const r = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs a side as a child process; its stdout's last line is its JSON (progress goes to stderr). */
+function runSide<T>(what: string, exe: string, args: string[], env: NodeJS.ProcessEnv = process.env): T | string {
+  const r = spawnSync(exe, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+  if (r.error) return `failed: ${r.error.message}`;
   if (r.status === 3) return 'skipped: PyTorch is not installed (apt-get install -y python3-torch)';
-  if (r.status !== 0) return `failed with exit code ${r.status}`;
-  return JSON.parse(r.stdout) as PeerResult;
+  if (r.status !== 0) return `${what} failed with exit code ${r.status}`;
+  const text = r.stdout.trim();
+  try {
+    return JSON.parse(text.slice(text.lastIndexOf('\n{') + 1)) as T;
+  } catch {
+    return `${what}: no JSON result on stdout`;
+  }
 }
 
-function runOpBench(root: string, threads: number): Array<Record<string, unknown>> | string {
+function runOpBench(root: string, threads: number, peakOnly: boolean): OpBench | string {
   const exe = [join(root, 'build', 'gnas_op_bench'), join(root, 'build', 'Release', 'gnas_op_bench')].find((p) => existsSync(p));
-  if (!exe) return 'skipped: build/gnas_op_bench not built';
-  const r = spawnSync(exe, ['--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (!exe) return 'skipped: build/gnas_op_bench not built (npm run build:native)';
+  // --filter with a string no op name holds: the peak measurement alone (about 2 s).
+  const args = ['--threads', String(threads), ...(peakOnly ? ['--filter', '(peak only)'] : [])];
+  const r = spawnSync(exe, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) return `failed with exit code ${r.status}`;
-  return r.stdout
+  const lines = r.stdout
     .split('\n')
     .filter((l) => l.trim().startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const head = lines.find((o) => typeof o.peak_gflops === 'number');
+  if (!head) return 'gnas_op_bench printed no peak';
+  return { peakGflops: head.peak_gflops as number, isa: String(head.isa), threads: Number(head.threads), ops: lines.filter((o) => o !== head) };
 }
 
 async function main(): Promise<void> {
@@ -92,93 +76,89 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-peer': { type: 'boolean', default: false },
+      workload: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--threads N] [--quick] [--no-peer] [--out FILE]');
+    console.log(
+      'usage: npm run bench -- [--threads N] [--quick] [--no-peer] [--workload DIR] [--out FILE]\n' +
+        '  --threads N     threads of every side (default: the number of CPUs)\n' +
+        '  --quick         short smoke run (fewer steps, 1 timed round, no per-op table)\n' +
+        '  --no-peer       skip the PyTorch and onnxruntime peers\n' +
+        '  --workload DIR  write the workload (images, round paths) into DIR and keep it (default: a temporary folder)\n' +
+        '  --out FILE      results JSON (default bench/results/<date>-<commit>.json)',
+    );
     return;
   }
   const root = packageRoot();
   const threads = values.threads ? Number(values.threads) : cpus().length;
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads: expected a positive integer, got ${values.threads}`);
   const quick = values.quick ?? false;
-  const spaceFile = JSON.parse(readFileSync(join(root, 'bench', 'w1.space.json'), 'utf8')) as SpaceFile;
-  const arch = (JSON.parse(readFileSync(join(root, 'bench', 'w1.path.json'), 'utf8')) as { arch: number[] }).arch;
-  const space = resolveSpace(spaceFile);
-  const pixels = space.input.height * space.input.width * space.input.channels;
-  const B = 128;
-  const rssBefore = mb(process.memoryUsage().rss);
+  const noPeer = values['no-peer'] ?? false;
+  const loadStart = loadavg();
 
-  const net = await Supernet.create(space, { threads, seed: 0 });
-  console.log(`W1 on ${machine().cpu as string}, ${threads} thread(s), backend ${net.backend}, batch ${B}`);
-  const train = syntheticBatch(B, pixels, space.classes, 1);
-  const steps = quick ? 3 : 12;
-  const trainMs = await median('trainStep', () => net.trainStep(arch, train.images, train.labels, { lr: 0.05 }), steps, 2);
-  const maxRssTrain = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
-  const evalMs = await median('evaluate', () => net.evaluate([arch], train.images, train.labels, { bn: 'batch' }), steps, 2);
+  const spacePath = join(root, 'bench', 'w1.space.json');
+  const pathPath = join(root, 'bench', 'w1.path.json');
+  const space = resolveSpace(JSON.parse(readFileSync(spacePath, 'utf8')) as SpaceFile);
+  const arch = (JSON.parse(readFileSync(pathPath, 'utf8')) as { arch: number[] }).arch;
+  const dir = values.workload ? resolve(values.workload) : mkdtempSync(join(tmpdir(), 'gnas-bench-'));
+  mkdirSync(dir, { recursive: true });
+  const workload = writeWorkload(dir, space, { space: spacePath, path: pathPath }, arch, quick ? 2 : 3);
+  console.log(`W1 on ${machine().cpu as string}, ${threads} thread(s) on every side; workload in ${dir}`);
 
-  // GreedyNAS round: m = 10 random paths, 1,000 held-out images, loss of each path.
-  const score = syntheticBatch(1000, pixels, space.classes, 2);
-  let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0), seed % n);
-  const paths = Array.from({ length: 10 }, () => space.layers.map(() => rand(space.opNames.length)));
-  const rounds = quick ? 1 : 3;
-  const roundBatchedMs = await median('round (batched)', () => net.evaluate(paths, score.images, score.labels, { bn: 'batch' }), rounds, 1);
-  const roundOneByOneMs = await median(
-    'round (one by one)',
-    async () => {
-      for (const p of paths) await net.evaluate([p], score.images, score.labels, { bn: 'batch' });
-    },
-    rounds,
-    1,
-  );
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const sideArgs = ['--workload', dir, '--threads', String(threads), ...(quick ? ['--quick'] : [])];
+  try {
+    const ops = runOpBench(root, threads, quick);
+    console.log(typeof ops === 'string' ? `FMA peak: ${ops}` : `FMA peak: ${ops.peakGflops.toFixed(1)} GFLOP/s (${ops.threads} thread(s), ${ops.isa})`);
+    const ours = runSide<OursSide>('the engine side (src/bench/ours-w1.ts)', process.execPath, [join(here, 'ours-w1.js'), ...sideArgs]);
+    if (typeof ours === 'string') throw new Error(ours);
+    const ort = noPeer ? 'skipped: --no-peer' : runSide<OrtSide>('the onnxruntime peer (src/bench/ort-w1.ts)', process.execPath, [join(here, 'ort-w1.js'), ...sideArgs]);
+    const python = '/usr/bin/python3';
+    const torch = noPeer
+      ? 'skipped: --no-peer'
+      : !existsSync(python)
+        ? `skipped: ${python} not found (install Debian's python3-torch)`
+        : runSide<TorchSide>('the PyTorch peer (bench/peers/torch_w1.py)', python, [join(root, 'bench', 'peers', 'torch_w1.py'), ...sideArgs], {
+            ...process.env,
+            OMP_NUM_THREADS: String(threads),
+          });
+    const loadEnd = loadavg();
 
-  const ours = {
-    backend: net.backend,
-    trainImagesPerS: (B * 1000) / trainMs,
-    evalImagesPerS: (B * 1000) / evalMs,
-    roundSecondsBatched: roundBatchedMs / 1000,
-    roundSecondsOneByOne: roundOneByOneMs / 1000,
-    memoryMb: { rssAfterLoad: rssBefore, maxRssAfterTraining: maxRssTrain },
-  };
+    const { table, notes, gflops } = benchTable(space, workload, threads, ours, torch, ort, ops);
+    console.log('\n' + table);
+    console.log('\n' + notes.join('\n'));
+    console.log(`load average (1 min): ${loadStart[0]!.toFixed(2)} at start, ${loadEnd[0]!.toFixed(2)} at end${loadStart[0]! > 1.5 || loadEnd[0]! > 1.5 ? ' (measured under load: other work shared the cores)' : ''}`);
+    if (typeof ops !== 'string' && ops.ops.length > 0) {
+      console.log(`\nper-op (cpu backend, W1 shapes, batch 128, ${threads} thread(s)):`);
+      for (const o of ops.ops) console.log('  ' + JSON.stringify(o));
+    }
 
-  const ops = runOpBench(root, threads);
-  // Work per image: a forward is the path's multiply-adds (2 FLOPs each); a training step is
-  // about 3 forwards (forward, input gradients, weight gradients).
-  const macs = archFlops(space, arch);
-  const peak = typeof ops === 'string' ? undefined : (ops.find((o) => typeof o.peak_gflops === 'number')?.peak_gflops as number | undefined);
-  const trainGflops = (ours.trainImagesPerS * 3 * 2 * macs) / 1e9;
-  const evalGflops = (ours.evalImagesPerS * 2 * macs) / 1e9;
-  const peer = values['no-peer'] ? 'skipped: --no-peer' : runPeer(root, threads, quick);
-
-  const rows: string[][] = [];
-  const fmt = (v: number, d = 1) => v.toFixed(d);
-  const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}x` : '-');
-  const p = typeof peer === 'string' ? undefined : peer;
-  rows.push(['trainStep images/s', fmt(ours.trainImagesPerS), p ? fmt(p.train.images_per_s) : '-', p ? ratio(ours.trainImagesPerS, p.train.images_per_s) : '-']);
-  rows.push(['evaluate images/s', fmt(ours.evalImagesPerS), p ? fmt(p.eval.images_per_s) : '-', p ? ratio(ours.evalImagesPerS, p.eval.images_per_s) : '-']);
-  rows.push(['round 10x1000 s (ours batched)', fmt(ours.roundSecondsBatched, 3), p ? fmt(p.round.seconds, 3) : '-', p ? ratio(p.round.seconds, ours.roundSecondsBatched) : '-']);
-  rows.push(['round 10x1000 s (ours one by one)', fmt(ours.roundSecondsOneByOne, 3), p ? fmt(p.round.seconds, 3) : '-', p ? ratio(p.round.seconds, ours.roundSecondsOneByOne) : '-']);
-  rows.push(['peak RSS of training MB', fmt(ours.memoryMb.maxRssAfterTraining), p ? fmt(p.memory_mb.maxrss_after_training) : '-', p ? ratio(p.memory_mb.maxrss_after_training, ours.memoryMb.maxRssAfterTraining) + ' less' : '-']);
-  console.log('\n' + formatTable(rows, ['figure', 'ours', 'pytorch', 'ours/pytorch (speed-up)']));
-  console.log(
-    `\nW1 path: ${(macs / 1e6).toFixed(1)}M multiply-adds per image; trainStep ${trainGflops.toFixed(1)} GFLOP/s, evaluate ${evalGflops.toFixed(1)} GFLOP/s` +
-      (peak ? ` (machine FP32 peak ${peak.toFixed(0)} GFLOP/s measured by gnas_op_bench: ${((100 * trainGflops) / peak).toFixed(0)}% and ${((100 * evalGflops) / peak).toFixed(0)}%)` : ''),
-  );
-  if (typeof peer === 'string') console.log(`pytorch peer: ${peer}`);
-  if (typeof ops === 'string') console.log(`per-op benchmark: ${ops}`);
-  else {
-    console.log('\nper-op (cpu backend, W1 shapes, batch 128):');
-    for (const o of ops) console.log('  ' + JSON.stringify(o));
+    const result = {
+      workload: 'W1',
+      threads,
+      arch,
+      rounds: workload.rounds,
+      chunks: workload.chunks,
+      gflops,
+      commit: commit(root),
+      date: new Date().toISOString(),
+      machine: machine(),
+      loadavg: { start: loadStart, end: loadEnd },
+      ours,
+      torch,
+      onnxruntime: ort,
+      ops,
+    };
+    const outFile = values.out ?? join(root, 'bench', 'results', `${result.date.replace(/[:.]/g, '-')}-${result.commit}.json`);
+    mkdirSync(join(outFile, '..'), { recursive: true });
+    writeFileSync(outFile, JSON.stringify(result, null, 1) + '\n');
+    console.log(`\nresults written to ${outFile}`);
+  } finally {
+    if (!values.workload) rmSync(dir, { recursive: true, force: true });
   }
-
-  const result = { workload: 'W1', batch: B, threads, arch, macsPerImage: macs, gflops: { train: trainGflops, eval: evalGflops, peak: peak ?? null }, commit: commit(root), date: new Date().toISOString(), machine: machine(), ours, peer, ops };
-  const outFile = values.out ?? join(root, 'bench', 'results', `${result.date.replace(/[:.]/g, '-')}-${result.commit}.json`);
-  mkdirSync(join(outFile, '..'), { recursive: true });
-  writeFileSync(outFile, JSON.stringify(result, null, 1) + '\n');
-  console.log(`\nresults written to ${outFile}`);
 }
 
 main().catch((e: unknown) => {

@@ -1,0 +1,120 @@
+// The engine's side of `npm run bench`, run by src/bench/run-bench.ts as a child process of its own
+// (a fresh Node process that loads only the engine), on a workload folder (src/bench/workload.ts).
+// Prints one JSON object on stdout:
+//   train      trainStep images/s on the W1 path, batch 128, cycling the workload's 4 batches
+//   scoreFwd   evaluate([path]) images/s, BN from the batch (GreedyNAS scoring), batch 128
+//   evalFwd    predict(path) images/s, BN running statistics (eval mode), batch 128
+//   round      the workload's greedy rounds (m paths x 1,000 images each): chunk probe, then rounds
+//              at the best chunk, trie-batched (one evaluate of all m paths per chunk) and one
+//              path per call
+//   memory     VmHWM (peak RSS) after a reset at start, after the training phase and at the end
+// Then writes, for the onnxruntime peer, the W1 path exported with BN folded (w1.onnx), the
+// normalised NCHW input of train batch 0 (w1.input-nchw.f32) and our eval-mode logits of it
+// (w1.logits-ours.f32).
+//
+//   node dist/bench/ours-w1.js --workload DIR --threads N [--quick]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { exportOnnx } from '../export/onnx.js';
+import { nhwcToNchw } from '../export/parity.js';
+import { Supernet } from '../native/engine.js';
+import { resolveSpace } from '../space/resolve.js';
+import type { SpaceFile } from '../space/types.js';
+import { medianMs, timeRounds } from './timing.js';
+import { peakRssMb, readWorkload, resetPeakRss, type PathScore } from './workload.js';
+
+async function main(): Promise<void> {
+  const hwmAtStart = peakRssMb();
+  const reset = resetPeakRss();
+  const { values } = parseArgs({ options: { workload: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+  if (!values.workload || !values.threads) throw new Error('usage: node dist/bench/ours-w1.js --workload DIR --threads N [--quick]');
+  const threads = Number(values.threads);
+  const quick = values.quick ?? false;
+  const w = readWorkload(values.workload);
+  const space = resolveSpace(JSON.parse(readFileSync(w.space, 'utf8')) as SpaceFile);
+  const pixels = w.image.height * w.image.width * w.image.channels;
+  const net = await Supernet.create(space, { threads, seed: 0 });
+  const rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
+  const B = w.train.batch;
+  const nb = w.train.batches;
+  const steps = quick ? 3 : 12;
+  const arch = w.arch;
+  const log = (m: string) => process.stderr.write(`[ours-w1] ${m}\n`);
+
+  let i = 0;
+  const trainMs = await medianMs('trainStep', () => net.trainStep(arch, w.trainImages[i % nb]!, w.trainLabels[i++ % nb]!, { lr: 0.05 }), steps, 2);
+  const peakAfterTrain = peakRssMb();
+  log(`trainStep ${((B * 1000) / trainMs).toFixed(1)} images/s`);
+  const scoreMs = await medianMs('evaluate', () => net.evaluate([arch], w.trainImages[i % nb]!, w.trainLabels[i++ % nb]!, { bn: 'batch' }), steps, 2);
+  const evalMs = await medianMs('predict', () => net.predict(arch, w.trainImages[i++ % nb]!, { bn: 'running' }), steps, 2);
+
+  // Greedy round: every path of a round scored on all score images, in chunks of c images (BN
+  // statistics per chunk; c = 1,000 is one batch, the trainer's semantics).
+  const chunked = async (paths: number[][], c: number): Promise<PathScore[]> => {
+    const sums = paths.map(() => ({ loss: 0, correct: 0, count: 0 }));
+    for (let lo = 0; lo < w.score.count; lo += c) {
+      const hi = Math.min(w.score.count, lo + c);
+      const r = await net.evaluate(paths, w.scoreImages.subarray(lo * pixels, hi * pixels), w.scoreLabels.subarray(lo, hi), { bn: 'batch' });
+      r.forEach((s, k) => {
+        sums[k]!.loss += s.loss * s.count;
+        sums[k]!.correct += s.correct;
+        sums[k]!.count += s.count;
+      });
+    }
+    return sums.map((s) => ({ loss: s.loss / s.count, accuracy: s.correct / s.count }));
+  };
+  const oneByOne = async (paths: number[][], c: number): Promise<PathScore[]> => {
+    const out: PathScore[] = [];
+    for (const p of paths) out.push(...(await chunked([p], c)));
+    return out;
+  };
+  const rounds = w.rounds.paths;
+  const probe: Record<string, number> = {};
+  for (const c of w.chunks) {
+    await chunked([rounds[0]![0]!], c); // warm-up at this shape
+    const t0 = performance.now();
+    await chunked([rounds[0]![0]!], c);
+    probe[c] = (performance.now() - t0) / 1000;
+  }
+  const best = Number(Object.entries(probe).sort((a, b) => a[1] - b[1])[0]![0]);
+  log(`chunk probe (s per path over ${w.score.count} images): ${JSON.stringify(probe)}; best ${best}`);
+  const batched = await timeRounds(rounds, (p) => chunked(p, best), true);
+  log(`round (trie-batched, chunk ${best}): ${batched.seconds.toFixed(3)} s`);
+  const single = await timeRounds(rounds, (p) => oneByOne(p, best), false);
+  log(`round (one path per call, chunk ${best}): ${single.seconds.toFixed(3)} s`);
+  const peakEnd = peakRssMb();
+
+  // For the onnxruntime peer: the path exported by our exporter (BN folded), its input, our logits.
+  const model = exportOnnx(space, arch, (name) => net.getTensor(name), { foldBn: true });
+  writeFileSync(join(w.dir, 'w1.onnx'), model);
+  const x = nhwcToNchw(net.normalize(w.trainImages[0]!), B, w.image.height, w.image.width, w.image.channels);
+  writeFileSync(join(w.dir, 'w1.input-nchw.f32'), new Uint8Array(x.buffer));
+  const logits = await net.predict(arch, w.trainImages[0]!, { bn: 'running' });
+  writeFileSync(join(w.dir, 'w1.logits-ours.f32'), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+
+  const result = {
+    side: 'greedynas',
+    backend: net.backend,
+    threads,
+    batch: B,
+    train: { imagesPerS: (B * 1000) / trainMs, stepMs: trainMs, steps },
+    scoreFwd: { imagesPerS: (B * 1000) / scoreMs, bn: 'batch statistics (evaluate, one path)' },
+    evalFwd: { imagesPerS: (B * 1000) / evalMs, bn: 'running statistics (predict)' },
+    round: {
+      chunkProbeSeconds: probe,
+      chunk: best,
+      batched,
+      oneByOne: single,
+    },
+    memoryMb: { vmhwmAtStart: hwmAtStart, peakReset: reset, rssAfterLoad, peakAfterTraining: peakAfterTrain, peakEnd },
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+  await net.dispose();
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+// The table of `npm run bench` (src/bench/run-bench.ts): one row per figure, each row labelled with
+// the work it measures, the engine's value, the peer's value and the ratio; speeds carry their
+// GFLOP/s as a share of the FMA peak measured in the same run.
+import { formatTable } from '../report/summary.js';
+import { archFlops } from '../space/cost.js';
+import type { ResolvedSpace } from '../space/types.js';
+import type { RoundTiming } from './timing.js';
+import type { Workload } from './workload.js';
+
+export interface OursSide {
+  backend: string;
+  threads: number;
+  batch: number;
+  train: { imagesPerS: number };
+  scoreFwd: { imagesPerS: number };
+  evalFwd: { imagesPerS: number };
+  round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; oneByOne: RoundTiming };
+  memoryMb: { vmhwmAtStart: number | null; peakReset: boolean; rssAfterLoad: number; peakAfterTraining: number | null; peakEnd: number | null };
+}
+
+export interface TorchSide {
+  torch: string;
+  train: { images_per_s: number };
+  eval: { images_per_s: number };
+  round: { seconds: number; chunk: number; chunk_probe_seconds: Record<string, number>; cold_seconds: number; mean_loss: number };
+  memory_mb: { vmhwm_at_start: number; vmhwm_reset: boolean; rss_after_import_torch: number; peak_after_training: number; peak_end: number };
+}
+
+export type OrtSide =
+  | { skipped: string }
+  | { version: string | null; evalFwd: { imagesPerS: number }; parity: { maxAbsDiff: number; maxRelDiff: number; argmaxAgreement: number } };
+
+export interface OpBench {
+  peakGflops: number;
+  isa: string;
+  threads: number;
+  ops: Array<Record<string, unknown>>;
+}
+
+const fmt = (v: number, d = 1) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+
+/** The table, the notes under it, and every row's GFLOP/s (for the results JSON). */
+export function benchTable(
+  space: ResolvedSpace,
+  w: Workload,
+  threads: number,
+  ours: OursSide,
+  torch: TorchSide | string,
+  ort: OrtSide | string,
+  ops: OpBench | string,
+): { table: string; notes: string[]; gflops: Record<string, number | null> } {
+  const peak = typeof ops === 'string' ? null : ops.peakGflops;
+  const t = typeof torch === 'string' ? null : torch;
+  const o = typeof ort === 'string' || 'skipped' in ort ? null : ort;
+  const macs = archFlops(space, w.arch);
+  const B = w.train.batch;
+  const n = w.score.count;
+  const m = w.rounds.m;
+  // FLOPs of a round: 2 per multiply-add of each path over every scoring image (mean over the timed rounds)
+  const timed = w.rounds.paths.slice(1);
+  const roundFlops = timed.reduce((a, paths) => a + paths.reduce((b, p) => b + 2 * archFlops(space, p) * n, 0), 0) / timed.length;
+  const probeFlops = 2 * archFlops(space, w.rounds.paths[0]![0]!) * n;
+  const gflops: Record<string, number | null> = {};
+  const speed = (key: string, flopsPerUnit: number, perS: number | undefined): string => {
+    if (perS === undefined) return '-';
+    const g = (flopsPerUnit * perS) / 1e9;
+    gflops[key] = g;
+    return peak ? `${((100 * g) / peak).toFixed(0)}%` : '-';
+  };
+  // a / b as 'N.NNx faster' (or 'less'); below 1, the inverse as 'slower' (or 'more')
+  const x = (a: number, b: number, word: 'faster' | 'less') => (a >= b ? `${fmt(a / b, 2)}x ${word}` : `${fmt(b / a, 2)}x ${word === 'faster' ? 'slower' : 'more'}`);
+  const rows: string[][] = [];
+  const tname = t ? `pytorch ${t.torch}` : 'pytorch';
+  const oname = o ? `onnxruntime ${o.version ?? ''}`.trim() : 'onnxruntime';
+
+  // throughput rows: [figure, ours, ours % peak, peer, peer value, peer % peak, ratio]
+  const thr = (figure: string, key: string, flops: number, a: number, peer: string, b: number | undefined) =>
+    rows.push([figure, fmt(a), speed(`ours.${key}`, flops, a), peer, b === undefined ? '-' : fmt(b), speed(`${peer.split(' ')[0]}.${key}`, flops, b), b === undefined ? '-' : x(a, b, 'faster')]);
+  thr(`training step, batch ${B}, images/s`, 'train', 3 * 2 * macs, ours.train.imagesPerS, tname, t?.train.images_per_s);
+  thr(`scoring forward (BN from the batch), batch ${B}, images/s`, 'scoreFwd', 2 * macs, ours.scoreFwd.imagesPerS, tname, t?.eval.images_per_s);
+  thr(`eval-mode forward (BN running/folded), batch ${B}, images/s`, 'evalFwd', 2 * macs, ours.evalFwd.imagesPerS, oname, o?.evalFwd.imagesPerS);
+
+  // seconds rows
+  const sec = (figure: string, key: string, flops: number, a: number, b: number | undefined) =>
+    rows.push([figure, fmt(a, 3), speed(`ours.${key}`, flops, 1 / a), tname, b === undefined ? '-' : fmt(b, 3), speed(`pytorch.${key}`, flops, b === undefined ? undefined : 1 / b), b === undefined ? '-' : x(b, a, 'faster')]);
+  for (const c of w.chunks)
+    sec(`one path over ${fmt(n, 0)} images in chunks of ${c}, s`, `probe${c}`, probeFlops, ours.round.chunkProbeSeconds[c]!, t?.round.chunk_probe_seconds[c]);
+  const oc = ours.round.chunk;
+  const tc = t ? `, pytorch ${t.round.chunk}` : '';
+  sec(`greedy round, ${m} paths x ${fmt(n, 0)} images (ours trie-batched, chunk ${oc}${tc}), s`, 'roundBatched', roundFlops, ours.round.batched.seconds, t?.round.seconds);
+  sec(`greedy round, ${m} paths x ${fmt(n, 0)} images (ours one path per call, chunk ${oc}${tc}), s`, 'roundOneByOne', roundFlops, ours.round.oneByOne.seconds, t?.round.seconds);
+
+  // memory rows
+  const mem = (figure: string, a: number | null, b: number | undefined) =>
+    rows.push([figure, a === null ? '-' : fmt(a), '', tname, b === undefined ? '-' : fmt(b), '', a === null || b === undefined ? '-' : x(b, a, 'less')]);
+  mem('peak RSS from start to end of training, MB', ours.memoryMb.peakAfterTraining, t?.memory_mb.peak_after_training);
+  mem('peak RSS of the whole run (rounds included), MB', ours.memoryMb.peakEnd, t?.memory_mb.peak_end);
+
+  const table = formatTable(rows, ['figure', 'greedynas', '% peak', 'peer', 'peer value', '% peak', 'greedynas vs peer']);
+  const notes = [
+    `Every side: ${threads} thread(s), W1 space bench/w1.space.json; path bench/w1.path.json (${fmt(macs / 1e6)}M multiply-adds per image) for the batch-${B} rows,`,
+    `  on the workload's ${w.train.batches} batches of ${B} images, cycled; the round rows score the workload's rounds (${m} uniform random paths each, seed ${w.rounds.seed}; round 0 is the warm-up,`,
+    `  rounds 1..${w.rounds.paths.length - 1} timed, median) on the same ${fmt(n, 0)} scoring images; chunk = images per forward (BN statistics per chunk; ${fmt(n, 0)} = one batch, the trainer's semantics).`,
+    `  Each side runs its rounds at the chunk it found fastest in the probe rows. pytorch scores one path per forward; ours trie-batched shares the activations of common path prefixes.`,
+    peak
+      ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`}).`
+      : `% peak: not available (${String(ops)}).`,
+    `Peak RSS: VmHWM of each side's own fresh process (src/bench/ours-w1.ts, bench/peers/torch_w1.py), reset through /proc/self/clear_refs at its start` +
+      (ours.memoryMb.peakReset ? '' : ' (the reset was refused here: the peak then counts from exec)') +
+      `; ours ${fmt(ours.memoryMb.rssAfterLoad)} MB after loading the engine and the supernet${t ? `, pytorch ${fmt(t.memory_mb.rss_after_import_torch)} MB after import torch` : ''}.`,
+    `Scoring sanity (mean loss of the last timed round's paths at initialisation, ~ln ${space.classes} = ${Math.log(space.classes).toFixed(2)}): ours ${ours.round.batched.meanLoss.toFixed(3)}${t ? `, pytorch ${t.round.mean_loss.toFixed(3)}` : ''} (different initial weights).`,
+  ];
+  if (o)
+    notes.push(
+      `onnxruntime: our exporter's model of the path (BN folded), intra-op threads ${threads}, inter-op 1, input normalised and NCHW outside the timed call; its logits vs ours: max relative difference ${o.parity.maxRelDiff.toExponential(1)}, argmax agreement ${(100 * o.parity.argmaxAgreement).toFixed(0)}%.`,
+    );
+  if (typeof torch === 'string') notes.push(`pytorch peer: ${torch}`);
+  if (typeof ort === 'string') notes.push(`onnxruntime peer: ${ort}`);
+  else if ('skipped' in ort) notes.push(`onnxruntime peer: skipped: ${ort.skipped}`);
+  return { table, notes, gflops };
+}
