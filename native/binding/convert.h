@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "parallel/supernet.h"
 #include "supernet/space_desc.h"
-#include "supernet/supernet.h"
 
 namespace gnas::binding {
 
