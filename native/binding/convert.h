@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "parallel/supernet.h"
 #include "supernet/space_desc.h"
+#include "supernet/supernet_types.h"
 
 namespace gnas::binding {
 
