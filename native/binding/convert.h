@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "supernet/space_desc.h"
-#include "supernet/supernet.h"
+#include "supernet/supernet_types.h"
 
 namespace gnas::binding {
 

@@ -14,8 +14,7 @@
 #include <stdexcept>
 
 #include "binding/convert.h"
-#include "supernet/checkpoint.h"
-#include "supernet/supernet.h"
+#include "parallel/supernet.h"
 #include "supernet/weight_health.h"
 
 namespace gnas::binding {
@@ -458,7 +457,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     std::string path = info[0].As<Napi::String>().Utf8Value();
     std::string extra = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
     auto net = net_;
-    return run(env, [=] { save_checkpoint(*net, path, extra); }, [](Napi::Env e) { return e.Undefined(); });
+    return run(env, [=] { net->save_checkpoint(path, extra); }, [](Napi::Env e) { return e.Undefined(); });
   }
 
   // load(path) -> extra string
@@ -468,7 +467,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
     std::string path = info[0].As<Napi::String>().Utf8Value();
     auto extra = std::make_shared<std::string>();
     auto net = net_;
-    return run(env, [=] { *extra = load_checkpoint(*net, path); }, [=](Napi::Env e) { return Napi::String::New(e, *extra); });
+    return run(env, [=] { *extra = net->load_checkpoint(path); }, [=](Napi::Env e) { return Napi::String::New(e, *extra); });
   }
 };
 

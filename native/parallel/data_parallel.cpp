@@ -9,7 +9,7 @@
 
 namespace gnas {
 
-DataParallel::DataParallel(Supernet& primary, const SpaceDesc& space, const SupernetOptions& options) {
+DataParallel::DataParallel(Replica& primary, const SpaceDesc& space, const SupernetOptions& options) {
   if (options.backend != "cuda")
     throw std::invalid_argument("gpus = " + std::to_string(options.gpus) + " needs the cuda backend, not '" +
                                 options.backend + "'");
@@ -22,18 +22,18 @@ DataParallel::DataParallel(Supernet& primary, const SpaceDesc& space, const Supe
     SupernetOptions o = options;
     o.gpus = 1;
     o.device = options.device + r;
-    owned_.push_back(std::make_unique<Supernet>(space, o));
+    owned_.push_back(std::make_unique<Replica>(space, o));
     replicas_.push_back(owned_.back().get());
   }
   std::vector<int> devices;
-  for (Supernet* s : replicas_) devices.push_back(s->backend().device());
+  for (Replica* s : replicas_) devices.push_back(s->backend().device());
   comms_.assign(replicas_.size(), nullptr);
   nccl::check(nc.CommInitAll(comms_.data(), int(comms_.size()), devices.data()), "ncclCommInitAll");
 }
 
 DataParallel::~DataParallel() {
   try {
-    for (Supernet* s : replicas_) s->backend().synchronize();
+    for (Replica* s : replicas_) s->backend().synchronize();
   } catch (...) {
   }
   if (!comms_.empty() && nccl::unavailable_reason().empty()) {
@@ -75,7 +75,7 @@ void DataParallel::all_reduce_pending(const std::vector<int>& buffer_ids) {
     if (entries[size_t(id)].pending) grads.push_back(id);
   nccl::check(nc.GroupStart(), "ncclGroupStart");
   for (int r = 0; r < size(); r++) {
-    Supernet& s = *replicas_[size_t(r)];
+    Replica& s = *replicas_[size_t(r)];
     void* stream = s.backend().native_stream();
     for (int id : grads) {
       float* g = s.store().grad(id);
@@ -106,7 +106,7 @@ StepResult DataParallel::accumulate_gradients(const std::vector<int>& arch, cons
     if (batch.u8) b.u8 = batch.u8 + int64_t(r) * per * pixels;
     if (batch.f32) b.f32 = batch.f32 + int64_t(r) * per * pixels;
     if (batch.labels) b.labels = batch.labels + int64_t(r) * per;
-    parts[size_t(r)] = replicas_[size_t(r)]->accumulate_local(arch, b);
+    parts[size_t(r)] = replicas_[size_t(r)]->accumulate_gradients(arch, b);
   });
   all_reduce_pending(replicas_[0]->path_buffer_ids(arch));
   StepResult out;
@@ -118,7 +118,7 @@ StepResult DataParallel::accumulate_gradients(const std::vector<int>& arch, cons
 }
 
 void DataParallel::apply_update(float lr) {
-  each([&](int r) { replicas_[size_t(r)]->apply_update_local(lr); });
+  each([&](int r) { replicas_[size_t(r)]->apply_update(lr); });
 }
 
 std::vector<PathScore> DataParallel::evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch,
@@ -135,7 +135,7 @@ std::vector<PathScore> DataParallel::evaluate(const std::vector<std::vector<int>
     const size_t lo = archs.size() * size_t(r) / size_t(R), hi = archs.size() * size_t(r + 1) / size_t(R);
     std::vector<std::vector<int>> mine;
     for (size_t i = lo; i < hi; i++) mine.push_back(archs[size_t(order[i])]);
-    std::vector<PathScore> got = replicas_[size_t(r)]->evaluate_local(mine, batch, mode);
+    std::vector<PathScore> got = replicas_[size_t(r)]->evaluate(mine, batch, mode);
     for (size_t i = lo; i < hi; i++) scores[size_t(order[i])] = got[i - lo];
   });
   return scores;
@@ -143,7 +143,7 @@ std::vector<PathScore> DataParallel::evaluate(const std::vector<std::vector<int>
 
 void DataParallel::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {
   // Same weights, same batches, deterministic kernels: every replica computes the same statistics.
-  each([&](int r) { replicas_[size_t(r)]->calibrate_bn_local(arch, batches); });
+  each([&](int r) { replicas_[size_t(r)]->calibrate_bn(arch, batches); });
 }
 
 double DataParallel::max_divergence() {

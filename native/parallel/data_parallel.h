@@ -1,15 +1,16 @@
-// Data parallelism over several GPUs of one process (Supernet with options.gpus = R > 1).
+// Data parallelism over several GPUs of one process (parallel/supernet.h with options.gpus =
+// R > 1).
 //
-// R replicas of the supernet, one per device, start from the same seed and so the same weights.
-// A training step takes ONE path (chosen once, by the caller) and splits the batch into R equal
-// shards; every replica runs forward + backward on its shard (one host thread per device); the
-// gradients of the tensors on the path are then averaged with an NCCL all-reduce on the replicas'
-// own streams, and so are the path's BN running statistics (each replica normalises with the
-// statistics of its own shard, as PyTorch's DDP without SyncBatchNorm does); every replica then
-// applies the same SGD update to the same values, so the replicas stay bit-identical
-// (max_divergence() checks it). Scoring (evaluate) spreads the m paths of a GreedyNAS round over
-// the replicas, each on the whole scoring batch, keeping paths with shared prefixes together, and
-// gathers the scores in the caller's order.
+// R replicas (supernet/replica.h), one per device, start from the same seed and so the same
+// weights. A training step takes ONE path (chosen once, by the caller) and splits the batch into
+// R equal shards; every replica runs forward + backward on its shard (one host thread per
+// device); the gradients of the tensors on the path are then averaged with an NCCL all-reduce on
+// the replicas' own streams, and so are the path's BN running statistics (each replica
+// normalises with the statistics of its own shard, as PyTorch's DDP without SyncBatchNorm does);
+// every replica then applies the same SGD update to the same values, so the replicas stay
+// bit-identical (max_divergence() checks it). Scoring (evaluate) spreads the m paths of a
+// GreedyNAS round over the replicas, each on the whole scoring batch, keeping paths with shared
+// prefixes together, and gathers the scores in the caller's order.
 //
 // Multi-machine (later): NCCL's own bootstrap, ncclCommInitRank with a unique id shared by rank
 // 0, rank and world size from the environment as torchrun sets them; see docs/architecture.md.
@@ -19,7 +20,7 @@
 #include <vector>
 
 #include "parallel/nccl_loader.h"
-#include "supernet/supernet.h"
+#include "supernet/replica.h"
 
 namespace gnas {
 
@@ -27,11 +28,11 @@ class DataParallel {
  public:
   // `primary` is replica 0 (already built on options.device); replicas 1..gpus-1 are built here
   // on the following devices. Throws with a clear message when NCCL cannot be loaded.
-  DataParallel(Supernet& primary, const SpaceDesc& space, const SupernetOptions& options);
+  DataParallel(Replica& primary, const SpaceDesc& space, const SupernetOptions& options);
   ~DataParallel();
 
   int size() const { return int(replicas_.size()); }
-  Supernet& replica(int r) { return *replicas_[size_t(r)]; }
+  Replica& replica(int r) { return *replicas_[size_t(r)]; }
 
   StepResult accumulate_gradients(const std::vector<int>& arch, const Batch& batch);
   void apply_update(float lr);
@@ -47,8 +48,8 @@ class DataParallel {
   // Averages the pending gradients and the given BN buffers over the replicas (one NCCL group).
   void all_reduce_pending(const std::vector<int>& buffer_ids);
 
-  std::vector<Supernet*> replicas_;
-  std::vector<std::unique_ptr<Supernet>> owned_;
+  std::vector<Replica*> replicas_;
+  std::vector<std::unique_ptr<Replica>> owned_;
   std::vector<nccl::Comm> comms_;
 };
 

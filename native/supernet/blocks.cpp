@@ -12,7 +12,7 @@ namespace gnas {
 using namespace detail;
 
 // ---------------- units ----------------
-void Supernet::Impl::bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M,
+void Replica::Impl::bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M,
                             BnMode mode) {
   const BnIds& b = u.bn;
   const float eps = net.space_.bn_eps;
@@ -25,7 +25,7 @@ void Supernet::Impl::bn_act(const ConvUnit& u, float* out, const float* pre, flo
   if (mode == BnMode::Train) update_running(b, mean, invstd, M);
 }
 
-void Supernet::Impl::update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M) {
+void Replica::Impl::update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M) {
   const float m = momentum_override >= 0 ? momentum_override : net.space_.bn_momentum;
   be.bn_update_running(st.value(b.mean), st.value(b.var), mean, invstd, net.space_.bn_eps, m, M, b.C,
                        net.health_->flag());
@@ -34,7 +34,7 @@ void Supernet::Impl::update_running(const BnIds& b, const float* mean, const flo
 // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
 // in_bn: the conv's input is given pre-BN (x is the producer's saved conv output) and activated
 // on the fly. out == null: the activated output is not materialised (its consumer fuses it).
-void Supernet::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
+void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
                                   const BnAct* in_bn) {
   ConvShape s = u.shape;
   s.N = N;
@@ -54,7 +54,7 @@ void Supernet::Impl::unit_forward(const ConvUnit& u, int N, const float* x, floa
   if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
   if (mode == BnMode::Train) update_running(u.bn, mean, invstd, M);
 }
-BnAct Supernet::Impl::bnact_of(const ConvUnit& u, UnitState& us) {
+BnAct Replica::Impl::bnact_of(const ConvUnit& u, UnitState& us) {
   BnAct b;
   b.mean = us.mean.data(); b.invstd = us.invstd.data();
   b.gamma = st.value(u.bn.gamma); b.beta = st.value(u.bn.beta); b.act = u.act;
@@ -62,7 +62,7 @@ BnAct Supernet::Impl::bnact_of(const ConvUnit& u, UnitState& us) {
 }
 
 // dx may be null. dout is the gradient of the unit's output. in_bn: see unit_forward (x pre-BN).
-void Supernet::Impl::unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout,
+void Replica::Impl::unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout,
                                    float* dx, const BnAct* in_bn) {
   ConvShape s = u.shape;
   s.N = N;
@@ -77,7 +77,7 @@ void Supernet::Impl::unit_backward(const ConvUnit& u, int N, const float* x, Uni
   commit({&dg, &db, &dw});
 }
 
-float* Supernet::Impl::se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
+float* Replica::Impl::se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
   const SeUnit& se = op.se;
   SEShape ss{N, se.HW, se.C, se.R};
   float* y = t_se.ensure(int64_t(N) * se.HW * se.C);
@@ -88,7 +88,7 @@ float* Supernet::Impl::se_forward(const OpUnits& op, int N, const float* x, OpSt
 }
 
 // Rebuilds a unit's activated output from its saved conv output and statistics.
-float* Supernet::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into) {
+float* Replica::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into) {
   ConvShape s = u.shape;
   s.N = N;
   float* y = into.ensure(s.out_size());
@@ -99,7 +99,7 @@ float* Supernet::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendB
 
 // Forward of one block. Returns the block output: `out` (which must hold layer_out_elems), or x
 // itself for a skip.
-const float* Supernet::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
+const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
                                         BnMode mode) {
   switch (op.kind) {
     case OpKind::Skip:
@@ -155,7 +155,7 @@ const float* Supernet::Impl::op_forward(const OpUnits& op, int N, const float* x
 
 // Backward of one block: dy is the gradient of its output; writes dx (input gradient).
 // For a skip, dx = dy (copied). `x` is the block input as the forward saw it.
-void Supernet::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os,
+void Replica::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os,
                                  const float* dy, float* dx) {
   const int64_t in_elems = int64_t(N) * l.height * l.width * l.cin;
   switch (op.kind) {

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
-#include "supernet/supernet.h"
 #include "supernet/weight_health.h"
 
 namespace gnas {
@@ -66,9 +66,7 @@ std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
-void save_checkpoint(const Supernet& net, const std::string& path, const std::string& extra) {
-  net.require_finite("save");  // the last good checkpoint must never be replaced by a diverged one
-  const TensorStore& st = net.store();
+void save_checkpoint(const TensorStore& st, const std::string& path, const std::string& extra) {
   Writer w;
   w.raw(kMagic, 8);
   w.put<uint32_t>(kVersion);
@@ -126,7 +124,7 @@ void save_checkpoint(const Supernet& net, const std::string& path, const std::st
   }
 }
 
-std::string load_checkpoint(Supernet& net, const std::string& path) {
+CheckpointContents read_checkpoint(const TensorStore& st, const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw std::runtime_error("cannot open checkpoint " + path + ": " + errno_text());
   struct stat sb;
@@ -158,7 +156,6 @@ std::string load_checkpoint(Supernet& net, const std::string& path) {
   if (fnv1a(data.data(), body) != stored)
     throw std::runtime_error("checkpoint " + path + " is corrupt or truncated (checksum mismatch)");
 
-  TensorStore& st = net.store();
   uint32_t count = r.get<uint32_t>();
   if (count != st.entries().size())
     throw std::runtime_error("checkpoint " + path + " holds " + std::to_string(count) + " tensors, this supernet has " +
@@ -182,20 +179,19 @@ std::string load_checkpoint(Supernet& net, const std::string& path) {
   const uint8_t* values = r.take(size_t(total) * sizeof(float));
   const uint8_t* velocity = r.take(size_t(total) * sizeof(float));
   if (r.pos != body) throw std::runtime_error("checkpoint " + path + " has trailing bytes");
-  // Only now, with the whole file checked, is the supernet touched.
   // The file's bytes may be unaligned for floats: copy out before handing them to the backend.
   const size_t n = static_cast<size_t>(total);
-  std::vector<float> v(n), m(n);
-  std::memcpy(v.data(), values, n * sizeof(float));
-  std::memcpy(m.data(), velocity, n * sizeof(float));
-  const std::string bad = describe_nonfinite(st, v.data(), m.data());
+  CheckpointContents c;
+  c.extra = std::move(extra);
+  c.values.resize(n);
+  c.velocities.resize(n);
+  std::memcpy(c.values.data(), values, n * sizeof(float));
+  std::memcpy(c.velocities.data(), velocity, n * sizeof(float));
+  const std::string bad = describe_nonfinite(st, c.values.data(), c.velocities.data());
   if (!bad.empty())
     throw std::runtime_error("checkpoint " + path + " holds " + bad +
                              ": it was saved from a diverged run; load an earlier checkpoint");
-  net.write_all(v.data(), m.data());
-  for (TensorEntry& e : st.entries()) e.pending = false;
-  net.weights_restored();
-  return extra;
+  return c;
 }
 
 }  // namespace gnas

@@ -11,16 +11,27 @@
 //
 // Writes are atomic (temp file, fsync, rename, fsync of the folder): a crash leaves either the
 // old file or the new one. A truncated, corrupt or foreign file is refused with a clear error
-// and the supernet is left unchanged.
+// before anything is returned, so the supernet loading it is left unchanged.
+// These functions see one tensor store; the public supernet (parallel/supernet.h) saves replica
+// 0's and writes what it reads into every replica.
 #pragma once
 #include <string>
+#include <vector>
+
+#include "supernet/tensor_store.h"
 
 namespace gnas {
 
-class Supernet;
+// Throws NonFiniteError when the store holds inf or NaN (nothing is written then), and
+// std::runtime_error when the file cannot be written.
+void save_checkpoint(const TensorStore& store, const std::string& path, const std::string& extra);
 
-void save_checkpoint(const Supernet& net, const std::string& path, const std::string& extra);
-// Returns the extra string. Throws std::runtime_error naming what is wrong with the file.
-std::string load_checkpoint(Supernet& net, const std::string& path);
+struct CheckpointContents {
+  std::string extra;
+  std::vector<float> values, velocities;  // store.total() floats each, in the store's layout
+};
+// Reads `path` and checks it against the store's layout (tensor names, kinds, shapes, arena
+// size) and for non-finite values. Throws std::runtime_error naming what is wrong with the file.
+CheckpointContents read_checkpoint(const TensorStore& store, const std::string& path);
 
 }  // namespace gnas

@@ -12,7 +12,7 @@ namespace gnas {
 
 using namespace detail;
 
-std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch,
+std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch,
                                                 BnMode mode) {
   if (archs.empty()) throw std::invalid_argument("no archs to evaluate");
   for (const auto& a : archs) check_arch(a);
@@ -65,7 +65,7 @@ std::vector<PathScore> Supernet::evaluate_local(const std::vector<std::vector<in
   return scores;
 }
 
-void Supernet::calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches) {
+void Replica::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {
   check_arch(arch);
   if (batches.empty()) throw std::invalid_argument("calibrateBn needs at least one batch");
   for (const Batch& b : batches) check_batch(b, false);

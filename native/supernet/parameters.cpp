@@ -33,7 +33,7 @@ struct InitRng {
 }  // namespace
 
 // ---------------- registration ----------------
-BnIds Supernet::Impl::add_bn(const std::string& p, int C) {
+BnIds Replica::Impl::add_bn(const std::string& p, int C) {
   BnIds b;
   b.C = C;
   b.gamma = st.add(p + ".weight", {C}, TensorKind::Param, false);
@@ -43,7 +43,7 @@ BnIds Supernet::Impl::add_bn(const std::string& p, int C) {
   return b;
 }
 
-ConvUnit Supernet::Impl::add_conv(const std::string& p, int cin, int cout, int k, int stride, int H, int W, Act act,
+ConvUnit Replica::Impl::add_conv(const std::string& p, int cin, int cout, int k, int stride, int H, int W, Act act,
                                   bool dw, std::vector<int>* ids) {
   ConvUnit u;
   u.depthwise = dw;
@@ -70,7 +70,7 @@ ConvUnit Supernet::Impl::add_conv(const std::string& p, int cin, int cout, int k
   return u;
 }
 
-OpUnits Supernet::Impl::add_op(const std::string& p, const LayerDesc& l, const OpDesc& op) {
+OpUnits Replica::Impl::add_op(const std::string& p, const LayerDesc& l, const OpDesc& op) {
   OpUnits u;
   u.kind = op.kind;
   Act act = net.space_.act;
@@ -99,7 +99,7 @@ OpUnits Supernet::Impl::add_op(const std::string& p, const LayerDesc& l, const O
   return u;
 }
 
-void Supernet::Impl::build() {
+void Replica::Impl::build() {
   const SpaceDesc& sp = net.space_;
   stem = add_conv("stem", sp.stem.cin, sp.stem.cout, sp.stem.kernel, sp.stem.stride, sp.stem.height, sp.stem.width,
                   sp.act, false, nullptr);
@@ -124,7 +124,7 @@ void Supernet::Impl::build() {
 
 // Kaiming normal (fan_out, relu gain) for convs as torchvision's MobileNetV2 does; BN gamma 1,
 // beta 0, running var 1; fc normal(0, 0.01); biases 0.
-void Supernet::Impl::initialise(uint64_t seed) {
+void Replica::Impl::initialise(uint64_t seed) {
   InitRng rng(seed);
   std::vector<float> host;
   for (int id = 0; id < int(st.entries().size()); id++) {

@@ -11,7 +11,7 @@ using namespace detail;
 
 // ---------------- whole path ----------------
 // Normalises the batch into `input` (uploading images and labels first on a device backend).
-const float* Supernet::Impl::prepare_input(const Batch& b) {
+const float* Replica::Impl::prepare_input(const Batch& b) {
   const SpaceDesc& sp = net.space_;
   const int64_t M = int64_t(b.n) * sp.height * sp.width;
   const int64_t elems = M * sp.channels;
@@ -47,16 +47,16 @@ const float* Supernet::Impl::prepare_input(const Batch& b) {
 // gradient, or null); fetch_score() then returns the mean loss and the number correct. Split in
 // two so a training step queues its backward before waiting for the loss (a device backend's
 // download waits for the queue).
-void Supernet::Impl::queue_score(const float* lg, float* dl, float smoothing, int N) {
+void Replica::Impl::queue_score(const float* lg, float* dl, float smoothing, int N) {
   float* loss = losses.ensure(N);
   uint8_t* correct = correct_dev.ensure_as<uint8_t>(N);
   be.softmax_xent(loss, correct, dl, lg, labels_dev, smoothing, N, net.space_.classes);
 }
-PathScore Supernet::Impl::score(const float* lg, float* dl, float smoothing, int N) {
+PathScore Replica::Impl::score(const float* lg, float* dl, float smoothing, int N) {
   queue_score(lg, dl, smoothing, N);
   return fetch_score(N);
 }
-PathScore Supernet::Impl::fetch_score(int N) {
+PathScore Replica::Impl::fetch_score(int N) {
   const float* loss = losses.data();
   const uint8_t* correct = correct_dev.as<uint8_t>();
   loss_host.resize(size_t(N));
@@ -73,7 +73,7 @@ PathScore Supernet::Impl::fetch_score(int N) {
 }
 
 // Training forward: every activation saved in the per-position states. Returns the logits.
-const float* Supernet::Impl::forward_saved(const std::vector<int>& arch, int N, BnMode mode) {
+const float* Replica::Impl::forward_saved(const std::vector<int>& arch, int N, BnMode mode) {
   const SpaceDesc& sp = net.space_;
   const float* x = input.data();
   ConvShape ss = stem.shape;
@@ -96,7 +96,7 @@ const float* Supernet::Impl::forward_saved(const std::vector<int>& arch, int N, 
   return head_forward(cur, N, head_state, mode);
 }
 
-const float* Supernet::Impl::head_forward(const float* x, int N, UnitState& hs, BnMode mode) {
+const float* Replica::Impl::head_forward(const float* x, int N, UnitState& hs, BnMode mode) {
   const SpaceDesc& sp = net.space_;
   ConvShape s = head.shape;
   s.N = N;
@@ -109,7 +109,7 @@ const float* Supernet::Impl::head_forward(const float* x, int N, UnitState& hs, 
   return lg;
 }
 
-void Supernet::Impl::backward_saved(const std::vector<int>& arch, int N) {
+void Replica::Impl::backward_saved(const std::vector<int>& arch, int N) {
   const SpaceDesc& sp = net.space_;
   const size_t nf = fixed.size();
   // classifier and head
@@ -145,7 +145,7 @@ void Supernet::Impl::backward_saved(const std::vector<int>& arch, int N) {
 // ======================================================================================
 // The training step on one device (what each data-parallel replica runs).
 
-StepResult Supernet::accumulate_local(const std::vector<int>& arch, const Batch& batch) {
+StepResult Replica::accumulate_gradients(const std::vector<int>& arch, const Batch& batch) {
   check_arch(arch);
   check_batch(batch, true);
   Impl& m = *impl_;

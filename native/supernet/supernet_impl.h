@@ -1,11 +1,11 @@
-// Internals of the supernet, shared by the files that implement it (not part of the public API):
-// the per-unit and per-block records, and Supernet::Impl, which owns the saved activations and
+// Internals of a supernet replica, shared by the files that implement it (not part of the public
+// API): the per-unit and per-block records, and Replica::Impl, which owns the saved activations and
 // the scratch buffers. Its member functions live, by topic, in
 //   parameters.cpp      registration of every tensor, the graph's records, initialisation
 //   blocks.cpp          conv / depthwise -> BN -> act units, squeeze-excite, and the forward and
 //                       backward of each block kind (skip, conv 1x1, MBConv with fused BN)
 //   path_execution.cpp  one path end to end: input normalisation, the saved-activation forward,
-//                       the backward, loss and accuracy scoring (and the local training step)
+//                       the backward, loss and accuracy scoring (and Replica::accumulate_gradients)
 //   evaluation.cpp      many paths on one batch over the trie of shared prefixes; BN calibration
 // The gradient sinks and one-line helpers used by several of these files stay here, inline.
 #pragma once
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "supernet/supernet.h"
+#include "supernet/replica.h"
 
 namespace gnas {
 namespace detail {
@@ -67,7 +67,7 @@ struct OpState {
 
 }  // namespace detail
 
-struct Supernet::Impl {
+struct Replica::Impl {
   using BnIds = detail::BnIds;
   using ConvUnit = detail::ConvUnit;
   using SeUnit = detail::SeUnit;
@@ -75,7 +75,7 @@ struct Supernet::Impl {
   using UnitState = detail::UnitState;
   using OpState = detail::OpState;
 
-  Supernet& net;
+  Replica& net;
   Backend& be;
   TensorStore& st;
 
@@ -117,7 +117,7 @@ struct Supernet::Impl {
   BackendBuffer eval_fixed_a{be}, eval_fixed_b{be};
   float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
 
-  Impl(Supernet& n) : net(n), be(*n.backend_), st(n.store_) {
+  Impl(Replica& n) : net(n), be(*n.backend_), st(n.store_) {
     for (int i = 0; i < 6; i++) staging.emplace_back(be);
   }
 

@@ -42,9 +42,9 @@
 #include <string>
 #include <vector>
 
+#include "parallel/supernet.h"
 #include "supernet/space_desc.h"
 #include "supernet/space_desc_text.h"
-#include "supernet/supernet.h"
 
 namespace {
 

@@ -6,8 +6,6 @@
 #include <system_error>
 #include <vector>
 
-#include "supernet/checkpoint.h"
-
 #include "tests/supernet/supernet_checks.h"
 
 namespace gnas {
@@ -30,11 +28,11 @@ void checkpoint_checks(Harness& h, const Config& cfg, const std::string& dev) {
     a.train_step(random_path(cfg.space, r), d.batch(), cfg.lr);
   }
   const std::string extra = "{\"state\": \"caller bytes \\u00e9\"}";
-  save_checkpoint(a, path, extra);
+  a.save_checkpoint(path, extra);
   Config other = cfg;
   other.seed = cfg.seed + 1;  // different initial values: the load must replace them all
   Supernet b(cfg.space, options_for(other, "cpu"));
-  h.check(T, "extra string", load_checkpoint(b, path) == extra ? 0 : 1, 0);
+  h.check(T, "extra string", b.load_checkpoint(path) == extra ? 0 : 1, 0);
   h.check(T, "values " + dev + " -> cpu", bit_equal(a.store().read_all_values(), b.store().read_all_values()) ? 0 : 1, 0);
   h.check(T, "momentum " + dev + " -> cpu",
           bit_equal(a.store().read_all_velocities(), b.store().read_all_velocities()) ? 0 : 1, 0);
@@ -44,9 +42,9 @@ void checkpoint_checks(Harness& h, const Config& cfg, const std::string& dev) {
   check_scores(h, T, "scores " + dev + " vs cpu", b.evaluate(archs, e.batch(), BnMode::Running),
                a.evaluate(archs, e.batch(), BnMode::Running), false);
   // and back: cpu -> a fresh device supernet
-  save_checkpoint(b, path, extra);
+  b.save_checkpoint(path, extra);
   Supernet c(cfg.space, options_for(other, dev));
-  load_checkpoint(c, path);
+  c.load_checkpoint(path);
   h.check(T, "values cpu -> " + dev, bit_equal(b.store().read_all_values(), c.store().read_all_values()) ? 0 : 1, 0);
   h.check(T, "momentum cpu -> " + dev,
           bit_equal(b.store().read_all_velocities(), c.store().read_all_velocities()) ? 0 : 1, 0);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "supernet/supernet.h"
+#include "parallel/supernet.h"
 #include "tests/harness.h"
 
 namespace gnas {

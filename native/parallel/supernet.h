@@ -1,15 +1,20 @@
-// The weight-sharing supernet: every candidate op of every searchable layer with its own
-// weights, trained and scored one path (arch) at a time through a Backend.
+// The weight-sharing supernet as the addon, the tests and the benchmarks use it: one replica
+// (supernet/replica.h) per device, 1 by default, options.gpus = R > 1 for data parallelism over
+// R GPUs (parallel/data_parallel.h).
 //
 //   Supernet net(space, options);
 //   net.train_step(arch, batch, lr)          forward (train BN), backward, SGD on the path only
 //   net.evaluate(archs, batch, mode)         forward only; shared prefixes computed once
 //   net.predict(arch, batch, mode, logits)   forward only, logits out
 //   net.calibrate_bn(arch, batches)          re-estimate the path's running statistics
+//   net.save_checkpoint(path, extra)         supernet/checkpoint.h; load_checkpoint(path)
 //
-// Parameters of ops off the path get no update at all: no gradient, no momentum step, no
-// weight decay. All calls are serialised by an internal mutex, so concurrent calls from several
-// AsyncWorkers queue instead of racing.
+// What it adds to the replicas: the calls' argument checks, the guard on non-finite weights
+// (supernet/weight_health.h), host writes of tensors to every replica, the memory policy
+// (supernet/workspace_policy.h) and the mutex that serialises calls. Reads (store(), backend(),
+// checkpoints written) come from replica 0: the replicas hold the same bytes.
+// The mutex is the caller's to take: concurrent calls from several AsyncWorkers lock it and
+// queue instead of racing.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,69 +23,33 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "supernet/replica.h"
 #include "supernet/space_desc.h"
+#include "supernet/supernet_types.h"
 #include "supernet/tensor_store.h"
 #include "supernet/workspace_policy.h"
 
 namespace gnas {
 
 class DataParallel;
-class WeightHealth;
-
-struct SupernetOptions {
-  uint64_t seed = 0;
-  int threads = 0;
-  std::string backend = "cpu";   // "cpu" | "reference" | "cuda"
-  int device = 0;                 // cuda: device ordinal
-  std::string math = "fp32";      // cuda: GEMM arithmetic "fp32" | "tf32" | "bf16"
-  int gpus = 1;                   // cuda: data-parallel replicas on devices device .. device+gpus-1
-  float momentum = 0.9f;
-  bool nesterov = true;
-  float weight_decay = 4e-5f;          // conv and fc weights
-  float weight_decay_no_decay = 0.0f;  // BN parameters and biases
-  float label_smoothing = 0.1f;
-};
-
-// How batch norm behaves during a forward pass.
-enum class BnMode : int {
-  Train = 0,    // batch statistics, running statistics updated (training)
-  Batch = 1,    // batch statistics, running statistics untouched (GreedyNAS scoring)
-  Running = 2,  // running statistics (eval mode)
-};
-
-// A batch of images (borrowed; owned by the caller for the duration of the call).
-struct Batch {
-  const uint8_t* u8 = nullptr;  // NHWC 0..255, or
-  const float* f32 = nullptr;   // NHWC in [0, 1]
-  const int32_t* labels = nullptr;
-  int n = 0;
-};
-
-struct PathScore {
-  double loss = 0;     // mean cross-entropy, no smoothing
-  int64_t correct = 0;
-};
-
-struct StepResult {
-  double loss = 0;     // mean training loss, smoothing included
-  int64_t correct = 0;
-};
 
 class Supernet {
  public:
+  // Throws std::invalid_argument for gpus < 1, an invalid space or backend, and (gpus > 1) a
+  // backend other than cuda or no loadable NCCL.
   Supernet(const SpaceDesc& space, const SupernetOptions& options);
   ~Supernet();
 
-  const SpaceDesc& space() const { return space_; }
-  TensorStore& store() { return store_; }
-  const TensorStore& store() const { return store_; }
-  Backend& backend() { return *backend_; }
-  const SupernetOptions& options() const { return options_; }
+  const SpaceDesc& space() const { return primary_->space(); }
+  TensorStore& store() { return primary_->store(); }
+  const TensorStore& store() const { return primary_->store(); }
+  Backend& backend() { return primary_->backend(); }
+  const SupernetOptions& options() const { return primary_->options(); }
   std::mutex& mutex() { return mutex_; }
 
   // Throws std::invalid_argument naming the problem (length, choice out of range).
-  void check_arch(const std::vector<int>& arch) const;
-  void check_batch(const Batch& b, bool need_labels) const;
+  void check_arch(const std::vector<int>& arch) const { primary_->check_arch(arch); }
+  void check_batch(const Batch& b, bool need_labels) const { primary_->check_batch(b, need_labels); }
 
   // Forward + backward; gradients of the path's parameters are ADDED to the pending gradient
   // (so strict-fair training can sum several paths before one update). Returns loss/correct.
@@ -97,11 +66,17 @@ class Supernet {
   void calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches);
 
   // Normalised float input (NHWC) for a batch, as the first layer sees it.
-  void normalize(const Batch& batch, float* out);
+  void normalize(const Batch& batch, float* out) { primary_->normalize(batch, out); }
 
-  int64_t path_parameter_count(const std::vector<int>& arch) const;
+  int64_t path_parameter_count(const std::vector<int>& arch) const { return primary_->path_parameter_count(arch); }
   // The BN running-statistics tensors (TensorKind::Buffer) a path uses, fixed parts included.
-  std::vector<int> path_buffer_ids(const std::vector<int>& arch) const;
+  std::vector<int> path_buffer_ids(const std::vector<int>& arch) const { return primary_->path_buffer_ids(arch); }
+
+  // Checkpoints (supernet/checkpoint.h): replica 0's tensors are written; a file is checked whole
+  // before its values go to every replica. Saving a poisoned supernet throws NonFiniteError.
+  void save_checkpoint(const std::string& path, const std::string& extra) const;
+  // Returns the caller's string stored with the tensors.
+  std::string load_checkpoint(const std::string& path);
 
   // Non-finite weights (supernet/weight_health.h): train_step / apply_update throw NonFiniteError
   // naming the tensors when an update produced inf or NaN; from then on every compute call and
@@ -120,7 +95,7 @@ class Supernet {
   // scratch memory, so the next call starts clean instead of failing again or applying stale state.
   void recover_after_failure();
 
-  // Host writes of tensor values, to every replica when data-parallel.
+  // Host writes of tensor values, to every replica.
   void write_tensor(int id, const float* host);
   void write_all(const float* values, const float* velocities);
   // Data parallelism: number of replicas (1 = none), and the largest difference between replica
@@ -129,28 +104,18 @@ class Supernet {
   double replica_divergence();
 
  private:
-  friend class DataParallel;
-  // The single-device implementations (what each replica runs).
-  StepResult accumulate_local(const std::vector<int>& arch, const Batch& batch);
-  void apply_update_local(float lr);
-  std::vector<PathScore> evaluate_local(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode);
-  void calibrate_bn_local(const std::vector<int>& arch, const std::vector<Batch>& batches);
-
-  struct Impl;
-  SpaceDesc space_;
-  SupernetOptions options_;
-  std::unique_ptr<Backend> backend_;
-  TensorStore store_;
-  std::unique_ptr<Impl> impl_;
-  std::unique_ptr<DataParallel> parallel_;  // gpus > 1 only
-  std::unique_ptr<WeightHealth> health_;
+  Replica& replica(int r);
+  const Replica& replica(int r) const;
   // Poisons the supernet and throws NonFiniteError naming the tensors when an update of any
   // replica raised its flag; `what` names the update ("the SGD update", "BN calibration").
   void check_updates(const std::string& what);
-  WorkspacePolicy memory_;
   void after_call(int n) {
     if (memory_.after_call(n)) trim_workspace();
   }
+
+  std::unique_ptr<Replica> primary_;        // replica 0, on options.device
+  std::unique_ptr<DataParallel> parallel_;  // gpus > 1 only: replicas 1.. and their NCCL communicators
+  WorkspacePolicy memory_;
   std::mutex mutex_;
 };
 
