@@ -36,6 +36,8 @@ Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options)
       backend_(make_backend(options.backend, backend_options(options))),
       store_(*backend_) {
   if (options.gpus < 1) throw std::invalid_argument("gpus must be >= 1");
+  if (options.score_math != "fp32" && options.score_math != "bf16" && options.score_math != "auto")
+    throw std::invalid_argument("scoreMath must be 'fp32', 'bf16' or 'auto', got '" + options.score_math + "'");
   health_ = std::make_unique<WeightHealth>(*backend_);
   impl_ = std::make_unique<Impl>(*this);
   impl_->build();
@@ -44,6 +46,10 @@ Supernet::Supernet(const SpaceDesc& space, const SupernetOptions& options)
 }
 
 Supernet::~Supernet() = default;
+
+bool Supernet::scores_in_bf16() const {
+  return options_.score_math != "fp32" && !parallel_ && backend_->fast_bf16();
+}
 
 int Supernet::replicas() const { return parallel_ ? parallel_->size() : 1; }
 
@@ -195,8 +201,8 @@ void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode 
   check_batch(batch, false);
   Impl& m = *impl_;
   m.prepare_input(batch);
-  // The saved-activation forward is reused here: predict is not the hot path (evaluate is).
-  const float* lg = m.forward_saved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
+  // Forward only, through evaluate's buffers (nothing saved for a backward).
+  const float* lg = m.forward_unsaved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
   backend_->download(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
   after_call(batch.n);
 }

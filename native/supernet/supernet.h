@@ -39,6 +39,10 @@ struct SupernetOptions {
   float weight_decay = 4e-5f;          // conv and fc weights
   float weight_decay_no_decay = 0.0f;  // BN parameters and biases
   float label_smoothing = 0.1f;
+  // Arithmetic of the 1x1 convs when scoring paths (evaluate; never training or predict):
+  // "fp32", or "bf16" / "auto": bfloat16 products where the backend runs them fast
+  // (Backend::fast_bf16: the cpu backend on AVX512-BF16 CPUs), FP32 elsewhere.
+  std::string score_math = "auto";
 };
 
 // How batch norm behaves during a forward pass.
@@ -91,6 +95,8 @@ class Supernet {
   StepResult train_step(const std::vector<int>& arch, const Batch& batch, float lr);
 
   std::vector<PathScore> evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode);
+  // Whether evaluate computes its 1x1 convs with bfloat16 products (score_math and the backend).
+  bool scores_in_bf16() const;
   void predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits);
   // Resets the running statistics of the path's BN layers and re-estimates them as the plain
   // average of the batch statistics over `batches` (PyTorch's momentum=None).
