@@ -111,6 +111,7 @@ const rows: Row[] = [
   { name: '--flops-max 5Q', cli: train('--flops-max', '5Q'), status: 2, stderr: /--flops-max: expected a number, got "5Q"/ },
   { name: '--pool-size 2.5', cli: train('--pool-size', '2.5'), status: 2, stderr: /--pool-size: expected an integer, got 2\.5/ },
   { name: '--math bf16 on the CPU', cli: train('--math', 'bf16'), status: 2, stderr: /--math bf16 applies to GPU runs only/ },
+  { name: '--score-math fp16', cli: train('--score-math', 'fp16'), status: 2, stderr: /^train-supernet: --score-math: expected one of fp32, bf16, auto, got 'fp16'$/ },
   { name: '--flops-bins with the greedy sampler', cli: train('--flops-bins', '4'), status: 2, stderr: /--flops-bins applies to --sampler uniform only/ },
   { name: '--threads -1', cli: train('--threads=-1'), status: 2, stderr: /--threads: expected >= 0, got -1/ },
   { name: '--threads 999 (issue 10, 6: was accepted and ran ~50x slower)', cli: train('--threads', '999'), status: 2, stderr: new RegExp(`--threads 999: at most 4 x the ${cores} cores of this machine \\(${4 * cores}\\)`), spawn: true },

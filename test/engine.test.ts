@@ -48,7 +48,8 @@ const backends = ['reference', 'cpu'] as const;
 for (const backend of backends) {
   describe(`engine (${backend} backend)`, () => {
     test('evaluate equals each path scored alone, with and without shared prefixes', async () => {
-      const net = await Supernet.create(tiny, { backend, seed: 3 });
+      // FP32 scoring: the loss is compared with the cross-entropy of predict's FP32 logits
+      const net = await Supernet.create(tiny, { backend, seed: 3, scoreMath: 'fp32' });
       const { images, labels } = batch(12, 1);
       const together = await net.evaluate([pathA, pathB, pathC, pathA], images, labels, { bn: 'batch' });
       for (const [i, arch] of [pathA, pathB, pathC, pathA].entries()) {

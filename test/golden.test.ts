@@ -163,6 +163,7 @@ async function runCase(t: import('node:test').TestContext, fx: Fixture, backend:
     weightDecay: meta.sgd.weightDecay,
     weightDecayNoDecay: meta.sgd.weightDecayNoDecay,
     labelSmoothing: meta.labelSmoothing,
+    scoreMath: 'fp32', // the FP32 golden: bfloat16 scoring is checked in score-math.test.ts
   });
   const images = get<Uint8Array>(fx, 'images');
   const labels = get<Int32Array>(fx, 'labels');

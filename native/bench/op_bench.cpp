@@ -225,6 +225,11 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
       report_flops("conv_forward_fused" + fname, shape, best_ms([&] {
                      be.conv_forward_fused(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
                    }), 2 * macs);
+    // the bfloat16 scoring form, where the backend has it in hardware (1x1 stride-1 convs)
+    if (ff && be.fast_bf16() && s.k == 1 && s.stride == 1)
+      report_flops("conv_forward_fused_bf16" + fname, shape, best_ms([&] {
+                     be.conv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
+                   }), 2 * macs);
     if (bf)
       report_flops("conv_backward_fused" + bfname, shape, best_ms([&] {
                      be.conv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib, w.data(), s);

@@ -157,6 +157,7 @@ SupernetOptions options_from_js(const Napi::Object& o) {
   opt.weight_decay = float(get_number(o, "weightDecay", "options"));
   opt.weight_decay_no_decay = float(get_number(o, "weightDecayNoDecay", "options"));
   opt.label_smoothing = float(get_number(o, "labelSmoothing", "options"));
+  if (o.Has("scoreMath")) opt.score_math = get_string(o, "scoreMath", "options");
   return opt;
 }
 

@@ -133,6 +133,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
                            InstanceMethod("pathParameterCount", &SupernetWrap::Live<&SupernetWrap::PathParameterCount>),
                            InstanceMethod("backendName", &SupernetWrap::Live<&SupernetWrap::BackendName>),
                            InstanceMethod("replicas", &SupernetWrap::Live<&SupernetWrap::Replicas>),
+                           InstanceMethod("scoresInBf16", &SupernetWrap::Live<&SupernetWrap::ScoresInBf16>),
                            InstanceMethod("replicaDivergence", &SupernetWrap::Live<&SupernetWrap::ReplicaDivergence>),
                            InstanceMethod("trainStep", &SupernetWrap::Live<&SupernetWrap::TrainStep>),
                            InstanceMethod("accumulateGradients", &SupernetWrap::Live<&SupernetWrap::AccumulateGradients>),
@@ -311,6 +312,9 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   }
 
   Napi::Value Replicas(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), net_->replicas()); }
+  Napi::Value ScoresInBf16(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), net_->scores_in_bf16());
+  }
 
   // Largest difference between replica 0's tensors and any other replica's (0 = bit-identical).
   Napi::Value ReplicaDivergence(const Napi::CallbackInfo& info) {

@@ -204,6 +204,19 @@ class Backend {
   virtual void sgd_update(float* w, float* velocity, const float* g, int64_t n, float lr, float momentum,
                           float weight_decay, bool nesterov, float* nonfinite) = 0;
 
+  // ---- reduced-precision forward for scoring (forward only: ranks paths, never trains) ----
+  // conv_forward_fused with bfloat16 products: the (activated) input and the weights are rounded
+  // to bfloat16 (nearest even), the products and sums are float. Same arguments and outputs
+  // otherwise. fast_bf16() says whether this backend runs it faster than conv_forward_fused
+  // (hardware bfloat16 dot products for the shapes the supernet scores); the supernet only uses
+  // it where that holds, and scores in FP32 elsewhere. The default (backend_defaults.cpp) emulates
+  // the rounding on the host around conv_forward_fused: the reference's semantics, which the op
+  // harness checks fast kernels against. A device-memory backend that does not override it
+  // computes plain FP32 (and says fast_bf16() false).
+  virtual bool fast_bf16() const { return false; }
+  virtual void conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                       const BnAct* in_bn, const float* w, const ConvShape& s);
+
   // ---- fused variants (optional) ----
   // A train-mode unit is conv -> BN -> act; these let a backend skip two full passes over each
   // conv output. The defaults below compose the ops above (with temporary buffers), so every

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -68,6 +69,32 @@ void Backend::bn_update_running(float* rm, float* rv, const float* mean, const f
     rv[c] = float((1.0 - m) * rv[c] + m * var * unbias);
     if (nonfinite && !(std::isfinite(rm[c]) && std::isfinite(rv[c]))) *nonfinite = 1.0f;
   }
+}
+
+// Nearest-even rounding of a float to bfloat16 (its upper 16 bits), returned as a float; NaN kept.
+static inline float round_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7f800000u) == 0x7f800000u) return f;  // inf and NaN unchanged
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+void Backend::conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                      const BnAct* in_bn, const float* w, const ConvShape& s) {
+  if (!host_memory()) {  // no host loops on device memory: plain FP32 (see backend.h)
+    conv_forward_fused(y, out_mean, out_invstd, eps, x, in_bn, w, s);
+    return;
+  }
+  Scratch act(*this), xs(*this), ws(*this);
+  const float* a = activated_input(act, x, in_bn, s);
+  const int64_t nx = s.in_size(), nw = int64_t(s.K) * s.k * s.k * s.C;
+  float* xr = xs.floats(nx);
+  float* wr = ws.floats(nw);
+  for (int64_t i = 0; i < nx; i++) xr[i] = round_to_bf16(a[i]);
+  for (int64_t i = 0; i < nw; i++) wr[i] = round_to_bf16(w[i]);
+  conv_forward_fused(y, out_mean, out_invstd, eps, xr, nullptr, wr, s);
 }
 
 }  // namespace gnas

@@ -110,6 +110,8 @@ StepResult Supernet::train_step(const std::vector<int>& arch, const Batch& batch
   return r;
 }
 
+bool Supernet::scores_in_bf16() const { return primary_->scores_in_bf16(); }
+
 void Supernet::predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits) {
   require_finite("predict");
   primary_->predict(arch, batch, mode, logits);

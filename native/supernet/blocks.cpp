@@ -2,6 +2,7 @@
 // units, squeeze-excite, and the skip / conv 1x1 / MBConv blocks built from them, with the fused
 // BN paths (a consumer applies its producer's BN on the fly). All arithmetic goes through the
 // Backend; this file only sequences ops over the saved activations.
+#include <cmath>
 #include <utility>
 
 #include "supernet/supernet_impl.h"
@@ -41,23 +42,41 @@ void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float
   float* pre = us.pre.ensure(s.out_size());
   const int64_t M = int64_t(N) * s.P * s.Q;
   if (mode == BnMode::Running) {
-    if (u.depthwise) be.dwconv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
-    else be.conv_forward_fused(pre, nullptr, nullptr, 0.f, x, in_bn, st.value(u.w), s);
+    conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s);
     if (out) bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), M, mode);
     return;
   }
   float* mean = us.mean.ensure(s.K);
   float* invstd = us.invstd.ensure(s.K);
-  const float eps = net.space_.bn_eps;
-  if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
-  else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  conv_of(u, pre, mean, invstd, net.space_.bn_eps, x, in_bn, s);
   if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
   if (mode == BnMode::Train) update_running(u.bn, mean, invstd, M);
 }
-BnAct Replica::Impl::bnact_of(const ConvUnit& u, UnitState& us) {
+// The unit's conv: bfloat16 products for the 1x1 stride-1 convs while scoring in bfloat16 (the
+// bulk of the FLOPs; depthwise and the stem stay FP32), FP32 otherwise.
+void Replica::Impl::conv_of(const ConvUnit& u, float* pre, float* mean, float* invstd, float eps, const float* x,
+                             const BnAct* in_bn, const ConvShape& s) {
+  if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  else if (bf16_convs && s.k == 1 && s.stride == 1 && s.pad == 0)
+    be.conv_forward_fused_bf16(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+}
+
+// The unit's BN+act for a consumer that applies it on the fly. Train / Batch: the batch statistics
+// the forward saved. Running (host memory only, see fuses_bn): the running statistics, with
+// invstd = 1 / sqrt(running var + eps) computed here from the current values, so nothing is
+// cached across calls and a weight update can never leave a stale copy behind.
+BnAct Replica::Impl::bnact_of(const ConvUnit& u, UnitState& us, BnMode mode) {
   BnAct b;
-  b.mean = us.mean.data(); b.invstd = us.invstd.data();
   b.gamma = st.value(u.bn.gamma); b.beta = st.value(u.bn.beta); b.act = u.act;
+  if (mode != BnMode::Running) {
+    b.mean = us.mean.data(); b.invstd = us.invstd.data();
+    return b;
+  }
+  float* invstd = us.invstd.ensure(u.bn.C);
+  const float* var = st.value(u.bn.var);
+  for (int c = 0; c < u.bn.C; c++) invstd[c] = float(1.0 / std::sqrt(double(var[c]) + double(net.space_.bn_eps)));
+  b.mean = st.value(u.bn.mean); b.invstd = invstd;
   return b;
 }
 
@@ -110,7 +129,7 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     case OpKind::MBConv:
       break;
   }
-  const bool fuse = mode != BnMode::Running;
+  const bool fuse = fuses_bn(mode);
   const float* h = x;
   BnAct bn_e, bn_d;
   const BnAct* in_dw = nullptr;
@@ -119,7 +138,7 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     s.N = N;
     if (fuse) {
       unit_forward(op.expand, N, h, nullptr, os.expand, mode);
-      bn_e = bnact_of(op.expand, os.expand);
+      bn_e = bnact_of(op.expand, os.expand, mode);
       in_dw = &bn_e;
       h = os.expand.pre.data();
     } else {
@@ -134,7 +153,7 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     s.N = N;
     if (fuse && !op.has_se) {
       unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw);
-      bn_d = bnact_of(op.dw, os.dw);
+      bn_d = bnact_of(op.dw, os.dw, mode);
       in_proj = &bn_d;
       h = os.dw.pre.data();
     } else {

@@ -22,18 +22,14 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
   const int N = batch.n;
   const SpaceDesc& sp = space_;
   const float* x = m.prepare_input(batch);
+  struct Bf16Scope {  // bfloat16 1x1 convs for this call only, also when it throws
+    bool& flag;
+    ~Bf16Scope() { flag = false; }
+  } bf16_scope{m.bf16_convs};
+  m.bf16_convs = scores_in_bf16();
 
   // stem and fixed blocks once for all paths
-  ConvShape ss = m.stem.shape;
-  ss.N = N;
-  float* h = m.eval_fixed_a.ensure(ss.out_size());
-  m.unit_forward(m.stem, N, x, h, m.eval_unit, mode);
-  const float* cur = h;
-  for (size_t i = 0; i < m.fixed.size(); i++) {
-    BackendBuffer& dst = (cur == m.eval_fixed_a.data()) ? m.eval_fixed_b : m.eval_fixed_a;
-    float* out = dst.ensure(m.layer_out_elems(sp.fixed[i], N));
-    cur = m.op_forward(m.fixed[i], N, cur, out, m.eval_state, mode);
-  }
+  const float* cur = m.forward_stem_fixed(x, N, mode);
 
   // Depth-first over the trie of archs (sorted), so paths sharing their first j choices share
   // the activations of those j layers.
@@ -63,6 +59,35 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
   };
   dfs(0, 0, int(archs.size()), cur);
   return scores;
+}
+
+// The stem and the fixed blocks into the evaluation buffers (nothing kept for a backward).
+const float* Replica::Impl::forward_stem_fixed(const float* x, int N, BnMode mode) {
+  const SpaceDesc& sp = net.space_;
+  ConvShape ss = stem.shape;
+  ss.N = N;
+  float* h = eval_fixed_a.ensure(ss.out_size());
+  unit_forward(stem, N, x, h, eval_unit, mode);
+  const float* cur = h;
+  for (size_t i = 0; i < fixed.size(); i++) {
+    BackendBuffer& dst = (cur == eval_fixed_a.data()) ? eval_fixed_b : eval_fixed_a;
+    float* out = dst.ensure(layer_out_elems(sp.fixed[i], N));
+    cur = op_forward(fixed[i], N, cur, out, eval_state, mode);
+  }
+  return cur;
+}
+
+// One path's forward through the evaluation buffers (predict): the same buffers for every block,
+// so a forward-only pass touches a fraction of the memory that the saved-activation forward of
+// training does and stays in cache. Returns the logits.
+const float* Replica::Impl::forward_unsaved(const std::vector<int>& arch, int N, BnMode mode) {
+  const SpaceDesc& sp = net.space_;
+  const float* cur = forward_stem_fixed(input.data(), N, mode);
+  for (size_t l = 0; l < layers.size(); l++) {
+    float* out = eval_depth[l].ensure(layer_out_elems(sp.layers[l], N));
+    cur = op_forward(layers[l][size_t(arch[l])], N, cur, out, eval_state, mode);
+  }
+  return head_forward(cur, N, eval_unit, mode);
 }
 
 void Replica::calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches) {

@@ -31,6 +31,8 @@ Replica::Replica(const SpaceDesc& space, const SupernetOptions& options)
       options_(options),
       backend_(make_backend(options.backend, backend_options(options))),
       store_(*backend_) {
+  if (options.score_math != "fp32" && options.score_math != "bf16" && options.score_math != "auto")
+    throw std::invalid_argument("scoreMath must be 'fp32', 'bf16' or 'auto', got '" + options.score_math + "'");
   health_ = std::make_unique<WeightHealth>(*backend_);
   impl_ = std::make_unique<Impl>(*this);
   impl_->build();
@@ -38,6 +40,8 @@ Replica::Replica(const SpaceDesc& space, const SupernetOptions& options)
 }
 
 Replica::~Replica() = default;
+
+bool Replica::scores_in_bf16() const { return options_.score_math != "fp32" && backend_->fast_bf16(); }
 
 void Replica::check_arch(const std::vector<int>& arch) const {
   if (arch.size() != space_.layers.size())
@@ -106,8 +110,8 @@ void Replica::predict(const std::vector<int>& arch, const Batch& batch, BnMode m
   check_batch(batch, false);
   Impl& m = *impl_;
   m.prepare_input(batch);
-  // The saved-activation forward is reused here: predict is not the hot path (evaluate is).
-  const float* lg = m.forward_saved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
+  // Forward only, through evaluate's buffers (nothing saved for a backward).
+  const float* lg = m.forward_unsaved(arch, batch.n, mode == BnMode::Train ? BnMode::Batch : mode);
   backend_->download(logits, lg, size_t(batch.n) * space_.classes * sizeof(float));
 }
 

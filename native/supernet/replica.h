@@ -56,6 +56,8 @@ class Replica {
   void apply_update(float lr);
   std::vector<PathScore> evaluate(const std::vector<std::vector<int>>& archs, const Batch& batch, BnMode mode);
   void predict(const std::vector<int>& arch, const Batch& batch, BnMode mode, float* logits);
+  // Whether evaluate computes its 1x1 convs with bfloat16 products (score_math and the backend).
+  bool scores_in_bf16() const;
   // Resets the running statistics of the path's BN layers and re-estimates them as the plain
   // average of the batch statistics over `batches` (PyTorch's momentum=None).
   void calibrate_bn(const std::vector<int>& arch, const std::vector<Batch>& batches);

@@ -116,6 +116,7 @@ struct Replica::Impl {
   std::vector<BackendBuffer> eval_depth;
   BackendBuffer eval_fixed_a{be}, eval_fixed_b{be};
   float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
+  bool bf16_convs = false;          // during evaluate when scoring in bfloat16: 1x1 convs in bf16
 
   Impl(Replica& n) : net(n), be(*n.backend_), st(n.store_) {
     for (int i = 0; i < 6; i++) staging.emplace_back(be);
@@ -195,7 +196,10 @@ struct Replica::Impl {
   void update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M);
   void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
                     const BnAct* in_bn = nullptr);
-  BnAct bnact_of(const ConvUnit& u, UnitState& us);
+  BnAct bnact_of(const ConvUnit& u, UnitState& us, BnMode mode = BnMode::Train);
+  bool fuses_bn(BnMode mode) const { return mode != BnMode::Running || be.host_memory(); }
+  void conv_of(const ConvUnit& u, float* pre, float* mean, float* invstd, float eps, const float* x,
+               const BnAct* in_bn, const ConvShape& s);
   void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx,
                      const BnAct* in_bn = nullptr);
   float* se_forward(const OpUnits& op, int N, const float* x, OpState& os);
@@ -214,6 +218,9 @@ struct Replica::Impl {
 
   const float* forward_saved(const std::vector<int>& arch, int N, BnMode mode);
   const float* head_forward(const float* x, int N, UnitState& hs, BnMode mode);
+  // ---------------- forward only (evaluation.cpp) ----------------
+  const float* forward_stem_fixed(const float* x, int N, BnMode mode);
+  const float* forward_unsaved(const std::vector<int>& arch, int N, BnMode mode);
   void backward_saved(const std::vector<int>& arch, int N);
 };
 

@@ -19,6 +19,10 @@ struct SupernetOptions {
   float weight_decay = 4e-5f;          // conv and fc weights
   float weight_decay_no_decay = 0.0f;  // BN parameters and biases
   float label_smoothing = 0.1f;
+  // Arithmetic of the 1x1 convs when scoring paths (evaluate; never training or predict):
+  // "fp32", or "bf16" / "auto": bfloat16 products where the backend runs them fast
+  // (Backend::fast_bf16: the cpu backend on AVX512-BF16 CPUs), FP32 elsewhere.
+  std::string score_math = "auto";
 };
 
 // How batch norm behaves during a forward pass.

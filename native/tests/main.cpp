@@ -35,6 +35,7 @@ namespace test {
 void run_backend_vs_reference(Harness& h, const std::string& label, Backend& fast, Backend& ref);
 void run_reference_checks(Harness& h);
 void run_fused_vs_default(Harness& h, Backend& fast, Backend& ref);
+void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref);
 }  // namespace test
 }  // namespace gnas
 
@@ -149,6 +150,7 @@ int main(int argc, char** argv) {
                   fast->name().c_str(), fast->threads());
       gnas::test::run_backend_vs_reference(h, name, *fast, *ref);
       gnas::test::run_fused_vs_default(h, *fast, *ref);
+      gnas::test::run_bf16_vs_reference(h, *fast, *ref);
       if (name == "cpu" && host_view_cpu) {
         auto view = gnas::test::make_host_view(gnas::make_backend("cpu", o));
         std::printf("== backend 'cpu-view' (the cpu backend through the host view) against the reference\n");

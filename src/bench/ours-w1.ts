@@ -7,6 +7,9 @@
 //   round      the workload's greedy rounds (m paths x 1,000 images each): chunk probe, then rounds
 //              at the best chunk, trie-batched (one evaluate of all m paths per chunk) and one
 //              path per call
+//   bf16       the round and the scoring forward again with bfloat16 scoring (scoreMath 'bf16', the
+//              same weights), or why not (no AVX512-BF16); and the fidelity check
+//              (src/bench/score-fidelity.ts): FP32 vs bfloat16 losses of random paths, Kendall tau
 //   memory     VmHWM (peak RSS) after a reset at start, after the training phase and at the end
 // Then writes, for the onnxruntime peer, the W1 path exported with BN folded (w1.onnx), the
 // normalised NCHW input of train batch 0 (w1.input-nchw.f32) and our eval-mode logits of it
@@ -22,7 +25,8 @@ import { nhwcToNchw } from '../export/parity.js';
 import { Supernet } from '../native/engine.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
-import { medianMs, timeRounds } from './timing.js';
+import { copyWeights, scoreFidelity } from './score-fidelity.js';
+import { medianMs, timeRounds, type RoundTiming } from './timing.js';
 import { peakRssMb, readWorkload, resetPeakRss, type PathScore } from './workload.js';
 
 async function main(): Promise<void> {
@@ -35,7 +39,8 @@ async function main(): Promise<void> {
   const w = readWorkload(values.workload);
   const space = resolveSpace(JSON.parse(readFileSync(w.space, 'utf8')) as SpaceFile);
   const pixels = w.image.height * w.image.width * w.image.channels;
-  const net = await Supernet.create(space, { threads, seed: 0 });
+  // FP32 scoring for every row but the bfloat16 ones (which use netBf16 below)
+  const net = await Supernet.create(space, { threads, seed: 0, scoreMath: 'fp32' });
   const rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
   const B = w.train.batch;
   const nb = w.train.batches;
@@ -52,11 +57,11 @@ async function main(): Promise<void> {
 
   // Greedy round: every path of a round scored on all score images, in chunks of c images (BN
   // statistics per chunk; c = 1,000 is one batch, the trainer's semantics).
-  const chunked = async (paths: number[][], c: number): Promise<PathScore[]> => {
+  const chunkedOn = async (on: Supernet, paths: number[][], c: number): Promise<PathScore[]> => {
     const sums = paths.map(() => ({ loss: 0, correct: 0, count: 0 }));
     for (let lo = 0; lo < w.score.count; lo += c) {
       const hi = Math.min(w.score.count, lo + c);
-      const r = await net.evaluate(paths, w.scoreImages.subarray(lo * pixels, hi * pixels), w.scoreLabels.subarray(lo, hi), { bn: 'batch' });
+      const r = await on.evaluate(paths, w.scoreImages.subarray(lo * pixels, hi * pixels), w.scoreLabels.subarray(lo, hi), { bn: 'batch' });
       r.forEach((s, k) => {
         sums[k]!.loss += s.loss * s.count;
         sums[k]!.correct += s.correct;
@@ -65,25 +70,46 @@ async function main(): Promise<void> {
     }
     return sums.map((s) => ({ loss: s.loss / s.count, accuracy: s.correct / s.count }));
   };
+  const chunked = (paths: number[][], c: number) => chunkedOn(net, paths, c);
+  const probeChunks = async (on: Supernet): Promise<Record<string, number>> => {
+    const probe: Record<string, number> = {};
+    for (const c of w.chunks) {
+      await chunkedOn(on, [rounds[0]![0]!], c); // warm-up at this shape
+      const t0 = performance.now();
+      await chunkedOn(on, [rounds[0]![0]!], c);
+      probe[c] = (performance.now() - t0) / 1000;
+    }
+    return probe;
+  };
+  const fastest = (probe: Record<string, number>) => Number(Object.entries(probe).sort((a, b) => a[1] - b[1])[0]![0]);
   const oneByOne = async (paths: number[][], c: number): Promise<PathScore[]> => {
     const out: PathScore[] = [];
     for (const p of paths) out.push(...(await chunked([p], c)));
     return out;
   };
   const rounds = w.rounds.paths;
-  const probe: Record<string, number> = {};
-  for (const c of w.chunks) {
-    await chunked([rounds[0]![0]!], c); // warm-up at this shape
-    const t0 = performance.now();
-    await chunked([rounds[0]![0]!], c);
-    probe[c] = (performance.now() - t0) / 1000;
-  }
-  const best = Number(Object.entries(probe).sort((a, b) => a[1] - b[1])[0]![0]);
+  const probe = await probeChunks(net);
+  const best = fastest(probe);
   log(`chunk probe (s per path over ${w.score.count} images): ${JSON.stringify(probe)}; best ${best}`);
   const batched = await timeRounds(rounds, (p) => chunked(p, best), true);
   log(`round (trie-batched, chunk ${best}): ${batched.seconds.toFixed(3)} s`);
   const single = await timeRounds(rounds, (p) => oneByOne(p, best), false);
   log(`round (one path per call, chunk ${best}): ${single.seconds.toFixed(3)} s`);
+
+  // bfloat16 scoring: the same weights in a supernet that scores with bfloat16 1x1 convs
+  const netBf16 = await Supernet.create(space, { threads, seed: 0, scoreMath: 'bf16' });
+  copyWeights(net, netBf16);
+  let bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming } } | string;
+  if (netBf16.scoreMath !== 'bf16') {
+    bf16 = 'skipped: this CPU has no AVX512-BF16 (or the backend no fast bfloat16): scoring runs in FP32 here';
+  } else {
+    const ms = await medianMs('evaluate bf16', () => netBf16.evaluate([arch], w.trainImages[i % nb]!, w.trainLabels[i++ % nb]!, { bn: 'batch' }), steps, 2);
+    const probeB = await probeChunks(netBf16);
+    const bestB = fastest(probeB);
+    const batchedB = await timeRounds(rounds, (p) => chunkedOn(netBf16, p, bestB), true);
+    log(`round (bfloat16 scoring, trie-batched, chunk ${bestB}): ${batchedB.seconds.toFixed(3)} s`);
+    bf16 = { scoreFwd: { imagesPerS: (B * 1000) / ms }, round: { chunkProbeSeconds: probeB, chunk: bestB, batched: batchedB } };
+  }
   const peakEnd = peakRssMb();
 
   // For the onnxruntime peer: the path exported by our exporter (BN folded), its input, our logits.
@@ -93,6 +119,13 @@ async function main(): Promise<void> {
   writeFileSync(join(w.dir, 'w1.input-nchw.f32'), new Uint8Array(x.buffer));
   const logits = await net.predict(arch, w.trainImages[0]!, { bn: 'running' });
   writeFileSync(join(w.dir, 'w1.logits-ours.f32'), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+
+  // Last (it trains `net` further): FP32 vs bfloat16 ranking of random paths on a trained supernet.
+  const fidelity =
+    typeof bf16 === 'string'
+      ? bf16
+      : await scoreFidelity(net, netBf16, quick ? { trainSteps: 40, paths: 20, images: 500 } : { trainSteps: 300, paths: 100, images: 1000 }, B);
+  if (typeof fidelity !== 'string') log(`fidelity: Kendall tau ${fidelity.kendallTau.toFixed(4)} over ${fidelity.paths} paths (loss spread ${fidelity.lossSpread.toFixed(3)})`);
 
   const result = {
     side: 'greedynas',
@@ -108,10 +141,13 @@ async function main(): Promise<void> {
       batched,
       oneByOne: single,
     },
+    bf16,
+    fidelity,
     memoryMb: { vmhwmAtStart: hwmAtStart, peakReset: reset, rssAfterLoad, peakAfterTraining: peakAfterTrain, peakEnd },
   };
   process.stdout.write(JSON.stringify(result) + '\n');
   await net.dispose();
+  await netBf16.dispose();
 }
 
 main().catch((e: unknown) => {

@@ -4,6 +4,7 @@
 import { formatTable } from '../report/summary.js';
 import { archFlops } from '../space/cost.js';
 import type { ResolvedSpace } from '../space/types.js';
+import type { FidelityResult } from './score-fidelity.js';
 import type { RoundTiming } from './timing.js';
 import type { Workload } from './workload.js';
 
@@ -15,6 +16,9 @@ export interface OursSide {
   scoreFwd: { imagesPerS: number };
   evalFwd: { imagesPerS: number };
   round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; oneByOne: RoundTiming };
+  /** bfloat16 scoring (scoreMath 'bf16'), or why it was skipped. */
+  bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming } } | string;
+  fidelity: FidelityResult | string;
   memoryMb: { vmhwmAtStart: number | null; peakReset: boolean; rssAfterLoad: number; peakAfterTraining: number | null; peakEnd: number | null };
 }
 
@@ -90,6 +94,15 @@ export function benchTable(
   sec(`greedy round, ${m} paths x ${fmt(n, 0)} images (ours trie-batched, chunk ${oc}${tc}), s`, 'roundBatched', roundFlops, ours.round.batched.seconds, t?.round.seconds);
   sec(`greedy round, ${m} paths x ${fmt(n, 0)} images (ours one path per call, chunk ${oc}${tc}), s`, 'roundOneByOne', roundFlops, ours.round.oneByOne.seconds, t?.round.seconds);
 
+  // bfloat16 scoring rows: ours against ours in FP32 (the peer columns hold the FP32 figure)
+  const bf = typeof ours.bf16 === 'string' ? null : ours.bf16;
+  if (bf) {
+    rows.push([`scoring forward, bfloat16 1x1 convs, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
+    rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s (bar: >= 1.70x)`, fmt(bf.round.batched.seconds, 3), speed('ours.roundBf16', roundFlops, 1 / bf.round.batched.seconds), 'ours fp32', fmt(ours.round.batched.seconds, 3), '', x(ours.round.batched.seconds, bf.round.batched.seconds, 'faster')]);
+  }
+  const fid = typeof ours.fidelity === 'string' ? null : ours.fidelity;
+  if (fid) rows.push([`Kendall tau, fp32 vs bfloat16 losses of ${fid.paths} paths (bar: >= 0.95)`, fid.kendallTau.toFixed(4), '', '', '', '', '']);
+
   // memory rows
   const mem = (figure: string, a: number | null, b: number | undefined) =>
     rows.push([figure, a === null ? '-' : fmt(a), '', tname, b === undefined ? '-' : fmt(b), '', a === null || b === undefined ? '-' : x(b, a, 'less')]);
@@ -110,6 +123,11 @@ export function benchTable(
       `; ours ${fmt(ours.memoryMb.rssAfterLoad)} MB after loading the engine and the supernet${t ? `, pytorch ${fmt(t.memory_mb.rss_after_import_torch)} MB after import torch` : ''}.`,
     `Scoring sanity (mean loss of the last timed round's paths at initialisation, ~ln ${space.classes} = ${Math.log(space.classes).toFixed(2)}): ours ${ours.round.batched.meanLoss.toFixed(3)}${t ? `, pytorch ${t.round.mean_loss.toFixed(3)}` : ''} (different initial weights).`,
   ];
+  if (fid)
+    notes.push(
+      `bfloat16 scoring: the 1x1 convs (expand, project, head) take bfloat16 products with float sums (vdpbf16ps); depthwise, stem, BN and the classifier stay FP32. Fidelity: the supernet trained ${fid.trainSteps} steps (batch ${fid.batch}, uniform random paths, lr 0.05) on ${fid.data}, then ${fid.paths} random paths scored on ${fid.images} held-out images both ways: Kendall tau ${fid.kendallTau.toFixed(4)}, Spearman ${fid.spearman.toFixed(4)}, FP32 loss spread ${fid.lossSpread.toFixed(3)}, largest |loss difference| ${fid.maxAbsLossDiff.toExponential(2)}.`,
+    );
+  if (typeof ours.bf16 === 'string') notes.push(`bfloat16 scoring: ${ours.bf16}`);
   if (o)
     notes.push(
       `onnxruntime: our exporter's model of the path (BN folded), intra-op threads ${threads}, inter-op 1, input normalised and NCHW outside the timed call; its logits vs ours: max relative difference ${o.parity.maxRelDiff.toExponential(1)}, argmax agreement ${(100 * o.parity.argmaxAgreement).toFixed(0)}%.`,

@@ -28,6 +28,7 @@ export interface NativeOptions {
   device?: number;
   math?: string;
   gpus?: number;
+  scoreMath?: string;
 }
 
 export type NativeArch = number[] | Int32Array;
@@ -40,6 +41,7 @@ export interface NativeSupernet {
   normalize(images: NativeImages): Float32Array;
   pathParameterCount(arch: NativeArch): number;
   backendName(): string;
+  scoresInBf16(): boolean;
   replicas(): number;
   replicaDivergence(): number;
   trainStep(arch: NativeArch, images: NativeImages, labels: Int32Array, lr: number): Promise<{ loss: number; correct: number }>;

@@ -91,6 +91,10 @@ export class Supernet {
       throw new EngineError(`options.gpus/device/math apply to backend 'cuda' only (backend is '${backend}')`);
     }
     if (backend === 'cuda') requireCuda(device + gpus);
+    const scoreMath = options.scoreMath ?? 'auto';
+    if (scoreMath !== 'fp32' && scoreMath !== 'bf16' && scoreMath !== 'auto') {
+      throw new EngineError(`options.scoreMath: expected 'fp32', 'bf16' or 'auto', got ${JSON.stringify(scoreMath)}`);
+    }
     if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean') {
       throw new EngineError(`options.nesterov: expected a boolean, got ${describe(options.nesterov)}`);
     }
@@ -103,6 +107,7 @@ export class Supernet {
       weightDecay: num('weightDecay', options.weightDecay, 4e-5, 0, 1),
       weightDecayNoDecay: num('weightDecayNoDecay', options.weightDecayNoDecay, 0, 0, 1),
       labelSmoothing: num('labelSmoothing', options.labelSmoothing, 0.1, 0, 1),
+      scoreMath,
       ...(backend === 'cuda' ? { device, math, gpus } : {}),
     };
     return new Supernet(resolved, native);
@@ -111,6 +116,11 @@ export class Supernet {
   /** Name of the backend computing (e.g. "cpu-avx512", "reference", "cuda:0"). */
   get backend(): string {
     return this.native.backendName();
+  }
+
+  /** Arithmetic evaluate() uses for the 1x1 convs: 'bf16' where options.scoreMath allows it and the backend has fast bfloat16, else 'fp32'. */
+  get scoreMath(): 'fp32' | 'bf16' {
+    return this.native.scoresInBf16() ? 'bf16' : 'fp32';
   }
 
   /** Data-parallel replicas (1 unless options.gpus > 1). */

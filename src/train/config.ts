@@ -16,6 +16,8 @@ export interface RunConfig {
   threads: number;
   gpus: number;
   math: 'fp32' | 'tf32' | 'bf16';
+  /** Arithmetic of the 1x1 convs when scoring paths (greedy rounds, search): see EngineOptions.scoreMath. */
+  scoreMath: 'fp32' | 'bf16' | 'auto';
   // supernet training
   sampler: SamplerName;
   epochs: number;
@@ -95,6 +97,7 @@ export const DEFAULTS: RunConfig = {
   threads: 0,
   gpus: 0,
   math: 'fp32',
+  scoreMath: 'auto',
   sampler: 'greedy',
   epochs: 20,
   batch: 64,
@@ -157,6 +160,7 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores; at most 4 x the cores)' },
   gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)' },
   math: { key: 'math', kind: 'string', choices: ['fp32', 'tf32', 'bf16'], help: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)' },
+  'score-math': { key: 'scoreMath', kind: 'string', choices: ['fp32', 'bf16', 'auto'], help: 'arithmetic of the 1x1 convs when scoring paths (greedy rounds, search): bf16/auto = bfloat16 products on CPUs with AVX512-BF16, FP32 elsewhere; training is always FP32' },
   sampler: { key: 'sampler', kind: 'string', choices: ['uniform', 'fair', 'greedy'], help: 'supernet sampler: uniform (SPOS), fair (FairNAS) or greedy (GreedyNAS)' },
   epochs: { key: 'epochs', kind: 'int', min: 1, max: 100000, help: 'supernet training epochs (the cap when the stopping rule is on)' },
   batch: { key: 'batch', kind: 'int', min: 1, max: 65536, help: 'training batch size' },

@@ -87,7 +87,7 @@ export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Pr
   const space = materialise(p.space, arch);
   const path = space.layers.map(() => 0);
   const seed = c.seed + (opts.seedOffset ?? 0);
-  const net = await Supernet.create(space, { seed: seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
+  const net = await Supernet.create(space, { seed: seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing, scoreMath: 'fp32' }); // a reported accuracy, not a ranking: FP32
   const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
   const loader = new BatchLoader(trainSet, { batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;

@@ -115,6 +115,7 @@ export async function createSupernet(p: Prepared, seed: number): Promise<Superne
     nesterov: c.nesterov,
     weightDecay: c.weightDecay,
     labelSmoothing: c.labelSmoothing,
+    scoreMath: c.scoreMath,
   });
 }
 

@@ -24,6 +24,11 @@ bool cpu_has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
+// The bfloat16 dot products (vdpbf16ps) of conv_bf16_avx512bf16.cpp, on top of the AVX-512 table.
+bool cpu_has_avx512_bf16() {
+  __builtin_cpu_init();
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16");
+}
 bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -84,7 +89,9 @@ std::string mc_key(int64_t M, int C) { return " M" + std::to_string(M) + " C" + 
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads), k_(select_kernels()) {}
+  explicit CpuBackend(int threads)
+      : pool_(threads), k_(select_kernels()),
+        bf16_(std::strcmp(k_->isa, "avx512") == 0 && cpu_has_avx512_bf16()) {}
 
   std::string name() const override { return "cpu"; }
   void set_threads(int threads) override { pool_.resize(threads); }
@@ -134,6 +141,24 @@ class CpuBackend final : public Backend {
       return;
     }
     k_->conv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+  }
+  // Hardware bfloat16 only for 1x1 stride-1 convs on AVX512-BF16 CPUs (under GNAS_CPU_ISA=avx2 or
+  // generic too, the table is not AVX-512): everything else takes the emulating default.
+  bool fast_bf16() const override { return bf16_; }
+  void conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                               const BnAct* in_bn, const float* w, const ConvShape& s) override {
+    if (!(bf16_ && s.k == 1 && s.stride == 1 && s.pad == 0)) {
+      Backend::conv_forward_fused_bf16(y, out_mean, out_invstd, eps, x, in_bn, w, s);
+      return;
+    }
+    Ctx c = ctx();
+    if (prof_.on()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      conv1x1_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+      prof_.add(std::string("conv_forward_fused_bf16") + shape_key(s) + (in_bn ? " +in_bn" : "") + (out_mean ? " +stats" : ""), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      return;
+    }
+    conv1x1_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
   }
   void conv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
@@ -329,6 +354,7 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   Workspace ws_;
   const KernelTable* k_;
+  bool bf16_;  // conv1x1_forward_bf16 usable (AVX-512 table and avx512bf16)
 };
 
 }  // namespace

@@ -64,28 +64,13 @@ static_assert(kTileMR[1] <= 32 && kTileMR[2] * 2 <= kMaxAcc && kTileMR[3] * 3 <=
 typedef void (*UkrFn)(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
                       int mr, int nlast, bool accum, float* ssum, float* ssq);
 
-template <int MR, int NV, bool ACOL, bool BMASK>
-static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
-                int nlast, bool accum, float* ssum, float* ssq) {
-  vf acc[MR][NV];
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+// Epilogue of a micro-kernel (this one and the bfloat16 one, conv_bf16_avx512bf16.cpp): stores
+// (or adds to) rows i < mr of the MR x NV accumulator tile, the last vector masked to nlast
+// lanes, and adds the per-column sum and sum of squares of the stored values to ssum/ssq.
+template <int MR, int NV>
+GNAS_INLINE void store_tile(vf (&acc)[MR][NV], float* c, int64_t ldc, int mr, int nlast, bool accum, float* ssum,
+                            float* ssq) {
   const tmask bm = tail_mask(nlast);
-  for (int kk = 0; kk < kc; ++kk) {
-    vf bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = (BMASK && v == NV - 1) ? load(b + v * L, bm) : load(b + v * L);
-#pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) {
-      const vf ai = broadcast(ACOL ? a + i : a + i * lda);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = fmadd(ai, bv[v], acc[i][v]);
-    }
-    a += ACOL ? lda : 1;
-    b += ldb;
-  }
   const bool partial = nlast < L;
   vf s[NV], q[NV];
 #pragma GCC unroll 4
@@ -116,6 +101,31 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
       store(ssq + v * L, add(load(ssq + v * L), q[v]));
     }
   }
+}
+
+template <int MR, int NV, bool ACOL, bool BMASK>
+static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
+                int nlast, bool accum, float* ssum, float* ssq) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+  const tmask bm = tail_mask(nlast);
+  for (int kk = 0; kk < kc; ++kk) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = (BMASK && v == NV - 1) ? load(b + v * L, bm) : load(b + v * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      const vf ai = broadcast(ACOL ? a + i : a + i * lda);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = fmadd(ai, bv[v], acc[i][v]);
+    }
+    a += ACOL ? lda : 1;
+    b += ldb;
+  }
+  store_tile<MR, NV>(acc, c, ldc, mr, nlast, accum, ssum, ssq);
 }
 
 // Kernel for MR rows and nv vectors (nv <= the NV that MR was chosen for).

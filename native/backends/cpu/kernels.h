@@ -70,5 +70,10 @@ const KernelTable* kernels_avx512();
 const KernelTable* kernels_avx2();
 const KernelTable* kernels_generic();
 
+// Backend::conv_forward_fused_bf16 for 1x1 stride-1 convs with AVX512-BF16 dot products
+// (conv_bf16_avx512bf16.cpp). Call only on a CPU with avx512bf16 and the AVX-512 table.
+void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                          const BnAct* in_bn, const float* w, const ConvShape& s);
+
 }  // namespace cpu
 }  // namespace gnas

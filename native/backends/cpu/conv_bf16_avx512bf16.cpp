@@ -1,0 +1,185 @@
+// The bfloat16 1x1 convolution for scoring (Backend::conv_forward_fused_bf16) on CPUs with
+// AVX512-BF16. Built with the AVX-512 flags plus -mavx512bf16 (CMake, by file name) and called
+// only after cpu_backend.cpp has checked the CPU for avx512bf16.
+//
+// Same shape of computation as the FP32 rows-form GEMM (gemm.h, conv_dense.h), in bfloat16 pairs:
+//   A: each block of MB pixel rows is converted once (input BN+act applied first when fused) into
+//      per-thread bfloat16 rows of Cs = ceil(C / 16) * 16 values, zero past C; rows past the end
+//      of the block up to a whole tile are zero, so the kernel never reads outside the buffer.
+//   B: W[K][C] is packed into panels of NP = NV * 16 output channels; panel row p holds, for each
+//      channel n, the pair (W[n][2p], W[n][2p + 1]), which is the operand layout of vdpbf16ps.
+//   kernel: per pair of input channels, NV loads of B and one 32-bit broadcast of A per row feed
+//      MR * NV vdpbf16ps (two multiply-adds per lane each, float accumulation), so the tile does
+//      the work of 2 * MR * NV FP32 FMAs per step; the epilogue (store_tile, gemm.h) is the FP32
+//      one, batch statistics included.
+// Rounding: inputs are rounded to nearest even (vcvtneps2bf16, and the same rule in scalar code
+// for the weights), which is what the reference (Backend's default) emulates.
+#define GNAS_ISA_AVX512 1
+#include "backends/cpu/kernel_table.h"
+
+namespace gnas {
+namespace cpu {
+namespace avx512 {
+
+typedef uint16_t bf16;
+
+static inline bf16 to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7f800000u) == 0x7f800000u) return bf16(u >> 16);  // inf / NaN: truncate
+  return bf16((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc,
+                          int mr, int nlast, bool accum, float* ssum, float* ssq);
+
+// c[i][n] (+)= sum_{p < kp} A(i, 2p) B(2p, n) + A(i, 2p+1) B(2p+1, n) for rows i < mr; a: bfloat16
+// rows (stride lda, in elements) starting at the slice's first pair; b: the panel's rows of pairs
+// (stride ldb elements: the panel's full width, also when the last panel uses fewer vectors).
+template <int MR, int NV>
+static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc, int mr,
+                     int nlast, bool accum, float* ssum, float* ssq) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+  for (int p = 0; p < kp; ++p) {
+    __m512bh bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + v * 2 * L);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, a + i * lda, sizeof pair);
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(pair);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
+    }
+    a += 2;
+    b += ldb;
+  }
+  store_tile<MR, NV>(acc, c, ldc, mr, nlast, accum, ssum, ssq);
+}
+
+template <int MR>
+static UkrBf16Fn ukr_bf16_pick(int nv) {
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr_bf16<MR, 1>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr_bf16<MR, 2>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr_bf16<MR, 3>;
+  if constexpr (MR * 4 <= kMaxAcc) if (nv == 4) return &ukr_bf16<MR, 4>;
+  return nullptr;
+}
+static UkrBf16Fn ukr_bf16_for(int MR, int nv) {
+  switch (MR) {
+    case kTileMR[1]: return ukr_bf16_pick<kTileMR[1]>(nv);
+    case kTileMR[2]: return ukr_bf16_pick<kTileMR[2]>(nv);
+    case kTileMR[3]: return ukr_bf16_pick<kTileMR[3]>(nv);
+    case kTileMR[4]: return ukr_bf16_pick<kTileMR[4]>(nv);
+  }
+  return nullptr;
+}
+
+// dst[r][0..Cs) = bfloat16 of act(src * scale + shift) (or of src when bn is null), zero past C.
+template <int ACT>
+static void rows_to_bf16_t(bf16* dst, int64_t Cs, const float* src, int64_t rows, int C, const InBn* bn) {
+  const int nv = ceil_div(C, L), ctail = C - (nv - 1) * L;
+  const tmask tm = tail_mask(ctail);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* sr = src + r * C;
+    bf16* dr = dst + r * Cs;
+    for (int v = 0; v < nv; ++v) {
+      vf x = (v == nv - 1 && ctail < L) ? load(sr + v * L, tm) : load(sr + v * L);
+      // scale and shift are zero past C, and act(0) = 0 for every activation
+      if (bn) x = act_apply<ACT>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dr + v * L), (__m256i)_mm512_cvtneps_pbh(x));
+    }
+  }
+}
+static void rows_to_bf16(bf16* dst, int64_t Cs, const float* src, int64_t rows, int C, const InBn* bn) {
+  switch (bn ? bn->act : 0) {
+    case 1: rows_to_bf16_t<1>(dst, Cs, src, rows, C, bn); break;
+    case 2: rows_to_bf16_t<2>(dst, Cs, src, rows, C, bn); break;
+    case 3: rows_to_bf16_t<3>(dst, Cs, src, rows, C, bn); break;
+    default: rows_to_bf16_t<0>(dst, Cs, src, rows, C, bn); break;
+  }
+}
+
+// Y[M][K] = A[M][C] . W[K][C]^T in bfloat16 products (A = X or act(bn(X))); batch statistics of Y
+// when mean is given (as conv1x1_forward).
+static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, const float* x, const float* w, int64_t M, int C, int K,
+                                      const InBn* bn, float* mean, float* invstd, float eps) {
+  const Tile t = choose_tile(M, K);
+  const int MR = t.MR, NV = t.NV, NP = NV * L;
+  const int nvec = ceil_div(K, L), npanels = ceil_div(nvec, NV);
+  const int nlast_all = K - (nvec - 1) * L;
+  const int kp = ceil_div(C, 2);                  // pairs of input channels
+  const int64_t Cs = int64_t(ceil_div(C, L)) * L;  // bfloat16 row stride of A
+  // B panels: npanels x kp x NP x 2 bfloat16 (a float slot holds two)
+  bf16* B = reinterpret_cast<bf16*>(ctx.ws->shared(0, size_t(npanels) * kp * NP));
+  for (int j = 0; j < npanels; ++j)
+    for (int p = 0; p < kp; ++p) {
+      bf16* d = B + (int64_t(j) * kp + p) * NP * 2;
+      for (int n = 0; n < NP; ++n) {
+        const int k = j * NP + n;
+        const bool in = k < K;
+        d[2 * n] = in ? to_bf16(w[int64_t(k) * C + 2 * p]) : bf16(0);
+        d[2 * n + 1] = (in && 2 * p + 1 < C) ? to_bf16(w[int64_t(k) * C + 2 * p + 1]) : bf16(0);
+      }
+    }
+  // reduction slices keep the KCP x NP panel slice near 24 KB, as kc_block does for FP32
+  const int kcp_max = imax(32, 24 * 1024 / (NP * 4));
+  const int KCP = ceil_div(kp, ceil_div(kp, kcp_max));
+  const bool small_b = int64_t(kp) * npanels * NP * 4 <= 16 * 1024;
+  const int64_t MB = rows_block(MR);
+  const int64_t nblk = ceil_div(M, MB);
+  OutStats st;
+  const bool stats = mean != nullptr;
+  if (stats) st.init(ctx, npanels * NP);
+  parallel_for(*ctx.pool, nblk, 1, [&](int64_t b, int64_t e, int tid) {
+    const int64_t MBp = ceil_div<int64_t>(MB, MR) * MR;
+    bf16* abuf = reinterpret_cast<bf16*>(ctx.ws->thread(tid, 0, size_t(MBp * Cs / 2)));
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t m0 = blk * MB, rows = imin(MB, M - m0);
+      const int64_t rows_p = ceil_div<int64_t>(rows, MR) * MR;
+      rows_to_bf16(abuf, Cs, x + m0 * C, rows, C, bn);
+      if (rows_p > rows) std::memset(abuf + rows * Cs, 0, size_t(rows_p - rows) * Cs * sizeof(bf16));
+      float* fs = stats ? st.block(ctx, tid) : nullptr;
+      float* yb = y + m0 * K;
+      auto tile = [&](int64_t i0, int j, int p0, int kc, bool accum, bool last) {
+        const int nv = imin(NV, nvec - j * NV);
+        const UkrBf16Fn k = ukr_bf16_for(MR, nv);
+        const int nlast = (j == npanels - 1) ? nlast_all : L;
+        float* s1 = (last && fs) ? fs + j * NP : nullptr;
+        float* s2 = (last && fs) ? fs + st.NPt + j * NP : nullptr;
+        k(kc, abuf + i0 * Cs + 2 * p0, Cs, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, yb + i0 * K + j * NP, K,
+          int(imin<int64_t>(MR, rows - i0)), nlast, accum, s1, s2);
+      };
+      if (small_b) {
+        // all of B fits in a third of L1: each output row tile is written in one burst
+        for (int64_t i0 = 0; i0 < rows; i0 += MR)
+          for (int j = 0; j < npanels; ++j) tile(i0, j, 0, kp, false, true);
+      } else {
+        for (int p0 = 0; p0 < kp; p0 += KCP) {
+          const int kc = imin(KCP, kp - p0);
+          for (int j = 0; j < npanels; ++j)
+            for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
+        }
+      }
+      if (stats) st.flush(fs, tid);
+    }
+  });
+  if (stats) st.finish(ctx, mean, invstd, eps, M, K);
+}
+
+}  // namespace avx512
+
+void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                          const BnAct* in_bn, const float* w, const ConvShape& s) {
+  avx512::InBn ib;
+  const avx512::InBn* bn = avx512::make_in_bn(ctx, ib, in_bn, s.C);
+  avx512::conv1x1_forward_bf16_impl(ctx, y, x, w, int64_t(s.N) * s.H * s.W, s.C, s.K, bn, mean, invstd, eps);
+}
+
+}  // namespace cpu
+}  // namespace gnas
