@@ -261,24 +261,14 @@ if [ "$NO_BUILD" = 1 ]; then
   skip_step configure "--no-build"
   skip_step build "--no-build"
 else
-  GEN="Unix Makefiles"
-  command -v ninja >/dev/null 2>&1 && GEN="Ninja"
-  # A build dir made with another generator cannot be reused.
-  if [ -f "$BUILD_DIR/CMakeCache.txt" ] && ! grep -q "^CMAKE_GENERATOR:INTERNAL=$GEN\$" "$BUILD_DIR/CMakeCache.txt"; then
-    rm -rf "$BUILD_DIR"
-  fi
-  CMAKE_ARGS=(-S "$ROOT" -B "$BUILD_DIR" -G "$GEN" -DCMAKE_BUILD_TYPE=Release)
-  if [ "$DRY" = 1 ]; then
-    CMAKE_ARGS+=(-DGNAS_CUDA=OFF)
-  else
-    CMAKE_ARGS+=(-DGNAS_CUDA=ON)
-    if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
-      CMAKE_ARGS+=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
-    fi
-    # only the architecture of the GPU present: half the device-code compile time
-    [ -n "$CUDA_ARCH" ] && CMAKE_ARGS+=(-DCMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH")
-  fi
-  if run_step test configure 90 cmake "${CMAKE_ARGS[@]}"; then
+  # configured and built by scripts/cuda-build.sh, the one GPU build script (CI's emulator check
+  # uses it too); only the architecture of the GPU present: half the device-code compile time
+  KIND=gpu
+  [ "$DRY" = 1 ] && KIND=cpu
+  CUDA_BUILD=(bash "$ROOT/scripts/cuda-build.sh")
+  CUDA_BUILD_ARGS=(--kind "$KIND" --build-dir "$BUILD_DIR")
+  [ "$DRY" = 0 ] && [ -n "$CUDA_ARCH" ] && CUDA_BUILD_ARGS+=(--arch "$CUDA_ARCH")
+  if run_step test configure 90 "${CUDA_BUILD[@]}" configure "${CUDA_BUILD_ARGS[@]}"; then
     if [ "$DRY" = 0 ] && ! grep -q "CUDA backend ON" "$OUT/configure.log"; then
       # the whole point is the cuda backend: a build without it is a failure
       fail_step configure-cuda "FAIL(no CUDA)" test "CMake did not enable the CUDA backend (nvcc not found? see configure.log)"
@@ -289,7 +279,7 @@ else
   fi
   if [ "$BUILD_OK" = 1 ]; then
     # only the targets that exist in this tree (a missing one is reported, the others still build)
-    if [ "$GEN" = Ninja ]; then
+    if grep -q "^CMAKE_GENERATOR:INTERNAL=Ninja\$" "$BUILD_DIR/CMakeCache.txt"; then
       ninja -C "$BUILD_DIR" -t targets all > "$OUT/targets.txt" 2>&1
     else
       make -C "$BUILD_DIR" help > "$OUT/targets.txt" 2>&1
@@ -300,8 +290,6 @@ else
       if grep -qE "^(\.\.\. )?$t(: | *\$)" "$OUT/targets.txt"; then have+=("$t")
       else fail_step "build:$t" "FAIL(missing)" test "target $t is not defined (its sources are missing?)"; fi
     done
-    KEEP_GOING=(-- -k)
-    [ "$GEN" = Ninja ] && KEEP_GOING=(-- -k 0)
     BUILD_PIN=()
     bjobs="$JOBS"
     if [ "${#TORCH_PIN[@]}" -gt 0 ]; then
@@ -309,8 +297,11 @@ else
       bjobs=$((NPROC - 4))
     fi
     if [ "${#have[@]}" -gt 0 ]; then
-      # -k: every compile error in one log (one GPU session, little time to iterate)
-      run_step test build 240 ${BUILD_PIN[@]+"${BUILD_PIN[@]}"} cmake --build "$BUILD_DIR" --target "${have[@]}" -j "$bjobs" "${KEEP_GOING[@]}" || BUILD_OK=0
+      # --keep-going: every compile error in one log (one GPU session, little time to iterate)
+      targets=()
+      for t in "${have[@]}"; do targets+=(--target "$t"); done
+      run_step test build 240 ${BUILD_PIN[@]+"${BUILD_PIN[@]}"} "${CUDA_BUILD[@]}" build "${CUDA_BUILD_ARGS[@]}" \
+        "${targets[@]}" --jobs "$bjobs" --keep-going || BUILD_OK=0
     else
       BUILD_OK=0
     fi

@@ -67,6 +67,18 @@ describe('structure check', () => {
     assert.deepEqual(f, ['native/backends/cuda/dense.cu (backends) includes backends/cpu/gemm.h (backends)']);
   });
 
+  test('native: the CUDA emulator (tools/cuda-emu/) may include the backend, the backend may not include it', () => {
+    const ok = {
+      'native/backends/cuda/cuda_common.cuh': '#include <cuda_runtime.h>\n',
+      'tools/cuda-emu/emu_hooks.h': '',
+      'tools/cuda-emu/dynamic_smem.cpp': '#include "backends/cuda/cuda_common.cuh"\n',
+    };
+    assert.deepEqual(failuresOf(ok), []);
+    assert.deepEqual(failuresOf({ ...ok, 'native/backends/cuda/gemm.cuh': '#include "emu_hooks.h"\n' }), [
+      'native/backends/cuda/gemm.cuh (backends) includes emu_hooks.h (tests)',
+    ]);
+  });
+
   test('src: an import from a lower floor to a higher one fails, type-only and dynamic ones too', () => {
     const f = failuresOf({
       'src/space/types.ts': "import type { Engine } from '../native/engine.js';\n",

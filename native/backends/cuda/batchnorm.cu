@@ -1,5 +1,5 @@
 // Batch norm + activation on x[M][C] (NHWC rows, channels contiguous), train forward, eval
-// forward, apply and backward.
+// forward, apply and backward, and the update of the running statistics.
 //
 // Reductions over the M rows (batch statistics; dgamma / dbeta) are two-stage and deterministic:
 //   1. a (channel tiles x row chunks) grid; each block's threads accumulate their rows in double,
@@ -11,7 +11,8 @@
 // The elementwise passes (apply, dx) use float4 when C % 4 == 0 and every pointer is 16-byte
 // aligned, and a scalar path otherwise; the channel index is tracked incrementally (no division in
 // the grid-stride loop).
-#include "backends/cuda/kernels.h"
+#include "backends/cuda/kernel_helpers.cuh"
+#include "backends/cuda/launchers.h"
 
 namespace gnas {
 namespace cuda {
@@ -270,11 +271,25 @@ void launch_apply(Context& ctx, float* y, const float* x, const float* mean, con
   const int blocks = flat_blocks(ctx, nv);
   GNAS_ACT_DISPATCH(act, {
     if (vec)
-      apply_kernel<kA, true><<<blocks, kThreads, 0, ctx.stream>>>(y, x, mean, invstd, gamma, beta, nv, CV);
+      launch(apply_kernel<kA, true>, blocks, kThreads, 0, ctx.stream, y, x, mean, invstd, gamma, beta, nv, CV);
     else
-      apply_kernel<kA, false><<<blocks, kThreads, 0, ctx.stream>>>(y, x, mean, invstd, gamma, beta, nv, CV);
+      launch(apply_kernel<kA, false>, blocks, kThreads, 0, ctx.stream, y, x, mean, invstd, gamma, beta, nv, CV);
   })
   GNAS_CUDA_LAUNCHED("bn apply_kernel");
+}
+
+// ---- BN running statistics (one thread per channel, double) ----
+__global__ void bn_update_running_kernel(float* __restrict__ rm, float* __restrict__ rv, const float* __restrict__ mean,
+                                         const float* __restrict__ invstd, double eps, double m, double unbias, int C,
+                                         float* nonfinite) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const double is = double(invstd[c]);
+  double var = 1.0 / (is * is) - eps;
+  if (var < 0) var = 0;  // as the reference (core/backend_defaults.cpp)
+  rm[c] = float((1.0 - m) * double(rm[c]) + m * double(mean[c]));
+  rv[c] = float((1.0 - m) * double(rv[c]) + m * var * unbias);
+  if (nonfinite && !(finite_value(rm[c]) && finite_value(rv[c]))) *nonfinite = 1.0f;  // same value from every writer
 }
 
 }  // namespace
@@ -283,11 +298,11 @@ void launch_bn_stats(Context& ctx, float* mean, float* invstd, const float* x, f
   if (M <= 0 || C <= 0) return;
   const RowPlan p = plan_rows(ctx, M, C);
   ScratchBuffer part(ctx, int64_t(p.chunks) * 2 * C * 2);  // doubles
-  stats_partial_kernel<<<dim3(unsigned(p.tiles), unsigned(p.chunks)), dim3(32, kRowLanes), 0, ctx.stream>>>(
+  launch(stats_partial_kernel, dim3(unsigned(p.tiles), unsigned(p.chunks)), dim3(32, kRowLanes), 0, ctx.stream,
       part.as_double(), x, M, C, p.cw, p.g, p.rows_per_chunk);
   GNAS_CUDA_LAUNCHED("bn stats_partial_kernel");
-  finalize_kernel<true><<<ceil_div(C, 32), dim3(32, kRowLanes), 0, ctx.stream>>>(
-      mean, invstd, nullptr, part.as_double(), x, p.chunks, M, C, double(eps));
+  launch(finalize_kernel<true>, ceil_div(C, 32), dim3(32, kRowLanes), 0, ctx.stream, mean, invstd, nullptr,
+      part.as_double(), x, p.chunks, M, C, double(eps));
   GNAS_CUDA_LAUNCHED("bn finalize_kernel<stats>");
 }
 
@@ -303,7 +318,7 @@ void launch_bn_act_forward_eval(Context& ctx, float* y, const float* x, const fl
                                 int C) {
   if (M <= 0 || C <= 0) return;
   ScratchBuffer is(ctx, C);
-  eval_invstd_kernel<<<ceil_div(C, kThreads), kThreads, 0, ctx.stream>>>(is.data(), running_var, double(eps), C);
+  launch(eval_invstd_kernel, ceil_div(C, kThreads), kThreads, 0, ctx.stream, is.data(), running_var, double(eps), C);
   GNAS_CUDA_LAUNCHED("bn eval_invstd_kernel");
   launch_apply(ctx, y, x, running_mean, is.data(), gamma, beta, act, M, C);
 }
@@ -323,12 +338,12 @@ void launch_bn_act_backward(Context& ctx, float* dx, float* dgamma, float* dbeta
   ScratchBuffer coef(ctx, 2 * int64_t(C));
   const dim3 grid(unsigned(p.tiles), unsigned(p.chunks)), block(32, kRowLanes);
   GNAS_ACT_DISPATCH(act, {
-    bwd_partial_kernel<kA><<<grid, block, 0, ctx.stream>>>(part.as_double(), dy, x, mean, invstd, gamma, beta, M, C,
-                                                          p.cw, p.g, p.rows_per_chunk);
+    launch(bwd_partial_kernel<kA>, grid, block, 0, ctx.stream, part.as_double(), dy, x, mean, invstd, gamma, beta, M, C,
+        p.cw, p.g, p.rows_per_chunk);
   })
   GNAS_CUDA_LAUNCHED("bn bwd_partial_kernel");
-  finalize_kernel<false><<<ceil_div(C, 32), block, 0, ctx.stream>>>(dgamma, dbeta, coef.data(), part.as_double(),
-                                                                    nullptr, p.chunks, M, C, 0.0);
+  launch(finalize_kernel<false>, ceil_div(C, 32), block, 0, ctx.stream, dgamma, dbeta, coef.data(), part.as_double(),
+      nullptr, p.chunks, M, C, 0.0);
   GNAS_CUDA_LAUNCHED("bn finalize_kernel<bwd>");
   if (!dx) return;
   const bool vec = C % 4 == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(mean) &&
@@ -339,13 +354,22 @@ void launch_bn_act_backward(Context& ctx, float* dx, float* dgamma, float* dbeta
   const int blocks = flat_blocks(ctx, nv);
   GNAS_ACT_DISPATCH(act, {
     if (vec)
-      bwd_dx_kernel<kA, true><<<blocks, kThreads, 0, ctx.stream>>>(dx, dy, x, mean, invstd, gamma, beta, coef.data(),
-                                                                   nv, CV, C);
+      launch(bwd_dx_kernel<kA, true>, blocks, kThreads, 0, ctx.stream, dx, dy, x, mean, invstd, gamma, beta,
+          coef.data(), nv, CV, C);
     else
-      bwd_dx_kernel<kA, false><<<blocks, kThreads, 0, ctx.stream>>>(dx, dy, x, mean, invstd, gamma, beta,
-                                                                    coef.data(), nv, CV, C);
+      launch(bwd_dx_kernel<kA, false>, blocks, kThreads, 0, ctx.stream, dx, dy, x, mean, invstd, gamma, beta,
+          coef.data(), nv, CV, C);
   })
   GNAS_CUDA_LAUNCHED("bn bwd_dx_kernel");
+}
+
+void launch_bn_update_running(Context& ctx, float* running_mean, float* running_var, const float* mean,
+                              const float* invstd, float eps, float momentum, int64_t M, int C, float* nonfinite) {
+  if (C <= 0) return;
+  const double unbias = M > 1 ? double(M) / double(M - 1) : 1.0;
+  launch(bn_update_running_kernel, ceil_div(C, kThreads), kThreads, 0, ctx.stream, running_mean, running_var, mean,
+      invstd, double(eps), double(momentum), unbias, C, nonfinite);
+  GNAS_CUDA_LAUNCHED("bn_update_running_kernel");
 }
 
 }  // namespace cuda

@@ -1,6 +1,6 @@
 // The CUDA backend: the Backend interface (core/backend.h) on one GPU. This file holds the error
 // type, the device probe, the memory pool and the Backend subclass; it only dispatches to the
-// kernel launchers (dense.h: dense conv / fc; kernels.h: everything else).
+// kernel launchers (launchers.h; one .cu file per op).
 //
 // Design
 //   Streams. Each backend owns one non-blocking stream and queues every op, copy and fill on it,
@@ -23,6 +23,10 @@
 //   copies on that stream too.) When cudaMalloc runs out of memory, the pool waits for the stream,
 //   frees every cached block, and retries once; after that it throws a CudaError naming the size
 //   and the device. The Context's scratch memory (kernels' temporaries) comes from the same pool.
+//   Built with GNAS_CUDA_POOL_CHECKS (the emulator build turns it on; it also helps
+//   compute-sanitizer on a GPU), the pool rounds to 64 bytes only (the Backend contract), reuses
+//   only a cached block of exactly the rounded size, and fills a released block with 0xFF (NaN) on
+//   the stream, so that reads past a tensor's end and reads of stale data show.
 //
 //   Determinism. No kernel uses floating-point atomics: reductions (BN statistics, dgamma/dbeta,
 //   depthwise dw, SE/GAP sums, loss) write per-block partial sums to scratch and a second kernel
@@ -50,8 +54,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_common.cuh"
-#include "backends/cuda/dense.h"
-#include "backends/cuda/kernels.h"
+#include "backends/cuda/launchers.h"
 
 namespace gnas {
 namespace cuda {
@@ -149,6 +152,8 @@ namespace {
 class MemoryPool {
  public:
   explicit MemoryPool(int device) : device_(device) {}
+  // The backend's stream, once created (GNAS_CUDA_POOL_CHECKS poisons released blocks on it).
+  void set_stream(cudaStream_t stream) { stream_ = stream; }
   MemoryPool(const MemoryPool&) = delete;
   MemoryPool& operator=(const MemoryPool&) = delete;
 
@@ -159,7 +164,7 @@ class MemoryPool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = free_.lower_bound(size);
-      if (it != free_.end() && it->first / 2 <= size) {
+      if (it != free_.end() && (kExactReuse ? it->first == size : it->first / 2 <= size)) {
         void* p = it->second;
         const size_t bs = it->first;
         free_.erase(it);
@@ -204,6 +209,7 @@ class MemoryPool {
       const size_t bs = it->second;
       live_.erase(it);
       live_bytes_ -= bs;
+      if (kExactReuse) poison(p, bs);
       free_.emplace(bs, p);
       cached_bytes_ += bs;
     } catch (...) {
@@ -243,14 +249,35 @@ class MemoryPool {
   }
 
  private:
+#if GNAS_CUDA_POOL_CHECKS
+  static constexpr bool kExactReuse = true;
+  static constexpr size_t kSmallUnit = 64;
+#else
+  static constexpr bool kExactReuse = false;
+  static constexpr size_t kSmallUnit = 512;
+#endif
+
+  // GNAS_CUDA_POOL_CHECKS: a released block holds garbage for its next user. Stream-ordered, so
+  // work queued before the release still reads the old contents; errors are left to the next check.
+  void poison(void* p, size_t bytes) noexcept {
+    int current = -1;
+    if (cudaGetDevice(&current) != cudaSuccess || (current != device_ && cudaSetDevice(device_) != cudaSuccess)) {
+      (void)cudaGetLastError();
+      return;
+    }
+    (void)cudaMemsetAsync(p, 0xff, bytes, stream_);
+    if (current != device_) (void)cudaSetDevice(current);
+  }
+
   static size_t round(size_t bytes) {
-    constexpr size_t kSmallUnit = 512, kLarge = size_t(1) << 20, kLargeUnit = size_t(2) << 20;
+    constexpr size_t kLarge = size_t(1) << 20, kLargeUnit = size_t(2) << 20;
     if (bytes == 0) return kSmallUnit;  // alloc(0) still returns a valid (>= 256-byte) block
     if (bytes < kLarge) return (bytes + kSmallUnit - 1) / kSmallUnit * kSmallUnit;
     return (bytes + kLargeUnit - 1) / kLargeUnit * kLargeUnit;
   }
 
   int device_;
+  cudaStream_t stream_ = nullptr;
   std::mutex mu_;
   std::multimap<size_t, void*> free_;      // cached blocks by size
   std::unordered_map<void*, size_t> live_;  // handed-out blocks and their (rounded) sizes
@@ -289,6 +316,7 @@ class CudaBackend final : public Backend {
       check(ae, "cudaDeviceGetAttribute(MultiProcessorCount)");
     }
     stream_ = s;
+    pool_.set_stream(s);
     ctx_.device = device;
     ctx_.stream = s;
     ctx_.math = math;
@@ -376,7 +404,7 @@ class CudaBackend final : public Backend {
     launch_normalize_f32(ctx_, x, src, mean, std, M, C);
   }
 
-  // ---- dense convolution (dense.cu) ----
+  // ---- dense convolution (conv_dense.cu) ----
   void conv_forward(float* y, const float* x, const float* w, const ConvShape& s) override {
     use();
     cuda::conv_forward(ctx_, y, nullptr, nullptr, 0.0f, x, nullptr, w, s);
@@ -461,7 +489,7 @@ class CudaBackend final : public Backend {
     launch_gap_backward(ctx_, dx, dy, N, HW, C);
   }
 
-  // ---- fully connected (dense.cu) ----
+  // ---- fully connected (fully_connected.cu) ----
   void fc_forward(float* y, const float* x, const float* w, const float* b, int N, int C, int K) override {
     use();
     cuda::fc_forward(ctx_, y, x, w, b, N, C, K);

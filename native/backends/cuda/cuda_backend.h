@@ -7,11 +7,16 @@
 //
 // What lives in native/backends/cuda:
 //   cuda_backend.h      this file: factory, device probe, math modes
-//   cuda_common.cuh     CudaError, the check macros, the launch Context (stream, math, scratch)
-//   cuda_backend.cu     the Backend subclass: memory pool, copies, dispatch to the kernels
-//   dense.h / dense.cu  GEMM (FP32 SIMT or TF32/BF16 tensor cores, FP32 accumulation), dense conv
-//                       (1x1 as GEMM, kxk implicit GEMM), fully connected, forward and backward
-//   *.cu                the other kernels (depthwise, batch norm, SE, pooling, softmax, SGD, ...)
+//   cuda_common.cuh     CudaError, the check macros, the launch Context (stream, math, scratch),
+//                       the launch seam launch() and dynamic_smem()
+//   cuda_backend.cu     the Backend subclass: memory pool, copies, dispatch to the launchers
+//   launchers.h         the launcher of every op, declared by the .cu file that implements it
+//   kernel_helpers.cuh  device helpers shared by the kernel files (activations, warp sums, ...)
+//   <op>.cu             one file per op, the stems of backends/cpu/: conv_dense, fully_connected,
+//                       depthwise, batchnorm, squeeze_excite, softmax_xent, pooling, normalize,
+//                       elementwise (fill, add, SGD)
+//   dense_gemm.cuh/.cu  the GEMM drivers conv_dense and fully_connected share, on gemm.cuh: the
+//                       GEMM kernel (FP32 SIMT or TF32/BF16 tensor cores, FP32 accumulation)
 #pragma once
 #include <memory>
 #include <string>

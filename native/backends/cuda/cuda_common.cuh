@@ -1,5 +1,6 @@
-// Shared by every CUDA source of the backend: the error type and check macros, and the launch
-// Context each kernel launcher receives (device, stream, math mode, scratch memory).
+// Shared by every CUDA source of the backend: the error type and check macros, the launch Context
+// each kernel launcher receives (device, stream, math mode, scratch memory), and the two seams
+// between the kernels and the compiler that builds them: launch() and dynamic_smem().
 #pragma once
 #include <cuda_runtime.h>
 
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "backends/cuda/cuda_backend.h"
 #include "core/backend.h"
@@ -65,6 +67,38 @@ class ScratchBuffer {
 };
 
 inline int ceil_div(int64_t a, int64_t b) { return int((a + b - 1) / b); }
+
+// ---- the launch seam ----
+// Every kernel of the backend starts here: launch(kernel, grid, block, smem, stream, args...) is
+// kernel<<<grid, block, smem, stream>>>(args...) under nvcc. A host C++ compiler has no <<<>>>;
+// there the same launch goes through cudaLaunchKernelEx, the runtime's typed launch call, which is
+// what the CUDA emulator (tools/cuda-emu/, the kernels run on the CPU for testing) implements. The
+// launch is checked by GNAS_CUDA_LAUNCHED after it, as before.
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
+#ifdef __CUDACC__
+  kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+#else
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  (void)cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);  // errors: cudaGetLastError
+#endif
+}
+
+// The running block's dynamic shared memory (the smem bytes of its launch), 128-byte aligned.
+#ifdef __CUDACC__
+__device__ __forceinline__ unsigned char* dynamic_smem() {
+  extern __shared__ __align__(128) unsigned char gnas_dynamic_smem[];
+  return gnas_dynamic_smem;
+}
+#else
+// A host compiler has no shared memory: the runtime the kernels are built against (the emulator)
+// defines this.
+unsigned char* dynamic_smem();
+#endif
 
 }  // namespace cuda
 }  // namespace gnas

@@ -22,7 +22,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "backends/cuda/kernels.h"
+#include "backends/cuda/kernel_helpers.cuh"
+#include "backends/cuda/launchers.h"
 
 namespace gnas {
 namespace cuda {
@@ -35,7 +36,7 @@ constexpr int kRowLanes = 8;    // blockDim.y of the dw reduction
 // The input BN + activation, with the activation in branch-free form:
 //   r = min(max(z + sh, lo), hi);  a = hs ? z * r / 6 : r
 // None: (0, -inf, inf, no); ReLU: (0, 0, inf, no); ReLU6: (0, 0, 6, no); HSwish: (3, 0, 6, yes),
-// which gives exactly the values of act_fwd<A> (kernels.h) for every non-NaN z.
+// which gives exactly the values of act_fwd<A> (kernel_helpers.cuh) for every non-NaN z.
 struct BnIn {
   const float* mean;
   const float* invstd;
@@ -404,9 +405,9 @@ void fwd_ks(Context& ctx, float* y, const float* x, const float* w, const BnIn& 
   const int QB = ceil_div(s.Q, kQT);
   const int rows = s.N * s.P;
   const dim3 grid(unsigned(ceil_div(int64_t(QB) * CV, kDwThreads)), grid_rows(rows));
-#define GNAS_DW_FWD(V, B)                                                                                       \
-  dw_fwd_kernel<K, S, V, B><<<grid, kDwThreads, 0, ctx.stream>>>(y, x, w, bn, rows, s.H, s.W, s.C, s.P, s.Q, s.pad, \
-                                                                  CV, QB)
+#define GNAS_DW_FWD(V, B)                                                                                   \
+  launch(dw_fwd_kernel<K, S, V, B>, grid, kDwThreads, 0, ctx.stream, y, x, w, bn, rows, s.H, s.W, s.C, s.P, s.Q, \
+         s.pad, CV, QB)
   if (vec) {
     if (has_bn) GNAS_DW_FWD(4, true); else GNAS_DW_FWD(4, false);
   } else {
@@ -422,9 +423,9 @@ void dx_ks(Context& ctx, float* dx, const float* dy, const float* w, const ConvS
   const int rows = s.N * s.H;
   const dim3 grid(unsigned(ceil_div(int64_t(s.W) * CV, kDwThreads)), grid_rows(rows));
   if (vec)
-    dw_dx_kernel<K, S, 4><<<grid, kDwThreads, 0, ctx.stream>>>(dx, dy, w, rows, s.H, s.W, s.C, s.P, s.Q, s.pad, CV);
+    launch(dw_dx_kernel<K, S, 4>, grid, kDwThreads, 0, ctx.stream, dx, dy, w, rows, s.H, s.W, s.C, s.P, s.Q, s.pad, CV);
   else
-    dw_dx_kernel<K, S, 1><<<grid, kDwThreads, 0, ctx.stream>>>(dx, dy, w, rows, s.H, s.W, s.C, s.P, s.Q, s.pad, CV);
+    launch(dw_dx_kernel<K, S, 1>, grid, kDwThreads, 0, ctx.stream, dx, dy, w, rows, s.H, s.W, s.C, s.P, s.Q, s.pad, CV);
   GNAS_CUDA_LAUNCHED("dw_dx_kernel");
 }
 
@@ -464,7 +465,7 @@ DwPlan plan_dw(const Context& ctx, int64_t Mpix, int C, int P, int Q) {
 template <int K, int S>
 void dw_partial_ks(Context& ctx, double* part, const float* dy, const float* x, const ConvShape& s, int64_t Mpix,
                    const DwPlan& d) {
-  dw_dw_partial_kernel<K, S><<<dim3(unsigned(d.tiles), unsigned(d.chunks)), dim3(32, kRowLanes), 0, ctx.stream>>>(
+  launch(dw_dw_partial_kernel<K, S>, dim3(unsigned(d.tiles), unsigned(d.chunks)), dim3(32, kRowLanes), 0, ctx.stream,
       part, dy, x, Mpix, s.H, s.W, s.C, s.P, s.Q, s.pad, d.cw, d.g, d.pix_per_chunk, d.step);
   GNAS_CUDA_LAUNCHED("dw_dw_partial_kernel");
 }
@@ -495,11 +496,11 @@ void launch_dwconv_forward(Context& ctx, float* y, const float* x, const BnAct* 
   if (done) return;
   const int blocks = flat_blocks(ctx, s.out_size());
   if (has_bn)
-    dw_fwd_generic_kernel<true><<<blocks, kThreads, 0, ctx.stream>>>(y, x, w, bn, s.N, s.H, s.W, s.C, s.P, s.Q, s.k,
-                                                                     s.stride, s.pad);
+    launch(dw_fwd_generic_kernel<true>, blocks, kThreads, 0, ctx.stream, y, x, w, bn, s.N, s.H, s.W, s.C, s.P, s.Q, s.k,
+        s.stride, s.pad);
   else
-    dw_fwd_generic_kernel<false><<<blocks, kThreads, 0, ctx.stream>>>(y, x, w, bn, s.N, s.H, s.W, s.C, s.P, s.Q, s.k,
-                                                                      s.stride, s.pad);
+    launch(dw_fwd_generic_kernel<false>, blocks, kThreads, 0, ctx.stream, y, x, w, bn, s.N, s.H, s.W, s.C, s.P, s.Q,
+        s.k, s.stride, s.pad);
   GNAS_CUDA_LAUNCHED("dw_fwd_generic_kernel");
 }
 
@@ -520,8 +521,8 @@ void launch_dwconv_backward(Context& ctx, float* dx, float* dw, const float* dy,
     const bool vec = s.C % 4 == 0 && aligned16(dx) && aligned16(dy) && aligned16(w);
     const bool done = GNAS_DW_KS_DISPATCH(dx_ks, ctx, dx, dy, w, s, vec);
     if (!done) {
-      dw_dx_generic_kernel<<<flat_blocks(ctx, s.in_size()), kThreads, 0, ctx.stream>>>(
-          dx, dy, w, s.N, s.H, s.W, s.C, s.P, s.Q, s.k, s.stride, s.pad);
+      launch(dw_dx_generic_kernel, flat_blocks(ctx, s.in_size()), kThreads, 0, ctx.stream, dx, dy, w, s.N, s.H, s.W,
+          s.C, s.P, s.Q, s.k, s.stride, s.pad);
       GNAS_CUDA_LAUNCHED("dw_dx_generic_kernel");
     }
   }
@@ -532,12 +533,12 @@ void launch_dwconv_backward(Context& ctx, float* dx, float* dw, const float* dy,
   const bool done = GNAS_DW_KS_DISPATCH(dw_partial_ks, ctx, part.as_double(), dy, x, s, Mpix, d);
   if (!done) {
     if (KK > 65535) throw std::invalid_argument("dwconv: kernel too large for the CUDA kernels");
-    dw_dw_partial_generic_kernel<<<dim3(unsigned(d.tiles), unsigned(d.chunks), unsigned(KK)), dim3(32, kRowLanes), 0,
-                                   ctx.stream>>>(part.as_double(), dy, x, Mpix, s.H, s.W, s.C, s.P, s.Q, s.k,
-                                                 s.stride, s.pad, d.cw, d.g, d.pix_per_chunk, d.step);
+    launch(dw_dw_partial_generic_kernel, dim3(unsigned(d.tiles), unsigned(d.chunks), unsigned(KK)), dim3(32, kRowLanes),
+        0, ctx.stream, part.as_double(), dy, x, Mpix, s.H, s.W, s.C, s.P, s.Q, s.k, s.stride, s.pad, d.cw, d.g,
+        d.pix_per_chunk, d.step);
     GNAS_CUDA_LAUNCHED("dw_dw_partial_generic_kernel");
   }
-  dw_dw_finalize_kernel<<<ceil_div(nw, kThreads), kThreads, 0, ctx.stream>>>(dw, part.as_double(), d.chunks, nw);
+  launch(dw_dw_finalize_kernel, ceil_div(nw, kThreads), kThreads, 0, ctx.stream, dw, part.as_double(), d.chunks, nw);
   GNAS_CUDA_LAUNCHED("dw_dw_finalize_kernel");
 }
 

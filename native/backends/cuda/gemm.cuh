@@ -1,9 +1,9 @@
-// The GEMM core of the dense convolutions and the fully connected layer (included by dense.cu
-// only). One kernel template computes
+// The GEMM core of the dense convolutions and the fully connected layer (included by
+// dense_gemm.cuh only). One kernel template computes
 //
 //   C[m][n] = sum_r A(m, r) * B(r, n),   m < M, n < N, r in one reduction chunk,
 //
-// for every layout dense.cu needs. Each operand is a logical row-major matrix X[rows][cols] whose
+// for every layout the dense ops need. Each operand is a logical row-major matrix X[rows][cols] whose
 // rows are contiguous in memory (an Operand): either a plain matrix (kDirect, row stride ld) or
 // the implicit im2col matrix of an NHWC conv input (kConv: row = output pixel (n, p, q), col =
 // (i, j, c) tap and channel, zero outside the image), optionally with a per-channel affine +
@@ -30,8 +30,9 @@
 // conv for its input gradient), an optional bias, and optional per-column partial statistics of
 // the tile (sum y and sum y^2 over its rows, float over at most 64 rows, then double) written to
 // psum/psq[blockIdx.x][N] for a fixed-order final reduction. A split reduction (blockIdx.z = chunk
-// of `chunk` reduction indices) writes its own partial C at out + z * split_stride; dense.cu sums
-// the partials in a fixed order. Nothing here uses atomics, so results are bit-identical run to run.
+// of `chunk` reduction indices) writes its own partial C at out + z * split_stride; dense_gemm.cu
+// sums the partials in a fixed order. Nothing here uses atomics, so results are bit-identical run
+// to run.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -45,18 +46,6 @@
 namespace gnas {
 namespace cuda {
 namespace gemm {
-
-#ifdef GNAS_CUDA_EMU
-// Host emulation for testing without a GPU: the test harness provides dyn_smem() and GNAS_LAUNCH.
-#include "gnas_emu_hooks.h"
-#else
-// The dynamic shared memory of the running kernel (one name for every kernel of this file).
-__device__ __forceinline__ unsigned char* dyn_smem() {
-  extern __shared__ __align__(128) unsigned char gnas_dense_smem[];
-  return gnas_dense_smem;
-}
-#define GNAS_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
-#endif
 
 // ---- activations (float; same conventions as reference_ops.h act_apply) ----
 __device__ __forceinline__ float act_apply(float z, int act) {
@@ -399,7 +388,7 @@ __global__ void __launch_bounds__(Cfg::NT, 2) gemm_kernel(const GemmArgs g) {
   constexpr int A_BYTES = round128(BK * LDA * int(sizeof(T)));
   constexpr int B_BYTES = round128(BK * LDB * int(sizeof(T)));
 
-  unsigned char* smem = dyn_smem();
+  unsigned char* smem = dynamic_smem();
   T* const As0 = reinterpret_cast<T*>(smem);
   T* const As1 = reinterpret_cast<T*>(smem + A_BYTES);
   T* const Bs0 = reinterpret_cast<T*>(smem + 2 * A_BYTES);

@@ -26,16 +26,13 @@ inline std::recursive_mutex g_mu;  // one launch / API call at a time (the state
 
 // what is running (for fault messages)
 struct Where {
-  const char* kernel = nullptr;
-  const char* file = nullptr;
-  int line = 0;
+  const char* kernel = nullptr;  // the kernel's name (kernel_name in emu_launch.h)
 };
 inline Where g_where;
 inline uint3 g_tid, g_bid;
 inline dim3 g_bdim, g_gdim;
 inline unsigned char* g_smem = nullptr;
 inline size_t g_smem_bytes = 0;
-inline long g_block_serial = 0;  // increments per block (shared memory poisoning)
 inline bool g_in_kernel = false;
 
 inline void report(bool error, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -47,8 +44,7 @@ inline void report(bool error, const char* fmt, ...) {
   va_end(ap);
   (error ? g_errors : g_warnings)++;
   if (g_where.kernel)
-    fprintf(stderr, "EMU %s: %s [kernel %s at %s:%d]\n", error ? "ERROR" : "WARNING", buf, g_where.kernel,
-            g_where.file, g_where.line);
+    fprintf(stderr, "EMU %s: %s [kernel %s]\n", error ? "ERROR" : "WARNING", buf, g_where.kernel);
   else
     fprintf(stderr, "EMU %s: %s\n", error ? "ERROR" : "WARNING", buf);
   fflush(stderr);
@@ -60,9 +56,9 @@ inline void report(bool error, const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "EMU FATAL: %s [kernel %s at %s:%d, block (%u,%u,%u) thread (%u,%u,%u) of (%u,%u,%u)]\n", buf,
-          g_where.kernel ? g_where.kernel : "-", g_where.file ? g_where.file : "-", g_where.line, g_bid.x, g_bid.y,
-          g_bid.z, g_tid.x, g_tid.y, g_tid.z, g_bdim.x, g_bdim.y, g_bdim.z);
+  fprintf(stderr, "EMU FATAL: %s [kernel %s, block (%u,%u,%u) thread (%u,%u,%u) of (%u,%u,%u)]\n", buf,
+          g_where.kernel ? g_where.kernel : "-", g_bid.x, g_bid.y, g_bid.z, g_tid.x, g_tid.y, g_tid.z, g_bdim.x,
+          g_bdim.y, g_bdim.z);
   fflush(stderr);
   abort();
 }

@@ -1,5 +1,11 @@
 // The CUDA qualifiers and types as host C++, for the emulator (cuda_runtime.h): kernels compile
-// as plain functions, the qualifiers vanish, __shared__ becomes static (prep.py poisons it).
+// as plain functions and the qualifiers vanish. __shared__ becomes a static variable in the
+// section emu_shared, which the launch poisons (0xFF, NaN) before every block, so a read of shared
+// memory no thread of the block wrote shows as NaN. __launch_bounds__ vanishes: the emulator does
+// not check it (a GPU fails such a launch, and GNAS_CUDA_LAUNCHED reports it there).
+// __CUDACC__ stays undefined: the backend's launch() and dynamic_smem() (cuda_common.cuh) take
+// their host branches, cudaLaunchKernelEx (emu_launch.h) and gnas::cuda::dynamic_smem
+// (dynamic_smem.cpp).
 #pragma once
 #include <cstddef>
 
@@ -8,12 +14,9 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
+#define __shared__ static __attribute__((section("emu_shared")))
 #define __align__(n) alignas(n)
 #define __CUDA_ARCH_EMU__ 1
-#ifndef __CUDACC__
-#define __CUDACC__ 1  // as nvcc defines it for the host pass of a .cu file (kernels.h device helpers)
-#endif
 
 // ---------------- types ----------------
 enum cudaError {
@@ -61,6 +64,18 @@ struct alignas(16) int4 { int x, y, z, w; };
 inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
 inline float2 make_float2(float a, float b) { return float2{a, b}; }
 inline double2 make_double2(double a, double b) { return double2{a, b}; }
+
+// cudaLaunchKernelEx's configuration (the fields of the CUDA 12 struct; attributes are not
+// supported and must be 0).
+struct cudaLaunchAttribute;
+struct cudaLaunchConfig_t {
+  dim3 gridDim;
+  dim3 blockDim;
+  size_t dynamicSmemBytes;
+  cudaStream_t stream;
+  cudaLaunchAttribute* attrs;
+  unsigned int numAttrs;
+};
 
 struct cudaDeviceProp {
   char name[256];

@@ -1,4 +1,4 @@
-// Squeeze-excite (forward / backward) and softmax cross-entropy.
+// Squeeze-excite, forward and backward.
 //
 // SE works per image on small vectors (N <= 256, C <= ~1200, R <= ~300), so its kernels are simple:
 // the pooling sums are the shared per-image column sums (launch_image_colsum, elementwise.cu), the
@@ -7,29 +7,14 @@
 // with one thread per weight looping over n in order. Every sum is in double and in a fixed order,
 // so the results are deterministic. The two passes over the big tensor (y = x * gate, and
 // dx = dy * gate + dpool) are flat per-image kernels, float4 when possible.
-//
-// Softmax cross-entropy: one warp per row (K up to 1000 or more), max-subtracted, double sums.
 #include <cmath>
-#include <climits>
 
-#include "backends/cuda/kernels.h"
+#include "backends/cuda/kernel_helpers.cuh"
+#include "backends/cuda/launchers.h"
 
 namespace gnas {
 namespace cuda {
 namespace {
-
-constexpr int kWarpsPerBlock = kThreads / 32;
-
-// Sum over the warp; the result is valid in lane 0 only (fixed tree, deterministic).
-__device__ __forceinline__ double warp_sum_lane0(double v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-  return v;
-}
-// Sum over the warp, the same value in every lane (lane 0's, broadcast).
-__device__ __forceinline__ double warp_sum_all(double v) {
-  return __shfl_sync(0xffffffffu, warp_sum_lane0(v), 0);
-}
 
 // hidden[n][r] = relu(b1[r] + sum_c w1[r][c] pooled[n][c]); one warp per (n, r).
 __global__ void se_fc1_kernel(float* __restrict__ hidden, const float* __restrict__ pooled, const float* __restrict__ w1,
@@ -146,58 +131,6 @@ __global__ void outer_sum_kernel(float* __restrict__ out, float* __restrict__ bi
   }
 }
 
-// ---- softmax cross-entropy: one warp per row ----
-__global__ void softmax_xent_kernel(float* __restrict__ loss, uint8_t* __restrict__ correct,
-                                    float* __restrict__ dlogits, const float* __restrict__ logits,
-                                    const int32_t* __restrict__ labels, double sm, int N, int K) {
-  const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  const int lane = threadIdx.x & 31;
-  if (row >= N) return;  // whole warp leaves together
-  const float* z = logits + row * K;
-  // argmax, first index of the maximum: per lane over k = lane, lane + 32, ... (increasing, strict >),
-  // then a tree where the larger value wins and equal values keep the lower index
-  float bv = 0.f;
-  int bi = INT_MAX;  // INT_MAX: this lane has no element
-  for (int k = lane; k < K; k += 32) {
-    const float v = z[k];
-    if (bi == INT_MAX || v > bv) {
-      bv = v;
-      bi = k;
-    }
-  }
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) {
-    const float ov = __shfl_down_sync(0xffffffffu, bv, off);
-    const int oi = __shfl_down_sync(0xffffffffu, bi, off);
-    if (oi != INT_MAX && (bi == INT_MAX || ov > bv || (ov == bv && oi < bi))) {
-      bv = ov;
-      bi = oi;
-    }
-  }
-  bi = __shfl_sync(0xffffffffu, bi, 0);
-  const int best = bi == INT_MAX ? 0 : bi;  // K >= 1 guarantees a valid index
-  const double zmax = double(z[best]);
-  double s = 0;
-  for (int k = lane; k < K; k += 32) s += exp(double(z[k]) - zmax);
-  s = warp_sum_all(s);
-  const double lse = zmax + log(s);
-  const int label = labels[row];
-  const double off_t = sm / double(K);
-  double l = 0;
-  for (int k = lane; k < K; k += 32) {
-    const double target = (k == label ? 1.0 - sm : 0.0) + off_t;
-    const double zk = double(z[k]);
-    l += target * (lse - zk);
-    if (dlogits) dlogits[row * K + k] = float((exp(zk - lse) - target) / double(N));
-  }
-  l = warp_sum_lane0(l);
-  if (lane == 0) {
-    loss[row] = float(l);
-    correct[row] = uint8_t(best == label ? 1 : 0);
-  }
-}
-
-unsigned warp_blocks(int64_t items) { return unsigned((items + kWarpsPerBlock - 1) / kWarpsPerBlock); }
 unsigned thread_blocks(int64_t items) { return unsigned((items + kThreads - 1) / kThreads); }
 
 void launch_scale(Context& ctx, float* out, const float* a, const float* gate, const float* add, int N, int HW,
@@ -211,11 +144,11 @@ void launch_scale(Context& ctx, float* out, const float* a, const float* gate, c
   if (int64_t(bx) * by > cap) bx = int(cap / by > 1 ? cap / by : 1);
   const dim3 grid(static_cast<unsigned>(bx), static_cast<unsigned>(by));
   if (vec) {
-    if (add) se_scale_kernel<true, true><<<grid, kThreads, 0, ctx.stream>>>(out, a, gate, add, N, HW, C, CV);
-    else se_scale_kernel<true, false><<<grid, kThreads, 0, ctx.stream>>>(out, a, gate, add, N, HW, C, CV);
+    if (add) launch(se_scale_kernel<true, true>, grid, kThreads, 0, ctx.stream, out, a, gate, add, N, HW, C, CV);
+    else launch(se_scale_kernel<true, false>, grid, kThreads, 0, ctx.stream, out, a, gate, add, N, HW, C, CV);
   } else {
-    if (add) se_scale_kernel<false, true><<<grid, kThreads, 0, ctx.stream>>>(out, a, gate, add, N, HW, C, CV);
-    else se_scale_kernel<false, false><<<grid, kThreads, 0, ctx.stream>>>(out, a, gate, add, N, HW, C, CV);
+    if (add) launch(se_scale_kernel<false, true>, grid, kThreads, 0, ctx.stream, out, a, gate, add, N, HW, C, CV);
+    else launch(se_scale_kernel<false, false>, grid, kThreads, 0, ctx.stream, out, a, gate, add, N, HW, C, CV);
   }
   GNAS_CUDA_LAUNCHED("se_scale_kernel");
 }
@@ -227,11 +160,11 @@ void launch_se_forward(Context& ctx, float* y, float* pooled, float* hidden, flo
   if (s.N <= 0 || s.C <= 0 || s.HW <= 0) return;
   launch_image_colsum(ctx, pooled, nullptr, x, nullptr, nullptr, s.N, s.HW, s.C);
   if (s.R > 0) {
-    se_fc1_kernel<<<warp_blocks(int64_t(s.N) * s.R), kThreads, 0, ctx.stream>>>(hidden, pooled, w1, b1, s.N, s.C,
-                                                                                 s.R);
+    launch(se_fc1_kernel, warp_blocks(int64_t(s.N) * s.R), kThreads, 0, ctx.stream, hidden, pooled, w1, b1, s.N, s.C,
+        s.R);
     GNAS_CUDA_LAUNCHED("se_fc1_kernel");
   }
-  se_fc2_kernel<<<warp_blocks(int64_t(s.N) * s.C), kThreads, 0, ctx.stream>>>(gate, hidden, w2, b2, s.N, s.C, s.R);
+  launch(se_fc2_kernel, warp_blocks(int64_t(s.N) * s.C), kThreads, 0, ctx.stream, gate, hidden, w2, b2, s.N, s.C, s.R);
   GNAS_CUDA_LAUNCHED("se_fc2_kernel");
   launch_scale(ctx, y, x, gate, nullptr, s.N, s.HW, s.C);
 }
@@ -254,38 +187,30 @@ void launch_se_backward(Context& ctx, float* dx, float* dw1, float* db1, float* 
   // dlogit[n][c] = (sum_i dy x) gate (1 - gate)
   launch_image_colsum(ctx, nullptr, dlogit.as_double(), dy, x, gate, s.N, s.HW, s.C);
   if (s.R > 0) {
-    se_dpre_kernel<<<thread_blocks(NR), kThreads, 0, ctx.stream>>>(dpre.as_double(), dlogit.as_double(), hidden, w2,
-                                                                   s.N, s.C, s.R);
+    launch(se_dpre_kernel, thread_blocks(NR), kThreads, 0, ctx.stream, dpre.as_double(), dlogit.as_double(), hidden, w2,
+        s.N, s.C, s.R);
     GNAS_CUDA_LAUNCHED("se_dpre_kernel");
   }
   // dw2[c][r] = sum_n dlogit[n][c] hidden[n][r], db2[c] = sum_n dlogit[n][c]
-  outer_sum_kernel<<<thread_blocks(int64_t(s.C) * (s.R + 1)), kThreads, 0, ctx.stream>>>(
-      dw2, db2, dlogit.as_double(), hidden, s.N, s.C, s.R);
+  launch(outer_sum_kernel, thread_blocks(int64_t(s.C) * (s.R + 1)), kThreads, 0, ctx.stream, dw2, db2,
+      dlogit.as_double(), hidden, s.N, s.C, s.R);
   GNAS_CUDA_LAUNCHED("outer_sum_kernel<dw2>");
   if (s.R > 0) {
     // dw1[r][c] = sum_n dpre[n][r] pooled[n][c], db1[r] = sum_n dpre[n][r]
-    outer_sum_kernel<<<thread_blocks(int64_t(s.R) * (s.C + 1)), kThreads, 0, ctx.stream>>>(
-        dw1, db1, dpre.as_double(), pooled, s.N, s.R, s.C);
+    launch(outer_sum_kernel, thread_blocks(int64_t(s.R) * (s.C + 1)), kThreads, 0, ctx.stream, dw1, db1,
+        dpre.as_double(), pooled, s.N, s.R, s.C);
     GNAS_CUDA_LAUNCHED("outer_sum_kernel<dw1>");
   }
   if (!dx) return;
   ScratchBuffer dpool(ctx, NC);
   if (s.R > 0) {
-    se_dpool_kernel<<<thread_blocks(NC), kThreads, 0, ctx.stream>>>(dpool.data(), dpre.as_double(), w1, s.N, s.C, s.R,
-                                                                    s.HW);
+    launch(se_dpool_kernel, thread_blocks(NC), kThreads, 0, ctx.stream, dpool.data(), dpre.as_double(), w1, s.N, s.C,
+        s.R, s.HW);
     GNAS_CUDA_LAUNCHED("se_dpool_kernel");
   } else {
     launch_fill(ctx, dpool.data(), 0.f, NC);
   }
   launch_scale(ctx, dx, dy, gate, dpool.data(), s.N, s.HW, s.C);
-}
-
-void launch_softmax_xent(Context& ctx, float* loss, uint8_t* correct, float* dlogits, const float* logits,
-                         const int32_t* labels, float smoothing, int N, int K) {
-  if (N <= 0 || K <= 0) return;
-  softmax_xent_kernel<<<warp_blocks(N), kThreads, 0, ctx.stream>>>(loss, correct, dlogits, logits, labels,
-                                                                   double(smoothing), N, K);
-  GNAS_CUDA_LAUNCHED("softmax_xent_kernel");
 }
 
 }  // namespace cuda

@@ -1,12 +1,14 @@
 // Host emulation of the CUDA runtime + device model, for running the greedynas CUDA backend on a
-// CPU (no GPU). Blocks run one after another; the threads of a block are fibers (own x86-64 context switch), switched
-// at __syncthreads, warp shuffles and __syncwarp. Device memory is mmap'd with guard pages.
+// CPU (no GPU). Blocks run one after another; the threads of a block are fibers (own x86-64 context
+// switch), switched at __syncthreads, warp shuffles and __syncwarp. Device memory is mmap'd with
+// guard pages. The backend's sources compile unchanged as C++ against these headers (CMake option
+// GNAS_CUDA_EMU, which also turns on the backend's pool checks, GNAS_CUDA_POOL_CHECKS).
 //
 // What it checks (prints "EMU ERROR ..." / "EMU WARNING ..." on stderr and counts them):
 //   launch configuration: block dims (x,y <= 1024, z <= 64, x*y*z <= 1024), grid dims (x <= 2^31-1,
 //     y,z <= 65535, none 0), dynamic smem > 48 KiB without cudaFuncSetAttribute opt-in, > 227 KiB,
-//     __launch_bounds__ exceeded (injected by prep.py), stream handle validity, use of the legacy
-//     default stream (0) while a non-blocking stream exists (no ordering with it on a GPU)
+//     stream handle validity, use of the legacy default stream (0) while a non-blocking stream
+//     exists (no ordering with it on a GPU)
 //     -> the launch fails with cudaErrorInvalidConfiguration etc. (cudaGetLastError), like a GPU
 //   pointer kernel arguments that are not inside a live device allocation (host or freed memory)
 //   warp shuffles / __syncwarp: full mask only, full warps only (blockDim multiple of 32 at the
@@ -15,7 +17,7 @@
 //   device memory: poisoned with 0xFF (NaN) at cudaMalloc, guard pages after (and before) each
 //     block (out-of-bounds -> SIGSEGV with the kernel, block and thread printed), freed blocks
 //     stay PROT_NONE (use after free -> SIGSEGV); memcpy/memset ranges and directions checked
-//   shared memory: dynamic and static (__shared__ -> static + prep.py's shared_init) poisoned with
+//   shared memory: dynamic and static (__shared__ -> a static in section emu_shared) poisoned with
 //     0xFF at the start of every block
 // Environment: EMU_SMS (multiProcessorCount, default 132), EMU_ORDER=reverse (run the threads of a
 //   block in reverse order between barriers, to expose races), EMU_STATS=1 (per-kernel counts).
@@ -236,11 +238,3 @@ cudaError_t cudaFuncSetAttribute(T* f, cudaFuncAttribute a, int v) {
   }
   return cudaSuccess;
 }
-namespace emu {
-// Called by the patched pool (prep.py) when a block goes back to the free list: its contents are
-// undefined for the next user.
-inline void poison(void* p, size_t n) {
-  std::lock_guard<std::recursive_mutex> lock(g_mu);
-  if (find_alloc(p, n)) memset(p, 0xff, n);
-}
-}  // namespace emu

@@ -5,10 +5,12 @@
 
 #include "emu_threads.h"
 
-#define threadIdx (::emu::g_tid)
-#define blockIdx (::emu::g_bid)
-#define blockDim (::emu::g_bdim)
-#define gridDim (::emu::g_gdim)
+// Read-only names of the running thread's indices (references, not macros: cudaLaunchConfig_t
+// has fields named gridDim and blockDim).
+inline constexpr const uint3& threadIdx = ::emu::g_tid;
+inline constexpr const uint3& blockIdx = ::emu::g_bid;
+inline constexpr const dim3& blockDim = ::emu::g_bdim;
+inline constexpr const dim3& gridDim = ::emu::g_gdim;
 constexpr int warpSize = 32;
 inline void __syncthreads() { ::emu::syncthreads(); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
