@@ -7,7 +7,6 @@ import { ConfigError } from '../pipeline/config.js';
 import { formatProfile, profile } from '../profile/latency.js';
 import { invokedName } from './help.js';
 
-/** `profile MODEL.onnx [--batch N] [--runs N] [--provider cpu|cuda] [--json FILE]` */
 export async function profileCommand(args: string[], options: Record<string, string>, log: (l: string) => void): Promise<void> {
   const model = args[0];
   if (!model) throw new ConfigError(`give the model file, e.g. \`${invokedName()} profile runs/latest/retrained-<key>.onnx\``);
