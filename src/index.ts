@@ -6,7 +6,7 @@
 // Loading this module loads no native code: the engine's addon is loaded by the first
 // Supernet.create() / probeBackends() call, and the optional onnxruntime-node only by the parity
 // check and profiling (src/util/onnxruntime.ts), so `import 'greedynas'` works where it is absent.
-// Modules that are internal to the CLI pipeline (src/train/, src/cli/) are not exported.
+// Modules that are internal to the CLI pipeline (src/pipeline/, src/train/, src/cli/) are not exported.
 
 // ---- engine ----------------------------------------------------------------------------------
 export { Supernet, EngineError, probeBackends } from './native/engine.js';

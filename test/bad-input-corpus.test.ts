@@ -34,14 +34,15 @@ import { loadSpace, SpaceLoadError } from '../src/space/presets.js';
 import { resolveSpace, SpaceError } from '../src/space/resolve.js';
 import { parseArchKey, type SpaceFile } from '../src/space/types.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { MINI_SPACE_FILE, miniSpace as miniSpaceOf } from './helpers/spaces.js';
 import { snapshot } from './helpers/tree.js';
 
 const root = packageRoot();
 const d = mkdtempSync(join(tmpdir(), 'gnas-corpus-'));
 const at = (...p: string[]) => join(d, ...p);
 const spaceFile = at('mini.json');
-copyFileSync(join(root, 'test', 'fixtures', 'mini-space.json'), spaceFile);
-const miniSpace = JSON.parse(readFileSync(spaceFile, 'utf8')) as SpaceFile;
+copyFileSync(MINI_SPACE_FILE, spaceFile);
+const miniSpace = miniSpaceOf();
 /** The good run every row must leave alone: greedy, 2 epochs of 11 iterations, with a pool. */
 const run = at('run');
 /** A copy of it whose checkpoints are broken (rows that load them). */

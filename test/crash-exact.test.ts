@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { packageRoot } from '../src/util/package-root.js';
+import { MINI_SPACE_FILE } from './helpers/spaces.js';
 
 const runJs = join(packageRoot(), 'dist', 'run.js');
 
 /** A small space on 28x28x1 inputs (the one of test/pipeline.test.ts): a whole run is ~2 s of training on one thread. */
-const spaceFile = join(packageRoot(), 'test', 'fixtures', 'mini-space.json');
+const spaceFile = MINI_SPACE_FILE;
 
 const seed = process.env.GNAS_CRASH_SEED !== undefined ? Number(process.env.GNAS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const repro = `(kill points from seed ${seed}: rerun with GNAS_CRASH_SEED=${seed})`;

@@ -14,18 +14,9 @@ import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
 import type { SpaceFile } from '../src/space/types.js';
+import { tinySpace } from './helpers/spaces.js';
 
-const tiny: SpaceFile = {
-  name: 'tiny',
-  input: { height: 8, width: 8, channels: 2 },
-  classes: 5,
-  activation: 'relu6',
-  stem: { width: 8, stride: 1 },
-  fixedBlocks: [],
-  stages: [{ width: 8, layers: 2, stride: 1 }],
-  ops: ['k3e3', 'k5e6_se', 'id'],
-  head: { width: 16 },
-};
+const tiny: SpaceFile = tinySpace();
 
 function batch(n: number, seed: number): { images: Uint8Array; labels: Int32Array } {
   let s = seed * 2654435761 + 1;

@@ -12,23 +12,19 @@ import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
 import type { SpaceFile } from '../src/space/types.js';
+import { tinySpace } from './helpers/spaces.js';
 
 /** A tiny space that still holds every op kind: MBConv k3/k5/k7, e1/e3/e6, SE, skip identity,
  *  identity at a reduction layer (strided 1x1 conv), hswish. */
-const tiny: SpaceFile = {
-  name: 'tiny',
-  input: { height: 8, width: 8, channels: 2 },
-  classes: 5,
+const tiny: SpaceFile = tinySpace({
   activation: 'hswish',
-  stem: { width: 8, stride: 1 },
   fixedBlocks: [{ kernel: 3, expansion: 1, width: 8, stride: 1 }],
   stages: [
     { width: 8, layers: 2, stride: 1 },
     { width: 12, layers: 2, stride: 2 },
   ],
   ops: ['k3e3', 'k5e6_se', 'k7e3', 'id'],
-  head: { width: 16 },
-};
+});
 
 function batch(n: number, seed: number, space = tiny): { images: Uint8Array; labels: Int32Array } {
   let s = seed * 2654435761 + 1;

@@ -7,24 +7,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { DEFAULTS, checkConfig, type RunConfig } from '../src/train/config.js';
-import { prepare } from '../src/train/prepare.js';
-import { trainSupernet } from '../src/train/train-supernet.js';
+import { DEFAULTS, checkConfig, type RunConfig } from '../src/pipeline/config.js';
+import { prepare } from '../src/pipeline/prepare.js';
+import { trainSupernet } from '../src/pipeline/train-supernet.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { miniSpace } from './helpers/spaces.js';
 
 const root = packageRoot();
 const runJs = join(root, 'dist', 'run.js');
-
-/** A small space on 28x28x1 inputs so that CPU tests stay fast (shared with test/crash-exact.test.ts). */
-const miniSpace = JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'mini-space.json'), 'utf8')) as Record<string, unknown>;
 
 function tmp(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** A run of the mini space (test/helpers/spaces.ts) on the shipped data, one epoch: CPU tests stay fast. */
 function miniConfig(dir: string, extra: Partial<RunConfig> = {}): RunConfig {
   const spaceFile = join(dir, 'mini.json');
-  if (!existsSync(spaceFile)) writeFileSync(spaceFile, JSON.stringify(miniSpace));
+  if (!existsSync(spaceFile)) writeFileSync(spaceFile, JSON.stringify(miniSpace()));
   return checkConfig({ ...DEFAULTS, space: spaceFile, data: 'fmnist-mini', out: join(dir, 'run'), batch: 64, epochs: 1, valImages: 100, checkpointEvery: 5, threads: 2, ...extra });
 }
 
@@ -92,7 +91,7 @@ describe('CLI', () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /no-such-space/);
     const bad = join(d, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ ...miniSpace, stages: [{ width: 8, layers: 2, stride: 3 }] }));
+    writeFileSync(bad, JSON.stringify(miniSpace({ stages: [{ width: 8, layers: 2, stride: 3 }] })));
     r = run('describe', '--space', bad);
     assert.match(r.stderr, /space.stages\[0\].stride: expected 1 or 2, got 3/);
     writeFileSync(bad, '{"name": "x",, }');

@@ -12,9 +12,9 @@ import { describe, it } from 'node:test';
 import { kendallTau, spearman } from '../src/analysis/rank-stats.js';
 import { costTable } from '../src/space/cost.js';
 import { loadSpace } from '../src/space/presets.js';
-import { allPaths, samplePaths } from '../src/train/path-sets.js';
-import { DEFAULTS, poolCapacityFor, scoringImagesFor } from '../src/train/config.js';
-import { partitionHeldOut, perClassSubset } from '../src/train/prepare.js';
+import { allPaths, samplePaths } from '../src/pipeline/path-sets.js';
+import { DEFAULTS, poolCapacityFor, scoringImagesFor } from '../src/pipeline/config.js';
+import { partitionHeldOut, perClassSubset } from '../src/pipeline/prepare.js';
 import type { Dataset } from '../src/data/index.js';
 import { packageRoot } from '../src/util/package-root.js';
 

@@ -1,7 +1,7 @@
 // Outputs people can read (issue 11): arch.json and the per-layer op table (src/space/arch-file.ts),
-// metrics.csv and retrain-metrics.csv (src/train/metrics-csv.ts), provenance in config.json and
+// metrics.csv and retrain-metrics.csv (src/pipeline/metrics-csv.ts), provenance in config.json and
 // results.json (src/util/provenance.ts), ONNX files named by the weights they hold with the real op
-// names in their metadata (src/cli/export-stage.ts). The units are checked directly; then a tiny
+// names in their metadata (src/pipeline/export.ts). The units are checked directly; then a tiny
 // run on the shipped data (180 training images, one thread) goes through train-supernet, search,
 // retrain --arch arch.json and export --arch arch.json as a user runs them, and an in-process
 // retrain + export checks the retrained model's name and metadata (what `run` writes).
@@ -13,16 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
-import { exportStage } from '../src/cli/export-stage.js';
+import { exportStage } from '../src/pipeline/export.js';
 import { modelMetadata, parseModel } from '../src/export/onnx.js';
 import { archFile, archFileText, archFromArgument, ArchFileError, archOps, describeArch, formatArch, parseArchFile, readArchFile } from '../src/space/arch-file.js';
 import { costTable } from '../src/space/cost.js';
 import { loadSpace } from '../src/space/presets.js';
-import { checkConfig, DEFAULTS } from '../src/train/config.js';
-import { retrainMetricsCsv, supernetMetricsCsv } from '../src/train/metrics-csv.js';
-import { prepare } from '../src/train/prepare.js';
-import { retrain } from '../src/train/retrain.js';
-import type { EpochSummary } from '../src/train/train-supernet.js';
+import { checkConfig, DEFAULTS } from '../src/pipeline/config.js';
+import { retrainMetricsCsv, supernetMetricsCsv } from '../src/pipeline/metrics-csv.js';
+import { prepare } from '../src/pipeline/prepare.js';
+import { retrain } from '../src/pipeline/retrain.js';
+import type { EpochSummary } from '../src/pipeline/train-supernet.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { clockTime, stamped } from '../src/util/progress.js';
 import { provenance } from '../src/util/provenance.js';

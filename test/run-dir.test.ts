@@ -1,4 +1,4 @@
-// Run directories as records (src/train/run-dir.ts) and the CLI's input hygiene, as a user meets
+// Run directories as records (src/pipeline/run-dir.ts) and the CLI's input hygiene, as a user meets
 // them, on the shipped data with tiny budgets (20 images per class: two iterations per epoch):
 // a second run refuses a run directory and --force sets it aside without deleting; checkpoints
 // carry the run id and a run never loads or prunes another run's files; --resume refuses other
@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { loadSpace } from '../src/space/presets.js';
-import { checkConfig, DEFAULTS } from '../src/train/config.js';
-import { prepare } from '../src/train/prepare.js';
-import { spaceHashOf } from '../src/train/run-dir.js';
-import { trainSupernet } from '../src/train/train-supernet.js';
+import { checkConfig, DEFAULTS } from '../src/pipeline/config.js';
+import { prepare } from '../src/pipeline/prepare.js';
+import { spaceHashOf } from '../src/pipeline/run-dir.js';
+import { trainSupernet } from '../src/pipeline/train-supernet.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { snapshot } from './helpers/tree.js';
 

@@ -17,6 +17,7 @@ import { CandidatePool } from '../src/sampling/pool.js';
 import { EpsSchedule, StoppingRule } from '../src/sampling/schedule.js';
 import { UniformSampler } from '../src/sampling/uniform.js';
 import { Rng } from '../src/util/rng.js';
+import { smallSpace } from './helpers/spaces.js';
 
 const roundTrip = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
@@ -256,21 +257,6 @@ describe('FairSampler', () => {
   });
 });
 
-const smallFile = {
-  name: 'small',
-  input: { height: 16, width: 16, channels: 3 },
-  classes: 10,
-  activation: 'relu6',
-  stem: { width: 16, stride: 1 },
-  fixedBlocks: [{ kernel: 3, expansion: 1, width: 16, stride: 1 }],
-  stages: [
-    { width: 24, layers: 2, stride: 2 },
-    { width: 40, layers: 2, stride: 2 },
-  ],
-  ops: ['k3e3', 'k3e6', 'k5e3', 'k5e6', 'k7e3', 'k7e6', 'id'],
-  head: { width: 64 },
-};
-
 describe('UniformSampler', () => {
   const fm = loadSpace('fmnist');
   const costs = costTable(fm);
@@ -283,7 +269,7 @@ describe('UniformSampler', () => {
   });
 
   it('respects the FLOPs budget and stays uniform over the valid paths (brute force, 2401 paths)', () => {
-    const small = resolveSpace(smallFile);
+    const small = resolveSpace(smallSpace());
     const t = costTable(small);
     const all: number[] = [];
     for (let i = 0; i < 2401; i++) all.push(t.archFlops([i % 7, Math.floor(i / 7) % 7, Math.floor(i / 49) % 7, Math.floor(i / 343)]));

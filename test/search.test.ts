@@ -177,9 +177,9 @@ describe('state()/restore() resumes a search identically', () => {
 
 describe('search stage: pool seeding', () => {
   it('re-scores the whole pool once and seeds from it in that order, replacing invalid seeds by the next pool path', async () => {
-    const { runSearch } = await import('../src/train/search-stage.js');
+    const { runSearch } = await import('../src/pipeline/search.js');
     const { CandidatePool } = await import('../src/sampling/pool.js');
-    const { DEFAULTS } = await import('../src/train/config.js');
+    const { DEFAULTS } = await import('../src/pipeline/config.js');
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');

@@ -9,26 +9,7 @@ import { describeSpace, formatDescription } from '../src/space/describe.js';
 import { FlopsHistogram } from '../src/space/histogram.js';
 import { listPresets, loadSpace, loadSpaceFile, locateJsonError, SpaceLoadError } from '../src/space/presets.js';
 import { resolveSpace, SpaceError } from '../src/space/resolve.js';
-import type { SpaceFile } from '../src/space/types.js';
-
-const OPS7 = ['k3e3', 'k3e6', 'k5e3', 'k5e6', 'k7e3', 'k7e6', 'id'];
-
-function base(): SpaceFile {
-  return {
-    name: 't',
-    input: { height: 28, width: 28, channels: 1 },
-    classes: 10,
-    activation: 'relu6',
-    stem: { width: 16, stride: 1, kernel: 3 },
-    fixedBlocks: [{ kernel: 3, expansion: 1, width: 16, stride: 1 }],
-    stages: [
-      { width: 24, layers: 2, stride: 2 },
-      { width: 40, layers: 2, stride: 2 },
-    ],
-    ops: [...OPS7],
-    head: { width: 64 },
-  };
-}
+import { SEVEN_OPS, smallSpace } from './helpers/spaces.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'gnas-space-'));
 function writeTmp(name: string, text: string): string {
@@ -47,7 +28,7 @@ describe('presets', () => {
   it('ImageNet space of the paper: 21 layers x 7 ops, stem 32 s2, fixed k3e1 -> 16, head 1280', () => {
     const s = loadSpace('greedynas-imagenet');
     assert.equal(s.layers.length, 21);
-    assert.deepEqual(s.opNames, OPS7);
+    assert.deepEqual(s.opNames, SEVEN_OPS);
     assert.deepEqual([s.input.height, s.input.width, s.input.channels, s.classes, s.activation], [224, 224, 3, 1000, 'relu6']);
     assert.deepEqual([s.stem.cout, s.stem.stride, s.stem.outHeight], [32, 2, 112]);
     assert.equal(s.fixed.length, 1);
@@ -69,7 +50,7 @@ describe('presets', () => {
   it('SE op set: 13 choices, the 6 MBConvs, the same with SE, then id', () => {
     const s = loadSpace('greedynas-imagenet-se');
     assert.equal(s.opNames.length, 13);
-    assert.deepEqual(s.opNames.slice(6, 12), OPS7.slice(0, 6).map((o) => `${o}_se`));
+    assert.deepEqual(s.opNames.slice(6, 12), SEVEN_OPS.slice(0, 6).map((o) => `${o}_se`));
     assert.equal(s.opNames[12], 'id');
     const op = s.layers[0]?.ops[7];
     assert.ok(op?.se);
@@ -83,7 +64,7 @@ describe('presets', () => {
     ] as const) {
       const s = loadSpace(name);
       assert.deepEqual([s.input.height, s.input.width, s.input.channels, s.classes], [h, h, c, 10]);
-      assert.deepEqual(s.opNames, OPS7);
+      assert.deepEqual(s.opNames, SEVEN_OPS);
       assert.ok(s.layers.length >= 12);
       const mean = new FlopsHistogram(costTable(s)).meanFlops;
       assert.ok(mean >= 5e6 && mean <= 15e6, `${name}: mean path ${mean}`);
@@ -91,7 +72,7 @@ describe('presets', () => {
   });
 
   it('loads a file by path', () => {
-    const f = writeTmp('ok.json', JSON.stringify(base()));
+    const f = writeTmp('ok.json', JSON.stringify(smallSpace()));
     const loaded = loadSpaceFile(f);
     assert.equal(loaded.path, f);
     assert.equal(loaded.preset, null);
@@ -119,7 +100,7 @@ describe('presets', () => {
   });
 
   it('a field error from a file names the field and the file', () => {
-    const sp = base() as unknown as Record<string, unknown>;
+    const sp = smallSpace() as unknown as Record<string, unknown>;
     (sp.stages as Array<Record<string, unknown>>)[1]!.stride = 3;
     const f = writeTmp('field.json', JSON.stringify(sp));
     assert.throws(() => loadSpace(f), (e: unknown) => e instanceof SpaceError && e.field === 'space.stages[1].stride' && e.message.includes(f) && /expected 1 or 2, got 3/.test(e.message));
@@ -158,7 +139,7 @@ describe('space validation names the field', () => {
   ];
   for (const [field, edit] of cases) {
     it(`${field}: ${edit.toString().replace(/^\(s\) => /, '')}`, () => {
-      const s = structuredClone(base()) as unknown as Record<string, unknown>;
+      const s = structuredClone(smallSpace()) as unknown as Record<string, unknown>;
       edit(s);
       assert.throws(() => resolveSpace(s), (e: unknown) => e instanceof SpaceError && e.field === field && e.message.startsWith(`${field}: `));
     });
@@ -167,7 +148,7 @@ describe('space validation names the field', () => {
     assert.throws(() => resolveSpace([]), (e: unknown) => e instanceof SpaceError && e.field === 'space');
   });
   it('accepts the base space and documentation fields', () => {
-    const s = { ...base(), description: 'doc', comment: 'note' };
+    const s = { ...smallSpace(), description: 'doc', comment: 'note' };
     assert.equal(resolveSpace(s).layers.length, 4);
   });
 });
@@ -185,7 +166,7 @@ describe('JSON error locator', () => {
   });
 
   it('agrees with JSON.parse on validity (random edits of a space file)', () => {
-    const text = JSON.stringify(base(), null, 2);
+    const text = JSON.stringify(smallSpace(), null, 2);
     const alphabet = ['{', '}', '[', ']', ',', ':', '"', '0', '-', '.', 'e', 't', ' ', '\\', 'x'];
     let seed = 12345;
     const rand = (n: number): number => {
@@ -228,7 +209,7 @@ describe('describe', () => {
   });
 
   it('the histogram bracket holds the exact share (brute force on a small space)', () => {
-    const sp = base();
+    const sp = smallSpace();
     sp.stages = [{ width: 24, layers: 2, stride: 2 }, { width: 40, layers: 2, stride: 2 }];
     const s = resolveSpace(sp);
     const t = costTable(s);

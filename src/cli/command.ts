@@ -1,7 +1,7 @@
 // The shape of a CLI command (its options, the flags it takes besides the run settings, and what
 // it runs) and of the flags main() hands it; shared by main.ts (the commands) and help.ts (their
 // --help), so that the help text is built from the same tables that decide what is accepted.
-import type { RunConfig } from '../train/config.js';
+import type { RunConfig } from '../pipeline/config.js';
 
 export interface Command {
   summary: string;

@@ -4,9 +4,10 @@
 // their forms (--flip, --no-flip) and only the options the command accepts are listed.
 import { basename } from 'node:path';
 
-import { DEFAULTS, OPTION_SPECS } from '../train/config.js';
+import { DEFAULTS, settingOfOption } from '../pipeline/config.js';
 import { gitCommit, packageVersion } from '../util/provenance.js';
 import type { Command } from './command.js';
+import { isSwitchOption, OPTION_HELP } from './options.js';
 
 export const EXIT_STATUS = 'exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C; continue with --resume)';
 
@@ -51,10 +52,10 @@ export function commandHelp(cmdName: string, c: Command, name = invokedName()): 
   const lines = [`usage: ${name} ${cmdName}${c.positional ? ` ${c.positional}` : ''} [options]`, '', c.summary, ''];
   if (c.options.length > 0 || c.extra !== undefined) lines.push('options:');
   for (const o of c.options) {
-    const s = OPTION_SPECS[o]!;
-    const def = DEFAULTS[s.key];
-    const names = s.kind === 'bool' ? `--${o}, --no-${o}` : `--${o}`;
-    lines.push(...optionLine(names, `${s.help} (default ${def === null ? 'none' : String(def)})`));
+    const key = settingOfOption(o)!;
+    const def = DEFAULTS[key];
+    const names = isSwitchOption(o) ? `--${o}, --no-${o}` : `--${o}`;
+    lines.push(...optionLine(names, `${OPTION_HELP[key]} (default ${def === null ? 'none' : String(def)})`));
   }
   for (const [o, h] of Object.entries(c.extra ?? {})) lines.push(...optionLine(`--${o}`, h));
   if (c.config !== false) lines.push(...optionLine('--config FILE', 'JSON file of settings (keys as in config.json); options on the command line win'));

@@ -7,43 +7,40 @@
 //   describe        a space: layers, choices, size, FLOPs range, share under a budget
 //   backends        the compute backends built and usable here (CPU ISA, CUDA devices)
 //   export          one path to ONNX (with parity check)       profile   latency of an ONNX model
-// Every check that can refuse a command runs before it writes anything (src/cli/preflight.ts);
+// Every check that can refuse a command runs before it writes anything (src/pipeline/preflight.ts);
 // a command accepts only the options it uses, and a mistyped command or option gets the closest
 // names (src/cli/suggest.ts). Help and usage text: src/cli/help.ts.
 // Exit status: 0 success, 1 failure, 2 usage or configuration error, 130 interrupted (Ctrl-C).
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { TruthFileError } from '../analysis/truth-file.js';
+import { probeBackends } from '../native/engine.js';
+import { applyObject, checkConfig, ConfigError, DEFAULTS } from '../pipeline/config.js';
+import type { PathChoice } from '../pipeline/path-sets.js';
+import { requireOnnxRuntime } from '../pipeline/preflight.js';
+import { describeRank } from '../pipeline/rank.js';
+import { Interrupted, readRunRecord } from '../pipeline/run-dir.js';
+import {
+  exportWorkflow,
+  rankWorkflow,
+  retrainWorkflow,
+  runWorkflow,
+  searchWorkflow,
+  trainSupernetWorkflow,
+  truthWorkflow,
+  writeRankFiles,
+  type WorkflowOptions,
+  type WriterOptions,
+} from '../pipeline/workflows.js';
 import { describeSpace, formatDescription } from '../space/describe.js';
 import { loadSpace } from '../space/presets.js';
-import type { Arch } from '../space/types.js';
-import { archKey } from '../space/types.js';
-import { applyObject, applyOptions, checkConfig, ConfigError, DEFAULTS, loadConfigFile, OPTION_SPECS, type RunConfig } from '../train/config.js';
-import { prepare, type Prepared } from '../train/prepare.js';
-import { Interrupted, openRunDirectory, readJsonFile, readRunRecord } from '../train/run-dir.js';
-import { retrain } from '../train/retrain.js';
-import { runSearch } from '../train/search-stage.js';
-import { createSupernet, trainSupernet, type SupernetResult } from '../train/train-supernet.js';
-import { CandidatePool } from '../sampling/pool.js';
-import { CheckpointStore } from '../train/checkpoints.js';
-import { writeReport } from './report.js';
-import { exportStage, profileCommand } from './export-stage.js';
-import { latencyTable } from '../profile/latency-table.js';
-import { probeBackends } from '../native/engine.js';
-import { readArchList, readTruthFile, TruthFileError } from '../analysis/truth-file.js';
-import { archSpaceOf } from '../space/arch.js';
-import { allPaths, samplePaths } from '../train/path-sets.js';
-import { groundTruth, truthFile } from '../train/truth.js';
-import { describeRank, rankPaths, writeRank } from '../train/rank-stage.js';
-import { constraintsOf } from '../train/train-supernet.js';
-import { compareWithRandom } from '../train/compare-random.js';
+import { stamped } from '../util/progress.js';
 import { SWITCH_FLAGS, VALUE_FLAGS, type Command, type Flags } from './command.js';
 import { commandHelp, invokedName, usage, versionText } from './help.js';
-import { archLines, resultsFile, retrainSummary, searchSummary, supernetSummary, writeRetrainOutputs } from './outputs.js';
-import { chosenArchOf, requireOnnxRuntime, requireSupernetCheckpoint } from './preflight.js';
+import { applyOptions, isSwitchOption, loadConfigFile, OPTION_NAMES } from './options.js';
+import { profileCommand } from './profile-command.js';
 import { didYouMean } from './suggest.js';
-import { stamped } from '../util/progress.js';
 
 const DATA_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
 const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'score-math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'max-loss', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
@@ -66,66 +63,10 @@ const print = (text: string) => console.log(text);
 const warn = (line: string) => console.error(line);
 const warnLog = (line: string) => console.error(stamped(line));
 
-async function loadTrainedSupernet(p: Prepared): Promise<{ net: Awaited<ReturnType<typeof createSupernet>>; pool: CandidatePool | null }> {
-  const net = await createSupernet(p, p.config.seed);
-  const loaded = await new CheckpointStore(p.dir, 'supernet', p.runId, warnLog).load(net, warnLog);
-  if (!loaded) throw new ConfigError(`no supernet checkpoint of this run in ${join(p.dir, 'checkpoints')}: run \`train-supernet --out ${p.config.out}\` first`);
-  say(`loaded supernet from ${loaded.info.file}`);
-  let pool: CandidatePool | null = null;
-  const poolFile = join(p.dir, 'pool.json');
-  if (existsSync(poolFile)) {
-    const fix = 'delete it (the search then starts from random paths) or rerun train-supernet';
-    const json = readJsonFile(poolFile, fix);
-    try {
-      pool = CandidatePool.fromJSON(json, p.costs);
-    } catch (e) {
-      throw new ConfigError(`pool.json in ${p.dir}: ${(e as Error).message}: ${fix}`);
-    }
-  }
-  return { net, pool };
-}
-
-interface LatencyHooks {
-  latencyCheck?: (arch: readonly number[]) => boolean;
-  predictLatency?: (arch: readonly number[]) => number;
-}
-
-/** With --latency-max: the space's latency lookup table on this machine (built once, cached). */
-async function latencyHooks(p: Prepared): Promise<LatencyHooks> {
-  if (p.config.latencyMax === null) return {};
-  say(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency table of '${p.space.name}' on this machine`);
-  const predictor = await latencyTable(p.space, {});
-  return { latencyCheck: predictor.constraint(p.config.latencyMax), predictLatency: predictor.predictLatency };
-}
-
-async function trainStage(p: Prepared, flags: Flags, hooks: LatencyHooks): Promise<SupernetResult> {
-  return trainSupernet(p, { resume: flags.resume, log: say, quiet: flags.quiet }, hooks.latencyCheck);
-}
-
-/** Before prepare() of a command that writes a run: claim --out, or check the --resume (a refused command changes nothing). */
-function openRun(config: RunConfig, flags: Flags): void {
-  openRunDirectory(config, { resume: flags.resume, force: flags.force, allowChange: flags.allowChange, log: say });
-}
-
-function interrupted(name: string, p: Prepared, r: SupernetResult): Interrupted {
-  return new Interrupted(`interrupted: stopped after the checkpoint at iteration ${r.iterations}; continue with \`${name} --resume --out ${p.config.out}\``);
-}
-
-/** The batch sizes a command draws, for prepare() to check before it writes anything. */
-const supernetBatch = (c: RunConfig) => ({ flag: '--batch', size: c.batch, on: 'split' as const });
-const retrainBatch = (c: RunConfig, on: 'split' | 'all') => ({ flag: '--retrain-batch', size: c.retrainBatch, on });
-
-/** The paths `truth` trains and `rank` scores: --archs FILE, --sample N, --all, or (rank) the truth file's own. */
-function pathSet(p: Prepared, flags: Flags, fallback?: Arch[]): Arch[] {
-  const shape = archSpaceOf(p.space);
-  const given = [flags.archs !== undefined, flags.sample !== undefined, flags.all].filter(Boolean).length;
-  if (given > 1) throw new ConfigError('give one of --archs FILE, --sample N and --all');
-  if (flags.archs !== undefined) return readArchList(flags.archs, shape);
-  if (flags.all) return allPaths(shape, p.costs, constraintsOf(p.config));
-  if (flags.sample !== undefined) return samplePaths(p.costs, constraintsOf(p.config), flags.sample, p.config.seed + 1111);
-  if (fallback) return fallback;
-  throw new ConfigError('which paths? give --archs FILE, --sample N or --all');
-}
+/** What the workflows of src/pipeline/workflows.ts take from the flags. */
+const reader = (flags: Flags): WorkflowOptions => ({ log: say, warn: warnLog, quiet: flags.quiet });
+const writer = (flags: Flags): WriterOptions => ({ ...reader(flags), resume: flags.resume, force: flags.force, allowChange: flags.allowChange });
+const pathChoice = (flags: Flags): PathChoice => ({ archs: flags.archs, sample: flags.sample, all: flags.all });
 
 function positiveFlag(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -134,45 +75,20 @@ function positiveFlag(name: string, raw: string | undefined): number | undefined
   return v;
 }
 
-/** Checks before anything is written: the optional onnxruntime-node when a budget in ms needs the latency table. */
-async function latencyPreflight(config: RunConfig): Promise<void> {
-  if (config.latencyMax !== null) await requireOnnxRuntime(`--latency-max ${config.latencyMax} (the latency table)`);
-}
-
-/** `truth` / `rank`: at most one way of naming the paths (checked before anything is written). */
-function checkPathSetFlags(flags: Flags): void {
-  const given = [flags.archs !== undefined, flags.sample !== undefined, flags.all].filter(Boolean).length;
-  if (given > 1) throw new ConfigError('give one of --archs FILE, --sample N and --all');
-}
-
 const COMMANDS: Record<string, Command> = {
   'train-supernet': {
     summary: 'train the weight-sharing supernet with the uniform, fair or greedy sampler',
     options: TRAIN_OPTIONS,
     extra: { resume: "continue from the newest checkpoint in --out, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
-      await latencyPreflight(config);
-      openRun(config, flags);
-      const p = await prepare(config, { log: say, batches: [supernetBatch(config)] });
-      const r = await trainStage(p, flags, await latencyHooks(p));
-      if (r.interrupted) throw interrupted('train-supernet', p, r);
-      resultsFile(p, { supernet: supernetSummary(r) });
-      await writeReport(p, { supernet: r });
+      await trainSupernetWorkflow(config, writer(flags));
     },
   },
   search: {
     summary: 'search paths of a trained supernet (in --out) under FLOPs/params/latency constraints; writes search.json and arch.json',
     options: SEARCH_OPTIONS,
     async run(config, flags) {
-      await latencyPreflight(config);
-      requireSupernetCheckpoint(config);
-      const p = await prepare(config, { log: say });
-      const { net, pool } = await loadTrainedSupernet(p);
-      const s = await runSearch(p, net, pool, { log: say, quiet: flags.quiet, ...(await latencyHooks(p)) });
-      resultsFile(p, { search: searchSummary(s, p.space) });
-      await writeReport(p, { search: s, pool });
-      const best = s.best[0];
-      if (best) say(`best path ${best.key} (written to ${join(p.dir, 'arch.json')}):\n${archLines(p.space, best.arch).join('\n')}`);
+      await searchWorkflow(config, reader(flags));
     },
   },
   retrain: {
@@ -180,13 +96,7 @@ const COMMANDS: Record<string, Command> = {
     options: RETRAIN_OPTIONS,
     extra: { arch: 'the path: a key (0-3-6-1-...) or an arch.json file (default: the best of search.json in --out)', resume: 'continue from the newest retrain checkpoint' },
     async run(config, flags) {
-      const arch = chosenArchOf(config, flags.arch);
-      const p = await prepare(config, { log: say, batches: [retrainBatch(config, 'all')] });
-      say(`retraining ${archKey(arch)}:\n${archLines(p.space, arch).join('\n')}`);
-      const r = await retrain(p, arch, { log: say, resume: flags.resume, quiet: flags.quiet });
-      writeRetrainOutputs(p, r);
-      resultsFile(p, { retrain: retrainSummary(r, p.space) });
-      await writeReport(p, { retrain: r });
+      await retrainWorkflow(config, { ...reader(flags), resume: flags.resume, arch: flags.arch });
     },
   },
   run: {
@@ -194,44 +104,7 @@ const COMMANDS: Record<string, Command> = {
     options: [...new Set([...TRAIN_OPTIONS, ...SEARCH_OPTIONS, ...RETRAIN_OPTIONS, 'compare-random', 'export'])],
     extra: { resume: "continue an interrupted run from its newest checkpoints, with the run's settings (its config.json)", ...WRITER_FLAGS },
     async run(config, flags) {
-      const started = Date.now();
-      if (config.export) await requireOnnxRuntime('`run` (its last stage: ONNX parity and latency profile; skip that stage with --no-export)');
-      await latencyPreflight(config);
-      openRun(config, flags);
-      const p = await prepare(config, { log: say, batches: [supernetBatch(config), retrainBatch(config, 'all')] });
-      const hooks = await latencyHooks(p);
-      say(`\n== 1/4 supernet training (${config.sampler})`);
-      const trained = await trainStage(p, flags, hooks);
-      if (trained.interrupted) throw interrupted('run', p, trained);
-      resultsFile(p, { supernet: supernetSummary(trained) });
-      say('\n== 2/4 search');
-      const s = await runSearch(p, trained.net, trained.pool, { log: say, quiet: flags.quiet, ...hooks });
-      resultsFile(p, { search: searchSummary(s, p.space) });
-      const best = s.best[0];
-      if (!best) throw new Error('the search found no path under the constraints');
-      say(`\n== 3/4 retraining ${best.key}:\n${archLines(p.space, best.arch).join('\n')}`);
-      const r = await retrain(p, best.arch, { log: say, resume: flags.resume, quiet: flags.quiet });
-      writeRetrainOutputs(p, r);
-      resultsFile(p, { retrain: retrainSummary(r, p.space) });
-      let verdict = '';
-      if (config.compareRandom > 0) {
-        say(`\n== against chance: ${config.compareRandom} random paths of the same FLOPs, retrained the same way`);
-        const cmp = await compareWithRandom(p, r, config.compareRandom, { log: say, quiet: flags.quiet });
-        resultsFile(p, { comparison: cmp });
-        verdict = cmp.verdict;
-        say(verdict);
-      }
-      let exported: Record<string, unknown> | null = null;
-      if (config.export) {
-        say('\n== 4/4 export, parity and latency');
-        exported = await exportStage(p, r, { log: say });
-        resultsFile(p, { export: exported });
-      }
-      await writeReport(p, { supernet: trained, search: s, pool: trained.pool, retrain: r });
-      const seconds = (Date.now() - started) / 1000;
-      resultsFile(p, { seconds });
-      say(`\ndone in ${seconds.toFixed(0)} s: ${best.key} (${((best.flops ?? 0) / 1e6).toFixed(2)}M FLOPs) test accuracy ${(100 * r.testAccuracy).toFixed(2)}%; outputs in ${p.dir}`);
-      if (verdict) say(verdict);
+      await runWorkflow(config, writer(flags));
     },
   },
   truth: {
@@ -246,12 +119,7 @@ const COMMANDS: Record<string, Command> = {
       ...WRITER_FLAGS,
     },
     async run(config, flags) {
-      checkPathSetFlags(flags);
-      openRun(config, flags);
-      const p = await prepare(config, { log: say, batches: [retrainBatch(config, 'split')] });
-      const archs = pathSet(p, flags);
-      const truth = await groundTruth(p, archs, { log: say, quiet: flags.quiet, seeds: flags.truthSeeds });
-      say(`ground truth of ${Object.keys(truth).length} paths in ${truthFile(p.dir)}`);
+      await truthWorkflow(config, { ...writer(flags), paths: pathChoice(flags), seeds: flags.truthSeeds });
     },
   },
   rank: {
@@ -260,16 +128,9 @@ const COMMANDS: Record<string, Command> = {
     options: [...SEARCH_OPTIONS.filter((o) => !['searcher', 'population', 'generations', 'search-init', 'compare-init', 'latency-max'].includes(o))],
     extra: { archs: 'FILE of paths (one key per line, or a JSON list)', sample: 'N: a seeded uniform sample of N paths under the budget', all: 'every path (spaces of at most 100k paths)', truth: 'FILE: arch key -> stand-alone accuracy (% or fraction, or {"accuracy": ...}); default paths: its keys' },
     async run(config, flags) {
-      checkPathSetFlags(flags);
-      requireSupernetCheckpoint(config);
-      const p = await prepare(config, { log: say });
-      const truth = flags.truth !== undefined ? readTruthFile(flags.truth, archSpaceOf(p.space)) : null;
-      const archs = pathSet(p, flags, truth?.map((t) => t.arch));
-      const { net } = await loadTrainedSupernet(p);
-      const r = await rankPaths(p, net, archs, truth, { log: say, quiet: flags.quiet });
-      for (const line of describeRank(r)) print(line);
-      const files = await writeRank(p, r, `${config.sampler} supernet, ${p.space.name} space`);
-      say(`wrote ${join(p.dir, 'rank.json')}${files.length > 0 ? ` and ${files.filter((f) => f.endsWith('.png')).join(', ')}` : ''}`);
+      const { p, result } = await rankWorkflow(config, { ...reader(flags), paths: pathChoice(flags), truth: flags.truth });
+      for (const line of describeRank(result)) print(line);
+      await writeRankFiles(p, result, say);
     },
   },
   describe: {
@@ -288,13 +149,7 @@ const COMMANDS: Record<string, Command> = {
     extra: { arch: 'the path: a key or an arch.json file (default: the best of search.json in --out)' },
     progress: false,
     async run(config, flags) {
-      await requireOnnxRuntime('`export` (the parity check and latency profile of the exported model)');
-      const arch = chosenArchOf(config, flags.arch);
-      requireSupernetCheckpoint(config);
-      const p = await prepare(config, { log: say });
-      const { net } = await loadTrainedSupernet(p);
-      const out = await exportStage(p, { arch, net, space: p.space, epochs: [], testAccuracy: Number.NaN, testLoss: Number.NaN, testImages: 0 }, { log: say, supernetArch: true });
-      resultsFile(p, { export: out });
+      await exportWorkflow(config, { ...reader(flags), arch: flags.arch });
     },
   },
   backends: {
@@ -333,7 +188,7 @@ function acceptedSpellings(c: Command): string[] {
   const names: string[] = [];
   for (const o of c.options) {
     names.push(o);
-    if (OPTION_SPECS[o]?.kind === 'bool') names.push(`no-${o}`);
+    if (isSwitchOption(o)) names.push(`no-${o}`);
   }
   return [...names, ...Object.keys(c.extra ?? {}), ...generalFlags(c)];
 }
@@ -344,7 +199,7 @@ function normaliseBooleans(args: string[]): string[] {
     const m = /^--(no-)?([a-z0-9-]+)$/.exec(a);
     if (!m) return a;
     const name = m[2]!;
-    if (OPTION_SPECS[name]?.kind === 'bool') return `--${name}=${m[1] ? 'false' : 'true'}`;
+    if (isSwitchOption(name)) return `--${name}=${m[1] ? 'false' : 'true'}`;
     return a;
   });
 }
@@ -375,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const o of Object.keys(OPTION_SPECS)) options[o] = { type: 'string' };
+  for (const o of OPTION_NAMES) options[o] = { type: 'string' };
   for (const o of SWITCH_FLAGS) options[o] = { type: 'boolean' };
   for (const o of VALUE_FLAGS) options[o] = { type: 'string' };
   let parsed;
@@ -401,7 +256,7 @@ export async function main(argv: string[]): Promise<number> {
     let config = { ...DEFAULTS };
     if (typeof v.config === 'string') config = loadConfigFile(v.config, config);
     const given: Record<string, unknown> = {};
-    for (const [k, val] of Object.entries(v)) if (val !== undefined && OPTION_SPECS[k] && cmd.options.includes(k)) given[k] = val;
+    for (const [k, val] of Object.entries(v)) if (val !== undefined && OPTION_NAMES.includes(k) && cmd.options.includes(k)) given[k] = val;
     // Later stages and --resume continue a run: its config.json is the base (the data, split and
     // space that trained the supernet); options given on the command line still win (and --resume
     // refuses those that would change the training, unless --allow-change).

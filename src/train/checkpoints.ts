@@ -1,7 +1,7 @@
 // Checkpoints of a stage: `<dir>/checkpoints/<stage>-<iteration>-<run id>.ckpt`, written by the
 // native engine (atomic, checksummed) with the stage's TypeScript state (samplers, pool, schedules,
 // RNG states, data order, counters) and the run id as the checkpoint's `extra` JSON, so one file
-// holds everything. A store only sees the files of its own run (src/train/run-dir.ts): files of
+// holds everything. A store only sees the files of its own run (src/pipeline/run-dir.ts): files of
 // another run in the same folder (a run set aside, or one recorded before run ids, named
 // `<stage>-<iteration>.ckpt`) are reported once and left alone, never loaded or pruned.
 // The newest two of the run are kept: when the newest is unreadable, resume says why and falls

@@ -5,7 +5,9 @@
 // touched), the two disjoint parts of the held-out split (the images that score greedy rounds
 // during training, and the rest, which the search, `rank` and the probe paths use, so that the
 // search never judges paths on the images the pool was selected on), and the run directory with
-// its run id (src/train/run-dir.ts; orphan temporary files of killed writers are removed there).
+// its run id (src/pipeline/run-dir.ts; orphan temporary files of killed writers are removed there).
+// prepare() takes the whole configuration, which it records in config.json; a stage reads the
+// Prepared run through its own narrow settings type (Prepared<SearchSettings>, ...).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -17,11 +19,12 @@ import { writeJsonAtomic } from '../util/atomic-file.js';
 import { provenance } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import type { RunConfig } from './config.js';
-import { ConfigError, scoringImagesFor } from './config.js';
+import { ConfigError, scoringImagesFor, type ScoringImageSettings } from './config.js';
 import { fsReason, removeOrphanTemporaries, runIdOf, spaceHashOf } from './run-dir.js';
 
-export interface Prepared {
-  config: RunConfig;
+/** A prepared run; `S`: the settings a stage reads (by default all of them). */
+export interface Prepared<S = RunConfig> {
+  config: S;
   spaceFile: SpaceFile;
   space: ResolvedSpace;
   costs: CostTable;
@@ -40,6 +43,8 @@ export interface Prepared {
   runId: string | null;
   /** sha256 of the resolved space's JSON (recorded in config.json, compared by --resume). */
   spaceHash: string;
+  /** Writes config.json: the whole configuration that made the run, its run id, space hash and provenance. */
+  recordRun(): void;
 }
 
 export interface PrepareOptions {
@@ -106,7 +111,9 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   const runId = runIdOf(dir);
   if (created) await saveSplit(splitFile, split);
   log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
-  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir, runId, spaceHash: spaceHashOf(space) };
+  const spaceHash = spaceHashOf(space);
+  const recordRun = () => writeRunConfig(dir, config, { resolvedSpace: space.name, runId, spaceHash });
+  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir, runId, spaceHash, recordRun };
 }
 
 /**
@@ -115,7 +122,9 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
  * at most half of it. With --redraw-scoring-batch the rounds get half of the split (each round
  * draws its images from that half), so that a redraw is a new batch, not the same one reordered.
  */
-export function partitionHeldOut(val: Dataset, config: RunConfig): { roundScoring: Dataset; searchSet: Dataset } {
+export type HeldOutSettings = ScoringImageSettings & Pick<RunConfig, 'seed' | 'redrawScoringBatch'>;
+
+export function partitionHeldOut(val: Dataset, config: HeldOutSettings): { roundScoring: Dataset; searchSet: Dataset } {
   const n = val.labels.length;
   const order = Array.from(new Rng(config.seed + 404).permutation(n));
   const want = scoringImagesFor(config);
@@ -140,8 +149,8 @@ export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dat
 }
 
 /** config.json of the run directory: the settings that made it, its run id and space hash, and what ran it (src/util/provenance.ts), for the record and for resume. */
-export function writeRunConfig(p: Prepared): void {
-  writeJsonAtomic(join(p.dir, 'config.json'), { ...p.config, resolvedSpace: p.space.name, runId: p.runId, spaceHash: p.spaceHash, provenance: provenance(p.config) });
+function writeRunConfig(dir: string, config: RunConfig, record: { resolvedSpace: string; runId: string | null; spaceHash: string }): void {
+  writeJsonAtomic(join(dir, 'config.json'), { ...config, ...record, provenance: provenance(config) });
 }
 
 /** Deterministic subset of a dataset: the first n of a seeded permutation (the split is already stratified). */
@@ -150,8 +159,11 @@ export function fixedSubset(ds: Dataset, n: number, seed: number): Dataset {
   return subsetDataset(ds, Array.from(order).slice(0, Math.min(n, ds.labels.length)));
 }
 
+/** The settings of BN recalibration: how many training images, in batches of --batch. */
+export type CalibrationSettings = Pick<RunConfig, 'seed' | 'calibrationImages' | 'batch'>;
+
 /** The config's BN-recalibration images (a fixed subset of the training split) cut into batches. */
-export function calibrationBatches(p: Prepared): Uint8Array[] {
+export function calibrationBatches(p: Prepared<CalibrationSettings>): Uint8Array[] {
   const c = p.config;
   const calib = fixedSubset(p.train, c.calibrationImages, c.seed + 707);
   const px = p.space.input.height * p.space.input.width * p.space.input.channels;

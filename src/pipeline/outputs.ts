@@ -1,22 +1,23 @@
 // What the stages leave in the run directory for people to read: results.json (merged stage by
 // stage, with the provenance of src/util/provenance.ts and every path's op names beside its key),
-// arch.json of the retrained path, retrain-metrics.csv, and the plots (src/cli/report.ts).
+// arch.json of the retrained path, retrain-metrics.csv, and the plots (src/pipeline/report.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { archOps, describeArch, formatArch, writeArchFile } from '../space/arch-file.js';
 import type { ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
-import { writeRetrainMetrics } from '../train/metrics-csv.js';
-import type { Prepared } from '../train/prepare.js';
-import type { RetrainResult } from '../train/retrain.js';
-import { ARCH_JSON, type SearchOutput } from '../train/search-stage.js';
-import type { SupernetResult } from '../train/train-supernet.js';
+import { writeRetrainMetrics } from './metrics-csv.js';
+import type { RunConfig } from './config.js';
+import type { Prepared } from './prepare.js';
+import type { RetrainResult } from './retrain.js';
+import { ARCH_JSON, type SearchOutput } from './search.js';
+import type { SupernetResult } from './train-supernet.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { provenance } from '../util/provenance.js';
 
 /** Merges `parts` into <run>/results.json (a stage adds its part; the others stay). */
-export function resultsFile(p: Prepared, parts: Record<string, unknown>): void {
+export function resultsFile(p: Prepared<Pick<RunConfig, 'threads' | 'gpus'>>, parts: Record<string, unknown>): void {
   const file = join(p.dir, 'results.json');
   let prev: Record<string, unknown> = {};
   if (existsSync(file)) {
@@ -50,7 +51,7 @@ export function retrainSummary(r: RetrainResult, space: ResolvedSpace) {
 }
 
 /** After `retrain` (alone or in `run`): arch.json of the retrained path with its test accuracy, and retrain-metrics.csv. */
-export function writeRetrainOutputs(p: Prepared, r: RetrainResult): string[] {
+export function writeRetrainOutputs(p: Prepared<unknown>, r: RetrainResult): string[] {
   const arch = join(p.dir, ARCH_JSON);
   writeArchFile(
     arch,

@@ -14,10 +14,13 @@ import type { Arch } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { formatSeconds } from '../util/progress.js';
-import { ConfigError } from './config.js';
-import { writeRunConfig, type Prepared } from './prepare.js';
-import { retrain } from './retrain.js';
+import { ConfigError, type RunConfig } from './config.js';
+import type { Prepared } from './prepare.js';
+import { retrain, type RetrainSettings } from './retrain.js';
 import { readJsonFile } from './run-dir.js';
+
+/** The settings of ground truth: the retraining recipe, and the data it is measured on (its recipe record). */
+export type TruthSettings = RetrainSettings & Pick<RunConfig, 'data' | 'trainPerClass' | 'valFraction'>;
 
 export interface TruthRecord {
   /** Mean test accuracy over the seeds, in percent. */
@@ -39,7 +42,7 @@ export interface TruthOptions {
 }
 
 /** The settings a truth value depends on; a rerun must match them. */
-function recipe(p: Prepared, seeds: number): Record<string, unknown> {
+function recipe(p: Prepared<TruthSettings>, seeds: number): Record<string, unknown> {
   const c = p.config;
   return {
     space: p.space.name,
@@ -64,7 +67,7 @@ export function truthFile(dir: string): string {
   return join(dir, 'truth.json');
 }
 
-export async function groundTruth(p: Prepared, archs: Arch[], opts: TruthOptions): Promise<TruthMap> {
+export async function groundTruth(p: Prepared<TruthSettings>, archs: Arch[], opts: TruthOptions): Promise<TruthMap> {
   const file = truthFile(p.dir);
   const settingsFile = join(p.dir, 'truth-settings.json');
   const want = recipe(p, opts.seeds);
@@ -84,7 +87,7 @@ export async function groundTruth(p: Prepared, archs: Arch[], opts: TruthOptions
     }
   }
   // The run's record is written only now: a refused rerun leaves config.json as it was.
-  writeRunConfig(p);
+  p.recordRun();
   writeJsonAtomic(settingsFile, want);
   const todo = archs.filter((a) => truth[archKey(a)] === undefined);
   opts.log(`ground truth: ${archs.length} paths, ${archs.length - todo.length} already in ${file}, ${todo.length} to train (${opts.seeds} seed${opts.seeds > 1 ? 's' : ''} each, ${p.config.retrainEpochs} epochs on ${p.train.labels.length} images)`);

@@ -5,9 +5,12 @@
 import type { Arch } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { samplePaths } from './path-sets.js';
+import { constraintsOf, type BudgetSettings } from './engine-setup.js';
 import type { Prepared } from './prepare.js';
-import { retrain } from './retrain.js';
-import { constraintsOf } from './train-supernet.js';
+import { retrain, type RetrainSettings } from './retrain.js';
+
+/** The settings of the comparison: the budget that bounds the random paths, and the retraining recipe. */
+export type CompareRandomSettings = RetrainSettings & BudgetSettings;
 
 export interface RetrainedPath {
   arch: string;
@@ -33,7 +36,7 @@ export interface RandomComparison {
 /** Relative half-width of the FLOPs band the random paths come from. */
 export const FLOPS_BAND = 0.1;
 
-export async function compareWithRandom(p: Prepared, searched: { arch: Arch; testAccuracy: number; testImages: number }, count: number, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RandomComparison> {
+export async function compareWithRandom(p: Prepared<CompareRandomSettings>, searched: { arch: Arch; testAccuracy: number; testImages: number }, count: number, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RandomComparison> {
   const f = p.costs.archFlops(searched.arch);
   const budget = constraintsOf(p.config);
   const max = Math.min(f * (1 + FLOPS_BAND), p.config.flopsMax ?? Infinity);

@@ -1,4 +1,4 @@
-// The last stage of `run` and the `export` / `profile` commands: the chosen path goes to ONNX
+// The last stage of `run` and the `export` command: the chosen path goes to ONNX
 // (only its ops, BN folded), the file is run in onnxruntime against the engine's eval-mode
 // forward on real test images (parity, with a .check.json for other runtimes), and its latency
 // is profiled. Files are named by the weights they hold: `retrained-<key>.onnx` (the path
@@ -6,7 +6,7 @@
 // trained supernet, from `export`), each with its .check.json and .profile.json. The ONNX metadata
 // names the supernet path and its real op names, also for a retrained network (whose materialised
 // space has one op per layer, choice 0 everywhere).
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { checkParity, formatParity } from '../export/parity.js';
@@ -15,11 +15,8 @@ import { formatProfile, profile } from '../profile/latency.js';
 import { archKey } from '../space/types.js';
 import { archOps } from '../space/arch-file.js';
 import type { ResolvedSpace } from '../space/types.js';
-import type { Prepared } from '../train/prepare.js';
-import { calibrationBatches, fixedSubset } from '../train/prepare.js';
-import type { RetrainResult } from '../train/retrain.js';
-import { ConfigError } from '../train/config.js';
-import { invokedName } from './help.js';
+import { calibrationBatches, fixedSubset, type CalibrationSettings, type Prepared } from './prepare.js';
+import type { RetrainResult } from './retrain.js';
 
 /** Base name of an exported model: what its weights are, and the path. */
 export function exportName(weights: 'supernet' | 'retrained', key: string): string {
@@ -50,7 +47,7 @@ export interface ExportStageOptions {
   supernetArch?: boolean;
 }
 
-export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportStageOptions): Promise<Record<string, unknown>> {
+export async function exportStage(p: Prepared<CalibrationSettings>, r: RetrainResult, opts: ExportStageOptions): Promise<Record<string, unknown>> {
   const { net, space } = r;
   const arch = opts.supernetArch ? r.arch : space.layers.map(() => 0);
   if (opts.supernetArch) {
@@ -74,30 +71,4 @@ export async function exportStage(p: Prepared, r: RetrainResult, opts: ExportSta
   writeFileSync(profileFile, JSON.stringify(prof, null, 1) + '\n');
   opts.log(formatProfile(prof));
   return { model: modelPath, nodes: exported.nodes, bytes: exported.bytes, metadata: exported.metadata, parity, profile: profileFile };
-}
-
-/** `profile MODEL.onnx [--batch N] [--runs N] [--provider cpu|cuda] [--json FILE]` */
-export async function profileCommand(args: string[], options: Record<string, string>, log: (l: string) => void): Promise<void> {
-  const model = args[0];
-  if (!model) throw new ConfigError(`give the model file, e.g. \`${invokedName()} profile runs/latest/retrained-<key>.onnx\``);
-  if (args.length > 1) throw new ConfigError(`profile takes one model file, got ${args.length}: ${args.join(' ')}`);
-  if (!existsSync(model)) throw new ConfigError(`${model}: no such model file (give the .onnx file written by \`run\` or \`export\`)`);
-  const opt = (k: string): string | undefined => options[k];
-  const num = (k: string, def: number) => {
-    const v = opt(k);
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${k}: expected a positive integer, got '${v}'`);
-    return n;
-  };
-  const provider = opt('provider') ?? 'cpu';
-  if (provider !== 'cpu' && provider !== 'cuda') throw new ConfigError(`--provider: expected cpu or cuda, got '${provider}'`);
-  const batch = num('batch', 8);
-  const report = await profile(model, { batchSizes: batch === 1 ? [1] : [1, batch], runs: num('runs', 100), provider });
-  log(formatProfile(report));
-  const json = opt('json');
-  if (json) {
-    writeFileSync(json, JSON.stringify(report, null, 1) + '\n');
-    log(`report written to ${json}`);
-  }
 }

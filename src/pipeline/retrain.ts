@@ -4,15 +4,19 @@
 // (SGD, cosine schedule, label smoothing, the same augmentation), then measured once on the
 // test set with running BN statistics.
 import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
-import { Supernet } from '../native/engine.js';
+import type { Supernet } from '../native/engine.js';
 import type { Arch, ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { Progress } from '../util/progress.js';
-import { CheckpointStore } from './checkpoints.js';
-import { guardStep, type StepPlace } from './divergence.js';
-import { learningRate } from './lr-schedule.js';
-import { engineDevice } from './train-supernet.js';
+import { CheckpointStore } from '../train/checkpoints.js';
+import { guardStep, type StepPlace } from '../train/divergence.js';
+import { learningRate } from '../train/lr-schedule.js';
+import type { RunConfig } from './config.js';
+import { createSupernet, type EngineSettings } from './engine-setup.js';
 import type { Prepared } from './prepare.js';
+
+/** The settings retraining reads: the engine's, and the retraining recipe. */
+export type RetrainSettings = Omit<EngineSettings, 'scoreMath'> & Pick<RunConfig, 'seed' | 'retrainEpochs' | 'retrainLr' | 'retrainBatch' | 'warmupEpochs' | 'flip' | 'maxLoss'>;
 
 /** The single-path network of `arch`: every searchable layer keeps only its chosen op (choice 0). */
 export function materialise(space: ResolvedSpace, arch: Arch): ResolvedSpace {
@@ -82,12 +86,13 @@ export interface RetrainOptions {
   evaluateHeldOut?: boolean;
 }
 
-export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Promise<RetrainResult> {
+export async function retrain(p: Prepared<RetrainSettings>, arch: Arch, opts: RetrainOptions): Promise<RetrainResult> {
   const c = p.config;
   const space = materialise(p.space, arch);
   const path = space.layers.map(() => 0);
   const seed = c.seed + (opts.seedOffset ?? 0);
-  const net = await Supernet.create(space, { seed: seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing, scoreMath: 'fp32' }); // a reported accuracy, not a ranking: FP32
+  // A reported accuracy, not a ranking: always FP32, whatever --score-math says for scoring.
+  const net = await createSupernet(space, { ...c, scoreMath: 'fp32' }, seed + 909);
   const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
   const loader = new BatchLoader(trainSet, { batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;

@@ -7,10 +7,11 @@ import type { CandidatePool } from '../sampling/pool.js';
 import { writePlots, type ReportData } from '../report/plots.js';
 import { archOps } from '../space/arch-file.js';
 import { archKey } from '../space/types.js';
-import type { Prepared } from '../train/prepare.js';
-import type { RetrainResult } from '../train/retrain.js';
-import type { SearchOutput } from '../train/search-stage.js';
-import type { SupernetResult } from '../train/train-supernet.js';
+import type { RunConfig } from './config.js';
+import type { Prepared } from './prepare.js';
+import type { RetrainResult } from './retrain.js';
+import type { SearchOutput } from './search.js';
+import type { SupernetResult } from './train-supernet.js';
 
 /** The epoch after which the stopping rule ended training, from SupernetResult.stoppedBy; undefined when it ran to its cap. */
 export function earlyStopEpoch(stoppedBy: string): number | undefined {
@@ -18,7 +19,10 @@ export function earlyStopEpoch(stoppedBy: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export async function writeReport(p: Prepared, parts: { supernet?: SupernetResult; search?: SearchOutput; pool?: CandidatePool | null; retrain?: RetrainResult }): Promise<string[]> {
+/** The settings the plots name in their titles and notes. */
+export type ReportSettings = Pick<RunConfig, 'sampler' | 'data' | 'labelSmoothing' | 'epochs' | 'alpha' | 'searcher' | 'searchImages' | 'generations' | 'population'>;
+
+export async function writeReport(p: Prepared<ReportSettings>, parts: { supernet?: SupernetResult; search?: SearchOutput; pool?: CandidatePool | null; retrain?: RetrainResult }): Promise<string[]> {
   const c = p.config;
   const data: ReportData = { title: `${c.sampler} sampler, ${p.space.name} space, ${c.data}` };
   // The engine's training loss carries the label smoothing; held-out and test losses are plain cross-entropy.

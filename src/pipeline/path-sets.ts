@@ -1,13 +1,18 @@
-// Sets of paths that `truth` trains and `rank` scores: a seeded uniform sample under the run's
-// constraints (distinct paths), or every path of a small space in lexicographic order.
+// Sets of paths that `truth` trains and `rank` scores: a file of paths (--archs), a seeded uniform
+// sample under the run's constraints (--sample N: distinct paths), or every path of a small space
+// in lexicographic order (--all).
+import { readArchList } from '../analysis/truth-file.js';
 import type { ArchSpace } from '../space/arch.js';
-import { spaceSize } from '../space/arch.js';
+import { archSpaceOf, spaceSize } from '../space/arch.js';
 import type { CostTable } from '../space/cost.js';
 import type { Arch } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { UniformSampler } from '../sampling/uniform.js';
 import type { Constraints } from '../sampling/constraints.js';
 import { ConstraintChecker } from '../sampling/constraints.js';
+import { ConfigError, type RunConfig } from './config.js';
+import { constraintsOf, type BudgetSettings } from './engine-setup.js';
+import type { Prepared } from './prepare.js';
 
 /** Largest space `--all` enumerates. */
 export const MAX_ENUMERATED_PATHS = 100_000;
@@ -47,4 +52,28 @@ export function allPaths(shape: ArchSpace, costs: CostTable, constraints: Constr
     }
   }
   return out;
+}
+
+/** How a command names its paths: at most one of a file, a sample size and all of them. */
+export interface PathChoice {
+  archs?: string | undefined;
+  sample?: number | undefined;
+  all: boolean;
+}
+
+/** Refuses more than one way of naming the paths (checked before anything is written). */
+export function checkPathChoice(choice: PathChoice): void {
+  const given = [choice.archs !== undefined, choice.sample !== undefined, choice.all].filter(Boolean).length;
+  if (given > 1) throw new ConfigError('give one of --archs FILE, --sample N and --all');
+}
+
+/** The paths of `choice` under the run's budget; `fallback` (rank: the truth file's own) when none is named. */
+export function choosePaths(p: Prepared<BudgetSettings & Pick<RunConfig, 'seed'>>, choice: PathChoice, fallback?: Arch[]): Arch[] {
+  checkPathChoice(choice);
+  const shape = archSpaceOf(p.space);
+  if (choice.archs !== undefined) return readArchList(choice.archs, shape);
+  if (choice.all) return allPaths(shape, p.costs, constraintsOf(p.config));
+  if (choice.sample !== undefined) return samplePaths(p.costs, constraintsOf(p.config), choice.sample, p.config.seed + 1111);
+  if (fallback) return fallback;
+  throw new ConfigError('which paths? give --archs FILE, --sample N or --all');
 }

@@ -18,8 +18,12 @@ import type { Arch } from '../space/types.js';
 import { archKey } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
-import { calibrationBatches, fixedSubset, type Prepared } from './prepare.js';
-import { scorer } from './train-supernet.js';
+import type { RunConfig } from './config.js';
+import { scorer } from './engine-setup.js';
+import { calibrationBatches, fixedSubset, type CalibrationSettings, type Prepared } from './prepare.js';
+
+/** The settings `rank` reads: its proxy images and BN handling are the search's. */
+export type RankSettings = CalibrationSettings & Pick<RunConfig, 'searchImages' | 'searchBn'>;
 
 export interface RankedPath {
   key: string;
@@ -56,7 +60,7 @@ export interface RankOutput {
 /** Paths scored per engine call: big enough for shared prefixes, small enough for progress. */
 const CHUNK = 64;
 
-export async function rankPaths(p: Prepared, net: Supernet, archs: Arch[], truth: TruthEntry[] | null, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RankOutput> {
+export async function rankPaths(p: Prepared<RankSettings>, net: Supernet, archs: Arch[], truth: TruthEntry[] | null, opts: { log: (l: string) => void; quiet?: boolean }): Promise<RankOutput> {
   const c = p.config;
   if (archs.length < 2) throw new RangeError(`rank: needs at least 2 paths, got ${archs.length}`);
   const proxyImages = fixedSubset(p.searchSet, c.searchImages, c.seed + 606);
@@ -129,7 +133,7 @@ export function describeRank(r: RankOutput): string[] {
   return lines;
 }
 
-export async function writeRank(p: Prepared, r: RankOutput, title: string): Promise<string[]> {
+export async function writeRank(p: Prepared<unknown>, r: RankOutput, title: string): Promise<string[]> {
   writeJsonAtomic(join(p.dir, 'rank.json'), {
     space: p.space.name,
     proxy: { images: r.proxyImages, bn: r.bn, source: 'held-out split, the part greedy rounds never scored on' },

@@ -21,12 +21,18 @@ import { archKey } from '../space/types.js';
 import { archOps, writeArchFile } from '../space/arch-file.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { Progress } from '../util/progress.js';
-import { calibrationBatches, fixedSubset, type Prepared } from './prepare.js';
-import { RunLog } from './run-log.js';
-import { constraintsOf, scorer } from './train-supernet.js';
+import { RunLog } from '../train/run-log.js';
+import type { RunConfig } from './config.js';
+import { constraintsOf, scorer, type BudgetSettings } from './engine-setup.js';
+import { calibrationBatches, fixedSubset, type CalibrationSettings, type Prepared } from './prepare.js';
 
 /** The run's chosen architecture, layer by layer (written by search, then by retrain). */
 export const ARCH_JSON = 'arch.json';
+
+/** The settings the search reads. */
+export type SearchSettings = BudgetSettings &
+  CalibrationSettings &
+  Pick<RunConfig, 'latencyMax' | 'searcher' | 'population' | 'generations' | 'searchImages' | 'searchInit' | 'compareInit' | 'searchBn'>;
 
 export interface SearchRun {
   init: 'pool' | 'random';
@@ -48,7 +54,7 @@ export interface SearchStageOptions {
 }
 
 /** A scorer per the config's BN handling: batch statistics, or SPOS recalibration per candidate. */
-function candidateScorer(p: Prepared, net: Supernet): CandidateScorer {
+function candidateScorer(p: Prepared<SearchSettings>, net: Supernet): CandidateScorer {
   const c = p.config;
   const images = fixedSubset(p.searchSet, c.searchImages, c.seed + 606);
   if (c.searchBn === 'batch') return scorer(net, images, 'batch');
@@ -63,7 +69,7 @@ function candidateScorer(p: Prepared, net: Supernet): CandidateScorer {
   };
 }
 
-export async function runSearch(p: Prepared, net: Supernet, pool: CandidatePool | null, opts: SearchStageOptions): Promise<SearchOutput> {
+export async function runSearch(p: Prepared<SearchSettings>, net: Supernet, pool: CandidatePool | null, opts: SearchStageOptions): Promise<SearchOutput> {
   const c = p.config;
   const score = candidateScorer(p, net);
   const constraints = constraintsOf(c, opts.latencyCheck);

@@ -10,10 +10,10 @@ import { archFromArgument } from '../space/arch-file.js';
 import { loadSpace } from '../space/presets.js';
 import type { Arch, ResolvedSpace } from '../space/types.js';
 import { CheckpointStore } from '../train/checkpoints.js';
-import { ConfigError, type RunConfig } from '../train/config.js';
-import { readJsonFile } from '../train/run-dir.js';
+import { ConfigError, type RunConfig } from './config.js';
+import { readJsonFile } from './run-dir.js';
 import { loadOnnxRuntime } from '../util/onnxruntime.js';
-import { ARCH_JSON } from '../train/search-stage.js';
+import { ARCH_JSON } from './search.js';
 
 /** The path a command works on: --arch (a key or an arch.json) or, without it, the best of search.json in the run directory. */
 export function chosenArch(space: ResolvedSpace, dir: string, arch: string | undefined): Arch {
@@ -31,12 +31,12 @@ export function chosenArch(space: ResolvedSpace, dir: string, arch: string | und
 }
 
 /** chosenArch() before prepare(): the space comes from the settings, the run directory from --out. */
-export function chosenArchOf(config: RunConfig, arch: string | undefined): Arch {
+export function chosenArchOf(config: Pick<RunConfig, 'space' | 'out'>, arch: string | undefined): Arch {
   return chosenArch(loadSpace(config.space), resolve(config.out), arch);
 }
 
 /** search, rank and export load the run's supernet: refuse at once when --out holds none. */
-export function requireSupernetCheckpoint(config: RunConfig): void {
+export function requireSupernetCheckpoint(config: Pick<RunConfig, 'out'>): void {
   const dir = resolve(config.out);
   if (new CheckpointStore(dir, 'supernet', null).listAll().length === 0) {
     throw new ConfigError(`no supernet checkpoint of this run in ${join(dir, 'checkpoints')}: run \`train-supernet --out ${config.out}\` first`);
