@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { packageRoot } from '../src/util/package-root.js';
+import { Rng } from '../src/util/rng.js';
 
 const runJs = join(packageRoot(), 'dist', 'run.js');
 
@@ -23,18 +24,6 @@ const spaceFile = join(packageRoot(), 'test', 'fixtures', 'mini-space.json');
 const seed = process.env.GNAS_CRASH_SEED !== undefined ? Number(process.env.GNAS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const repro = `(kill points from seed ${seed}: rerun with GNAS_CRASH_SEED=${seed})`;
 console.log(`crash-exact: ${repro}`);
-
-/** mulberry32: a small seeded generator for the kill points. */
-function generator(s: number): (n: number) => number {
-  let a = s >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const d = mkdtempSync(join(tmpdir(), 'gnas-crash-'));
 
@@ -177,7 +166,8 @@ function assertSameEnd(a: string, b: string, what: string): void {
 }
 
 describe('kill -9 and --resume end exactly like an uninterrupted run', () => {
-  const rand = generator(seed);
+  const killPoints = new Rng(seed);
+  const rand = (n: number) => killPoints.int(n);
   const straight = join(d, 'straight');
 
   test('the uninterrupted run', () => {
