@@ -247,14 +247,14 @@ export function optionOf(key: keyof RunConfig): string {
 }
 
 /** Keys a run's config.json records beside the settings; a --config file may hold them and they are skipped. */
-const RECORD_KEYS = new Set(['comment', 'resolvedSpace', 'runId', 'spaceHash', 'provenance']);
+const RECORD_KEYS = new Set(['comment', 'resolvedSpace', 'runId', 'spaceHash', 'rngStreams', 'provenance']);
 
 /** Applies settings given by config key (a --config file or a saved config.json). */
 export function applyObject(base: RunConfig, obj: unknown, source: string): RunConfig {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`${source}: expected a JSON object of settings`);
   const out = { ...base } as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
-    if (RECORD_KEYS.has(key)) continue; // free text; what a run's config.json records beside its settings (space name, run id, space hash, provenance)
+    if (RECORD_KEYS.has(key)) continue; // free text; what a run's config.json records beside its settings (space name, run id, space hash, random-stream version, provenance)
     const opt = KEY_TO_OPTION.get(key) ?? (OPTION_SPECS[key] ? key : undefined);
     if (!opt) throw new ConfigError(`${source}: unknown setting '${key}'`);
     out[OPTION_SPECS[opt]!.key] = coerce(opt, value);
