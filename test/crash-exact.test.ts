@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 
 import { packageRoot } from '../src/util/package-root.js';
 import { MINI_SPACE_FILE } from './helpers/spaces.js';
+import { Rng } from '../src/util/rng.js';
 
 const runJs = join(packageRoot(), 'dist', 'run.js');
 
@@ -24,18 +25,6 @@ const spaceFile = MINI_SPACE_FILE;
 const seed = process.env.GNAS_CRASH_SEED !== undefined ? Number(process.env.GNAS_CRASH_SEED) : Math.floor(Math.random() * 2 ** 31);
 const repro = `(kill points from seed ${seed}: rerun with GNAS_CRASH_SEED=${seed})`;
 console.log(`crash-exact: ${repro}`);
-
-/** mulberry32: a small seeded generator for the kill points. */
-function generator(s: number): (n: number) => number {
-  let a = s >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const d = mkdtempSync(join(tmpdir(), 'gnas-crash-'));
 
@@ -178,7 +167,8 @@ function assertSameEnd(a: string, b: string, what: string): void {
 }
 
 describe('kill -9 and --resume end exactly like an uninterrupted run', () => {
-  const rand = generator(seed);
+  const killPoints = new Rng(seed);
+  const rand = (n: number) => killPoints.int(n);
   const straight = join(d, 'straight');
 
   test('the uninterrupted run', () => {

@@ -13,8 +13,7 @@ import {
   sampleResizedCropBox,
   type AugmentSpec,
 } from '../src/data/augment.js';
-import { SeededRng } from '../src/data/seeded-rng.js';
-import type { Rng } from '../src/data/types.js';
+import { Rng, type RandomSource } from '../src/util/rng.js';
 
 /** h x w x c image with value (y * w + x) * c + k + 1 (mod 256; never 0 for small images). */
 function ids(h: number, w: number, c: number): Uint8Array {
@@ -96,7 +95,7 @@ test('bilinear resize: exact copy at scale 1, closed form on a ramp, flip mirror
 });
 
 test('random-resized-crop boxes stay inside the image and the scale / ratio ranges', () => {
-  const rng = new SeededRng(1);
+  const rng = new Rng(1);
   const [h, w] = [40, 60];
   let [minArea, maxArea] = [1, 0];
   for (let i = 0; i < 2000; i++) {
@@ -113,7 +112,7 @@ test('random-resized-crop boxes stay inside the image and the scale / ratio rang
   assert.ok(minArea < 0.12 && maxArea > 0.8, `areas drawn span [${minArea}, ${maxArea}]`);
   // No try can fit a square-ish box of the whole area in a 10 x 100 strip: fallback to the
   // centred box with the ratio clamped to 4/3.
-  const always = { float: () => 0.5, int: (n: number) => n - 1 } satisfies Rng;
+  const always = { float: () => 0.5, int: (n: number) => n - 1 } satisfies RandomSource;
   assert.deepEqual(sampleResizedCropBox(10, 100, always, [1, 1]), { top: 0, left: 43, height: 10, width: 13 });
   // Tall strip: width / height clamped up to 3/4, so height = round(10 / 0.75) = 13.
   assert.deepEqual(sampleResizedCropBox(100, 10, always, [1, 1]), { top: 43, left: 0, height: 13, width: 10 });
@@ -127,17 +126,17 @@ test('augmentBatch is a pure function of the RNG stream; flip off never mirrors'
     { crop: 'pad', pad: 2, flip: true },
     { crop: 'resized', size: { height: 5, width: 6 }, flip: true },
   ] as AugmentSpec[]) {
-    const a = augmentBatch(images, n, shape, spec, new SeededRng(42));
-    const b = augmentBatch(images, n, shape, spec, new SeededRng(42));
-    const c = augmentBatch(images, n, shape, spec, new SeededRng(43));
+    const a = augmentBatch(images, n, shape, spec, new Rng(42));
+    const b = augmentBatch(images, n, shape, spec, new Rng(42));
+    const c = augmentBatch(images, n, shape, spec, new Rng(43));
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     const outSize = spec.crop === 'resized' ? 5 * 6 * 3 : 8 * 8 * 3;
     assert.equal(a.length, n * outSize);
   }
   // crop none + flip off: identity. crop none + flip on: every image is itself or its mirror, both occur.
-  assert.deepEqual(augmentBatch(images, n, shape, { crop: 'none', flip: false }, new SeededRng(1)), images);
-  const f = augmentBatch(images, n, shape, { crop: 'none', flip: true }, new SeededRng(1));
+  assert.deepEqual(augmentBatch(images, n, shape, { crop: 'none', flip: false }, new Rng(1)), images);
+  const f = augmentBatch(images, n, shape, { crop: 'none', flip: true }, new Rng(1));
   let mirrored = 0;
   for (let i = 0; i < n; i++) {
     const src = images.subarray(i * 192, (i + 1) * 192);
@@ -161,7 +160,7 @@ test('pad-crop draws every offset and flips about half of the images', () => {
     images[i * h * h + 16 * h + 15] = 255;
     images[i * h * h + 16 * h + 16] = 128;
   }
-  const out = augmentBatch(images, n, { height: h, width: h, channels: 1 }, { crop: 'pad', pad, flip: true }, new SeededRng(7));
+  const out = augmentBatch(images, n, { height: h, width: h, channels: 1 }, { crop: 'pad', pad, flip: true }, new Rng(7));
   const counts = new Map<string, number>();
   let flipped = 0;
   for (let i = 0; i < n; i++) {
@@ -192,7 +191,7 @@ test('default augmentation per image size', () => {
 test('centre crop is exact and rejects a size larger than the image', () => {
   const shape = { height: 6, width: 6, channels: 1 };
   const img = ids(6, 6, 1);
-  const out = augmentBatch(img, 1, shape, { crop: 'center', size: { height: 2, width: 4 }, flip: false }, new SeededRng(0));
+  const out = augmentBatch(img, 1, shape, { crop: 'center', size: { height: 2, width: 4 }, flip: false }, new Rng(0));
   assert.deepEqual(Array.from(out), [14, 15, 16, 17, 20, 21, 22, 23]);
-  assert.throws(() => augmentBatch(img, 1, shape, { crop: 'center', size: { height: 7, width: 4 }, flip: false }, new SeededRng(0)));
+  assert.throws(() => augmentBatch(img, 1, shape, { crop: 'center', size: { height: 7, width: 4 }, flip: false }, new Rng(0)));
 });

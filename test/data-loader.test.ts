@@ -107,6 +107,17 @@ test('state() / restore() resume the exact sequence (fresh loader, JSON, epoch b
   assert.notDeepEqual(summary(await other.next()), expected[0]);
 });
 
+test('restore() refuses a state drawn with other random streams, saying why', () => {
+  const a = new BatchLoader(ds, { batchSize: 10, seed: 5 });
+  const { rngStreams: _, ...older } = a.state();
+  for (const state of [older, { ...a.state(), rngStreams: 1 }]) {
+    assert.throws(
+      () => new BatchLoader(ds, { batchSize: 10, seed: 5 }).restore(state as LoaderState),
+      (e: unknown) => e instanceof DataError && e.code === 'LOADER_STATE' && /random-stream version.*start the run again/.test(e.message),
+    );
+  }
+});
+
 test('restore() refuses a state from a loader with other data or options', () => {
   const a = new BatchLoader(ds, { batchSize: 10, seed: 5 });
   const state = a.state();

@@ -15,14 +15,14 @@ import { describe, test } from 'node:test';
 import { Supernet } from '../src/native/engine.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { tinySpace } from './helpers/spaces.js';
+import { Rng } from '../src/util/rng.js';
 
 const tiny: SpaceFile = tinySpace();
 
 function batch(n: number, seed: number): { images: Uint8Array; labels: Int32Array } {
-  let s = seed * 2654435761 + 1;
-  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 4294967296);
-  const images = new Uint8Array(n * 8 * 8 * 2).map(() => Math.floor(rnd() * 256));
-  const labels = Int32Array.from({ length: n }, () => Math.floor(rnd() * 5));
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: n * 8 * 8 * 2 }, () => rng.int(256));
+  const labels = Int32Array.from({ length: n }, () => rng.int(5));
   return { images, labels };
 }
 

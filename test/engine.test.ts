@@ -13,6 +13,7 @@ import { describe, test } from 'node:test';
 import { Supernet } from '../src/native/engine.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { tinySpace } from './helpers/spaces.js';
+import { Rng } from '../src/util/rng.js';
 
 /** A tiny space that still holds every op kind: MBConv k3/k5/k7, e1/e3/e6, SE, skip identity,
  *  identity at a reduction layer (strided 1x1 conv), hswish. */
@@ -27,11 +28,10 @@ const tiny: SpaceFile = tinySpace({
 });
 
 function batch(n: number, seed: number, space = tiny): { images: Uint8Array; labels: Int32Array } {
-  let s = seed * 2654435761 + 1;
-  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0), s / 4294967296);
+  const rng = new Rng(seed);
   const px = space.input.height * space.input.width * space.input.channels;
-  const images = new Uint8Array(n * px).map(() => Math.floor(rnd() * 256));
-  const labels = Int32Array.from({ length: n }, () => Math.floor(rnd() * space.classes));
+  const images = Uint8Array.from({ length: n * px }, () => rng.int(256));
+  const labels = Int32Array.from({ length: n }, () => rng.int(space.classes));
   return { images, labels };
 }
 

@@ -2,8 +2,8 @@
 // them, on the shipped data with tiny budgets (20 images per class: two iterations per epoch):
 // a second run refuses a run directory and --force sets it aside without deleting; checkpoints
 // carry the run id and a run never loads or prunes another run's files; --resume refuses other
-// settings (one message naming each) unless --allow-change, and a failed resume leaves config.json
-// as it was; the run's own config.json is a valid --config; --threads far above the cores is
+// settings (one message naming each) unless --allow-change, and a run drawn with older random
+// streams always; a failed resume leaves config.json as it was; the run's own config.json is a valid --config; --threads far above the cores is
 // refused; Ctrl-C ends `run` after the checkpoint with exit 130; orphan temporary files are
 // removed on start; broken run files are named with the fix. Every refused command leaves the
 // run directory byte for byte as it was.
@@ -187,6 +187,23 @@ describe('--resume checks what it resumes (CLI)', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /no usable checkpoint in .*checkpoints/);
     assert.ok(readFileSync(join(out, 'config.json')).equals(config), 'config.json was rewritten by a failed resume');
+  });
+
+  test('a run drawn with the old random streams (no rngStreams in config.json) is refused, even with --allow-change', () => {
+    const o = join(d, 'old-streams');
+    let r = cli('train-supernet', ...tiny(space), '--epochs', '1', '--out', o);
+    assert.equal(r.status, 0, r.stderr);
+    const record = readJson(join(o, 'config.json'));
+    assert.equal(record.rngStreams, 2);
+    delete record.rngStreams;
+    writeFileSync(join(o, 'config.json'), JSON.stringify(record));
+    const before = snapshot(o);
+    for (const extra of [[], ['--allow-change']]) {
+      r = cli('train-supernet', '--out', o, '--resume', '--quiet', ...extra);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--resume: config\.json in .*old-streams: it records no random-stream version .* this greedynas draws with version 2, so its seeded draws would not continue as they began\. Start the run again: --force/);
+      assert.deepEqual(snapshot(o), before);
+    }
   });
 
   test('--threads far above the cores is refused, naming the limit', () => {

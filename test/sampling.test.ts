@@ -1,6 +1,8 @@
-// RNG, candidate pool, eps schedule, stopping rule, and the uniform, fair and greedy samplers,
+// RNG (keyed streams, the committed stream fixture), candidate pool, eps schedule, stopping rule, and the uniform, fair and greedy samplers,
 // including the slides' 83.38% / 99.36% both exactly and by simulating the greedy sampler.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ArchSpace } from '../src/space/arch.js';
 import { costTable } from '../src/space/cost.js';
@@ -16,7 +18,8 @@ import { binomialTail, effectiveGoodShare, GreedySampler } from '../src/sampling
 import { CandidatePool } from '../src/sampling/pool.js';
 import { EpsSchedule, StoppingRule } from '../src/sampling/schedule.js';
 import { UniformSampler } from '../src/sampling/uniform.js';
-import { Rng } from '../src/util/rng.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { Rng, RNG_STREAMS, rngStreamsMismatch } from '../src/util/rng.js';
 import { smallSpace } from './helpers/spaces.js';
 
 const roundTrip = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
@@ -66,6 +69,58 @@ describe('Rng', () => {
     assert.ok([4, 5].includes(r.choice([4, 5])));
     assert.throws(() => r.int(0), RangeError);
     assert.throws(() => new Rng(1.5), TypeError);
+  });
+
+  it('keyed streams: each list of keys (its values, order and length) names its own stream', () => {
+    const lists = [[3], [3, 0], [3, 0, 0], [3, 1], [1, 3], [3, 0x0d3e, 0], [3, 0x0d3e, 1], [3, 0xa06e, 0, 0], [3, 0xa06e, 0, 1], [3, 0xa06e, 1, 0], [4, 0xa06e, 0, 0], [-3], [2 ** 32 + 3]];
+    const states = lists.map((keys) => JSON.stringify(new Rng(...keys).state()));
+    assert.equal(new Set(states).size, lists.length, 'two key lists gave the same state');
+    assert.deepEqual(new Rng(3, 0xa06e, 0, 1).state(), new Rng(3, 0xa06e, 0, 1).state());
+    assert.throws(() => new Rng(), /at least one integer/);
+    assert.throws(() => new Rng(1, 2.5), /rng key 1: expected a safe integer/);
+  });
+
+  it('the first draw of a seed depends on the seed (the old mixer gave every seed below 2^32 the same one)', () => {
+    // First int(10) of seeds 0..4999 and of the batch streams (0, tag, 0, b): every value about
+    // 500 times. The samplers' old mixer filled two of the four state words from the seed's high
+    // half only, and pure-rand's first 32-bit output adds exactly those two words: 5 every time.
+    for (const first of [(s: number) => new Rng(s).int(10), (b: number) => new Rng(0, 0xa06e, 0, b).int(10)]) {
+      const counts = new Array<number>(10).fill(0);
+      for (let s = 0; s < 5000; s++) counts[first(s)]!++;
+      for (const c of counts) assert.ok(Math.abs(c - 500) < 5 * Math.sqrt(450), `first int(10) counts ${counts.join(' ')}`);
+    }
+  });
+
+  it('draws exactly the committed streams (test/fixtures/rng-streams.json)', () => {
+    // A change of generator or mixer must raise RNG_STREAMS (runs drawn with the old streams then
+    // refuse --resume) and rewrite the fixture with the command it records.
+    const fixture = JSON.parse(readFileSync(join(packageRoot(), 'test', 'fixtures', 'rng-streams.json'), 'utf8')) as {
+      rngStreams: number;
+      command: string;
+      streams: Array<{ keys: number[]; state: number[]; int1000: number[]; float: number[] }>;
+    };
+    assert.equal(fixture.rngStreams, RNG_STREAMS, `the fixture was written for other streams: ${fixture.command}`);
+    assert.ok(fixture.streams.length >= 8);
+    for (const s of fixture.streams) {
+      const r = new Rng(...s.keys);
+      assert.deepEqual(r.state().words, s.state, `state of keys ${JSON.stringify(s.keys)}`);
+      assert.deepEqual(Array.from({ length: s.int1000.length }, () => r.int(1000)), s.int1000, `int draws of keys ${JSON.stringify(s.keys)}`);
+      assert.deepEqual(Array.from({ length: s.float.length }, () => r.float()), s.float, `float draws of keys ${JSON.stringify(s.keys)}`);
+    }
+  });
+
+  it('rngStreamsMismatch accepts this version only, and says why', () => {
+    assert.equal(rngStreamsMismatch(RNG_STREAMS), null);
+    assert.match(rngStreamsMismatch(undefined) ?? '', /no random-stream version .*this greedynas draws with version 2/);
+    assert.match(rngStreamsMismatch(1) ?? '', /random-stream version 1, this greedynas draws with version 2/);
+  });
+
+  it('shuffles typed arrays as arrays, with the same draws', () => {
+    const a = new Rng(9).shuffle(Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]));
+    const b = new Rng(9).shuffle([0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.ok(a instanceof Int32Array);
+    assert.deepEqual(Array.from(a), b);
+    assert.notDeepEqual(b, [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('split() gives independent streams', () => {

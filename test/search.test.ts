@@ -195,9 +195,13 @@ describe('search stage: pool seeding', () => {
       },
     };
     const pool = new CandidatePool({ capacity: 40 });
-    const rng = new (await import('../src/util/rng.js')).Rng(3);
+    // Seed 4: 11 of the 40 pool paths are under the FLOPs budget (random-stream version 2), so the
+    // first population of 8 comes from the pool and invalid pool paths are skipped.
+    const rng = new (await import('../src/util/rng.js')).Rng(4);
     while (pool.size < 40) pool.push(Array.from({ length: 6 }, () => rng.int(4)), rng.float()); // stale scores, random order
     const flopsMax = 4e6;
+    const underBudget = pool.entries().filter((e) => costs.archFlops(e.arch) <= flopsMax).length;
+    assert.ok(underBudget >= 8 && underBudget < pool.size, `the test needs 8 or more valid and some invalid pool paths, the draw gave ${underBudget} valid of ${pool.size}: choose another seed`);
     const n = 60;
     const searchSet = { images: new Uint8Array(n * 28 * 28), labels: Int32Array.from({ length: n }, (_, i) => i % 10), height: 28, width: 28, channels: 1, classes: 10 };
     const p = { config: { ...DEFAULTS, flopsMax, population: 8, generations: 1, compareInit: false, searchImages: n }, costs, space, searchSet, dir: mkdtempSync(join(tmpdir(), 'gnas-seed-')) };

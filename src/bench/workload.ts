@@ -9,9 +9,9 @@
 //   score.u8             the held-out scoring images of a greedy round, uint8 NHWC
 //   score-labels.i32     their labels
 //
-// Images and labels are xorshift32 noise (synthetic(): the content does not matter for speed, and
-// the formula is documented so a peer may also regenerate them). The round paths are uniform
-// random paths of the space drawn by the project's Rng (xoroshiro128+) from ROUND_SEED.
+// Images and labels are uniform noise from the project's Rng (src/util/rng.ts; synthetic(): the
+// content does not matter for speed, and every peer reads the files). The round paths are uniform
+// random paths of the space drawn by the same Rng from ROUND_SEED.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -40,17 +40,12 @@ export interface Workload {
   formula: string;
 }
 
-/**
- * n images of `pixels` bytes and n labels below `classes`: a xorshift32 stream (x ^= x << 13,
- * x ^= x >>> 17, x ^= x << 5) from state (seed * 2654435761) mod 2^32, images first (one byte per
- * draw, the low 8 bits), then labels (draw mod classes).
- */
+/** n images of `pixels` bytes and n labels below `classes` from the stream `new Rng(seed)`: images first (rng.int(256) per byte), then labels (rng.int(classes)). */
 export function synthetic(n: number, pixels: number, classes: number, seed: number): { images: Uint8Array; labels: Int32Array } {
-  let s = Math.imul(seed, 2654435761) >>> 0 || 1;
-  const next = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
+  const rng = new Rng(seed);
   const images = new Uint8Array(n * pixels);
-  for (let i = 0; i < images.length; i++) images[i] = next() & 255;
-  const labels = Int32Array.from({ length: n }, () => next() % classes);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  const labels = Int32Array.from({ length: n }, () => rng.int(classes));
   return { images, labels };
 }
 
@@ -77,7 +72,7 @@ export function writeWorkload(dir: string, space: ResolvedSpace, files: { space:
     score: { images: 'score.u8', labels: 'score-labels.i32', count: SCORE_IMAGES, seed: 2 },
     rounds: { seed: ROUND_SEED, m: ROUND_PATHS, paths: roundPaths(space, rounds, ROUND_PATHS, ROUND_SEED) },
     chunks: ROUND_CHUNKS,
-    formula: 'src/bench/workload.ts synthetic(): xorshift32 from (seed * 2654435761) mod 2^32; images (low byte of each draw, NHWC) then labels (draw mod classes)',
+    formula: 'src/bench/workload.ts synthetic(): src/util/rng.ts new Rng(seed); images (rng.int(256) per byte, NHWC) then labels (rng.int(classes))',
   };
   writeFileSync(join(dir, w.train.images), train.images);
   writeFileSync(join(dir, w.train.labels), new Uint8Array(train.labels.buffer));

@@ -1,5 +1,6 @@
 // Training augmentations on uint8 NHWC batches, in TypeScript over typed arrays, every random
-// choice drawn from an injected Rng (so a seeded stream reproduces a batch exactly):
+// choice drawn from an injected RandomSource (the loader passes a keyed Rng stream of
+// src/util/rng.ts, so a seeded stream reproduces a batch exactly):
 //   pad-and-crop  zero-pad each side by `pad`, take a random H x W window (CIFAR / MNIST style);
 //   random-resized-crop  a random box of area share in `scale` and aspect ratio in `ratio`,
 //                 resized bilinearly (half-pixel centres, no antialiasing) to the output size;
@@ -7,7 +8,8 @@
 //   horizontal flip with probability 1/2, switchable (off where a mirror image is another class).
 // Draw order per image (part of the reproducibility contract): the crop's draws, then one
 // float() for the flip when flipping is on.
-import { DataError, isPositiveInt, type Rng } from './types.js';
+import type { RandomSource } from '../util/rng.js';
+import { DataError, isPositiveInt } from './types.js';
 
 export interface ImageShape {
   height: number;
@@ -152,7 +154,7 @@ export interface CropBox {
 export function sampleResizedCropBox(
   h: number,
   w: number,
-  rng: Rng,
+  rng: RandomSource,
   scale: [number, number] = DEFAULT_RRC_SCALE,
   ratio: [number, number] = DEFAULT_RRC_RATIO,
 ): CropBox {
@@ -239,7 +241,7 @@ export function resizeCropImage(
  * returns a new tensor of which.length images of augmentedShape(spec): gathering and augmenting in
  * one pass. Random choices come from `rng`, image by image, in the documented order.
  */
-export function augmentGather(source: Uint8Array, which: ArrayLike<number>, shape: ImageShape, spec: AugmentSpec, rng: Rng): Uint8Array {
+export function augmentGather(source: Uint8Array, which: ArrayLike<number>, shape: ImageShape, spec: AugmentSpec, rng: RandomSource): Uint8Array {
   checkAugmentSpec(spec, shape);
   const { height: h, width: w, channels: c } = shape;
   const inSize = h * w * c;
@@ -292,7 +294,7 @@ export function augmentGather(source: Uint8Array, which: ArrayLike<number>, shap
 }
 
 /** Applies `spec` to the first `count` images of `images` (NHWC uint8); see augmentGather. */
-export function augmentBatch(images: Uint8Array, count: number, shape: ImageShape, spec: AugmentSpec, rng: Rng): Uint8Array {
+export function augmentBatch(images: Uint8Array, count: number, shape: ImageShape, spec: AugmentSpec, rng: RandomSource): Uint8Array {
   const inSize = shape.height * shape.width * shape.channels;
   if (!Number.isInteger(count) || count < 0 || images.length < count * inSize) {
     throw new DataError('BAD_ARGUMENT', `images: expected at least ${count * inSize} bytes for ${count} images, got ${images.length}`);

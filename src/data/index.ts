@@ -2,8 +2,7 @@
 // folder root, or the name of the subset shipped in data/) into {train, test} datasets, and the
 // rest of src/data/ is re-exported from here.
 //
-//   src/data/types.ts         Dataset, Rng, DataError, validation and subsets
-//   src/data/seeded-rng.ts    the serialisable seeded generator (xoshiro128**)
+//   src/data/types.ts         Dataset, DataError, validation and subsets
 //   src/data/idx.ts           IDX (MNIST / Fashion-MNIST) files, plain or gzipped
 //   src/data/image-folder.ts  <split>/<class>/<image> folders decoded with sharp
 //   src/data/tensor-cache.ts  the decoded-tensor cache file
@@ -20,7 +19,6 @@ import { listClassFolders, loadImageFolder, type ImageFolderOptions, type ImageF
 import { DataError, type Dataset } from './types.js';
 
 export * from './types.js';
-export * from './seeded-rng.js';
 export * from './idx.js';
 export * from './image-folder.js';
 export * from './tensor-cache.js';

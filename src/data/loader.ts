@@ -3,8 +3,8 @@
 // ahead so that gathering and augmentation overlap the consumer's native (async) training step.
 //
 // Reproducibility: the order of epoch e is a pure function of (seed, e), and the augmentation of
-// batch b of epoch e a pure function of (seed, e, b): each comes from its own SeededRng stream. So
-// {seed, epoch, index} is the loader's whole random state; state() / restore() save and resume it,
+// batch b of epoch e a pure function of (seed, e, b): each comes from its own keyed stream of
+// src/util/rng.ts. So {seed, epoch, index} (with the stream version) is the loader's whole random state; state() / restore() save and resume it,
 // and a prefetched batch never consumes randomness that a checkpoint would miss.
 //
 // Prefetch choice (measured): the next batch is built on the main thread, in a setImmediate
@@ -18,8 +18,9 @@
 // dataset in shared memory, so none is used; the only cost is that the event loop is busy for
 // that long once per batch.
 import { crc32 } from 'node:zlib';
+
+import { Rng, RNG_STREAMS, rngStreamsMismatch } from '../util/rng.js';
 import { augmentGather, augmentedShape, checkAugmentSpec, type AugmentSpec } from './augment.js';
-import { SeededRng, shuffleInPlace } from './seeded-rng.js';
 import { DataError, datasetSize, isPositiveInt, validateDataset, type Dataset } from './types.js';
 
 const ORDER_STREAM = 0x0d3e;
@@ -59,6 +60,8 @@ export interface Batch {
 /** A loader's position, JSON-able. The next batch next() returns is batch `index` of `epoch`. */
 export interface LoaderState {
   version: 1;
+  /** Version of the random streams (src/util/rng.ts RNG_STREAMS): another one draws other batches. */
+  rngStreams: number;
   /** Seed of the order and augmentation streams: with epoch and index, the loader's whole RNG state. */
   seed: number;
   epoch: number;
@@ -149,7 +152,7 @@ export class BatchLoader {
   orderOf(epoch: number): Int32Array {
     if (this.orderCache?.epoch === epoch) return this.orderCache.order;
     const order = this.indices.slice();
-    if (this.shuffle) shuffleInPlace(order, new SeededRng(this.seed, ORDER_STREAM, epoch));
+    if (this.shuffle) new Rng(this.seed, ORDER_STREAM, epoch).shuffle(order);
     this.orderCache = { epoch, order };
     return order;
   }
@@ -166,7 +169,7 @@ export class BatchLoader {
     for (let k = 0; k < which.length; k++) labels[k] = ds.labels[which[k]!]!;
     const shape = { height: ds.height, width: ds.width, channels: ds.channels };
     const spec = this.augment ?? { crop: 'none' as const, flip: false };
-    const images = augmentGather(ds.images, which, shape, spec, new SeededRng(this.seed, AUGMENT_STREAM, epoch, index));
+    const images = augmentGather(ds.images, which, shape, spec, new Rng(this.seed, AUGMENT_STREAM, epoch, index));
     return {
       images,
       labels,
@@ -230,6 +233,7 @@ export class BatchLoader {
   state(): LoaderState {
     return {
       version: 1,
+      rngStreams: RNG_STREAMS,
       seed: this.seed,
       epoch: this.epoch,
       index: this.index,
@@ -246,6 +250,8 @@ export class BatchLoader {
     if (state === null || typeof state !== 'object' || state.version !== 1) {
       throw new DataError('LOADER_STATE', `loader state: expected an object with version 1, got ${JSON.stringify(state)}`);
     }
+    const streams = rngStreamsMismatch((state as Partial<LoaderState>).rngStreams);
+    if (streams !== null) throw new DataError('LOADER_STATE', `loader state: ${streams}; start the run again instead of resuming it`);
     const mine = this.state();
     for (const k of ['seed', 'batchSize', 'shuffle', 'dropLast', 'size', 'indicesCrc32'] as const) {
       if (state[k] !== mine[k]) {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { SeededRng } from './seeded-rng.js';
+
+import { Rng } from '../util/rng.js';
 import { DataError, isPositiveInt } from './types.js';
 
 export const SPLIT_FORMAT = 'greedynas-validation-split';
@@ -107,7 +108,7 @@ export function stratifiedSplit(labels: Int32Array, classes: number, options: Sp
   const val: number[] = [];
   byClass.forEach((members, cls) => {
     const k = members.length === 0 ? 0 : heldOut(members.length, rule, cls);
-    const rng = new SeededRng(seed, SPLIT_STREAM, cls);
+    const rng = new Rng(seed, SPLIT_STREAM, cls);
     // Partial Fisher-Yates: the first k positions become a uniform k-subset.
     for (let i = 0; i < k; i++) {
       const j = i + rng.int(members.length - i);

@@ -1,6 +1,6 @@
 // The data layer's shared types: an in-memory image dataset (one NHWC uint8 tensor plus int32
-// labels), the RNG interface the augmentations draw from, the error type every data module
-// throws, and small helpers (validation, subsets) that every other file in src/data/ uses.
+// labels), the error type every data module throws, and small helpers (validation,
+// subsets) that every other file in src/data/ uses.
 //
 // Dimension letters used throughout src/data/: N images, H height, W width, C channels,
 // layout NHWC (channels last), one byte per channel value (0..255).
@@ -18,17 +18,6 @@ export interface Dataset {
   classes: number;
   /** Optional human-readable class names, `classes` of them, in label order. */
   classNames?: string[];
-}
-
-/**
- * The random source augmentations and shuffles draw from. src/util/rng.ts provides one with this
- * shape; src/data/seeded-rng.ts has the data layer's own (serialisable) implementation.
- */
-export interface Rng {
-  /** Uniform in [0, 1). */
-  float(): number;
-  /** Uniform integer in [0, n), n >= 1. */
-  int(n: number): number;
 }
 
 /** Machine-readable causes of data-layer errors (DataError.code). */

@@ -597,7 +597,7 @@ export function randomTensorSource(seed = 0): TensorSource {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
   return (name, shape) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    const rng = new Rng(hashName(name) + 0x100000000 * (seed & 0xfffff));
+    const rng = new Rng(seed, hashName(name)); // the stream of (seed, tensor name): all of the seed counts
     const uni = (lo: number, hi: number): Float32Array => Float32Array.from({ length: size }, () => lo + (hi - lo) * rng.float());
     if (name.endsWith('.bn.weight') || name.endsWith('.bn.running_var')) return uni(0.5, 1.5);
     if (name.endsWith('.bn.bias') || name.endsWith('.bn.running_mean')) return uni(-0.2, 0.2);

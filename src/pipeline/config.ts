@@ -266,7 +266,7 @@ export function coerceSetting(key: keyof RunConfig, raw: unknown): unknown {
 }
 
 /** Keys a run's config.json records beside the settings; a --config file may hold them and they are skipped. */
-const RECORD_KEYS = new Set(['comment', 'resolvedSpace', 'runId', 'spaceHash', 'provenance']);
+const RECORD_KEYS = new Set(['comment', 'resolvedSpace', 'runId', 'spaceHash', 'rngStreams', 'provenance']);
 
 /** Applies settings given by config key or command-line name (a --config file or a saved config.json). */
 export function applyObject(base: RunConfig, obj: unknown, source: string): RunConfig {

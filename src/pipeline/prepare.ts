@@ -17,7 +17,7 @@ import { loadSpaceFile } from '../space/presets.js';
 import type { ResolvedSpace, SpaceFile } from '../space/types.js';
 import { writeJsonAtomic } from '../util/atomic-file.js';
 import { provenance } from '../util/provenance.js';
-import { Rng } from '../util/rng.js';
+import { Rng, RNG_STREAMS } from '../util/rng.js';
 import type { RunConfig } from './config.js';
 import { ConfigError, scoringImagesFor, type ScoringImageSettings } from './config.js';
 import { fsReason, removeOrphanTemporaries, runIdOf, spaceHashOf } from './run-dir.js';
@@ -68,7 +68,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   // touched: a command refused for its --data, --space or batch sizes leaves no folder behind.
   const { height, width, channels } = space.input;
   const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
-  if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed + 303);
+  if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed);
   for (const [name, ds] of [['train', data.train], ['test', data.test]] as const) {
     if (ds.height !== height || ds.width !== width || ds.channels !== channels) {
       throw new ConfigError(
@@ -132,9 +132,12 @@ export function partitionHeldOut(val: Dataset, config: HeldOutSettings): { round
   return { roundScoring: subsetDataset(val, order.slice(0, rounds)), searchSet: subsetDataset(val, order.slice(rounds)) };
 }
 
-/** The first `perClass` images of each class in a seeded order (a stratified subset of a training set). */
+/** Stream tag of perClassSubset's order (its own stream: seed + 303 was also the greedy sampler's). */
+const PER_CLASS_STREAM = 0x9c1a;
+
+/** The first `perClass` images of each class in a seeded order, stream (seed, PER_CLASS_STREAM): a stratified subset of a training set. */
 export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dataset {
-  const order = new Rng(seed).permutation(ds.labels.length);
+  const order = new Rng(seed, PER_CLASS_STREAM).permutation(ds.labels.length);
   const taken = new Map<number, number>();
   const keep: number[] = [];
   for (const i of order) {
@@ -148,9 +151,9 @@ export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dat
   return subsetDataset(ds, keep);
 }
 
-/** config.json of the run directory: the settings that made it, its run id and space hash, and what ran it (src/util/provenance.ts), for the record and for resume. */
+/** config.json of the run directory: the settings that made it, its run id, space hash and random-stream version, and what ran it (src/util/provenance.ts), for the record and for resume. */
 function writeRunConfig(dir: string, config: RunConfig, record: { resolvedSpace: string; runId: string | null; spaceHash: string }): void {
-  writeJsonAtomic(join(dir, 'config.json'), { ...config, ...record, provenance: provenance(config) });
+  writeJsonAtomic(join(dir, 'config.json'), { ...config, ...record, rngStreams: RNG_STREAMS, provenance: provenance(config) });
 }
 
 /** Deterministic subset of a dataset: the first n of a seeded permutation (the split is already stratified). */

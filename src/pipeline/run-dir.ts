@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 import { loadSpace } from '../space/presets.js';
 import type { ResolvedSpace } from '../space/types.js';
+import { rngStreamsMismatch } from '../util/rng.js';
 import { ConfigError, optionOf, type RunConfig } from './config.js';
 
 /** What makes a folder a run directory. */
@@ -158,12 +159,19 @@ export function resumeDifferences(record: Record<string, unknown>, config: RunCo
 }
 
 /**
- * --resume: refuses settings that differ from the run's config.json (all named in one message)
+ * --resume: refuses a run drawn with other random streams (always: --allow-change cannot make its
+ * draws continue), and settings that differ from the run's config.json (all named in one message)
  * unless `allowChange`, in which case the differences are logged. Nothing to compare: accepted.
  */
 export function checkResume(dir: string, config: RunConfig, spaceHash: string, allowChange: boolean, log: (line: string) => void): void {
   const record = readRunRecord(dir);
   if (!record) return;
+  const streams = rngStreamsMismatch(record.rngStreams);
+  if (streams !== null) {
+    throw new ConfigError(
+      `--resume: config.json in ${dir}: ${streams}. Start the run again: --force sets the old one aside (nothing is deleted), or choose another --out`,
+    );
+  }
   const diffs = resumeDifferences(record, config, spaceHash);
   if (diffs.length === 0) return;
   if (!allowChange) {

@@ -1,13 +1,49 @@
-// Seeded random numbers with a state that can be saved in a checkpoint and restored exactly.
-// The generator is pure-rand's xoroshiro128+ (128 bits of state as four 32-bit words, exported
-// by getState() and rebuilt by xoroshiro128plusFromState()); integers come from pure-rand's
-// unbiased uniformInt and floats from its uniformFloat64 (53 random bits). Every component
-// that draws random numbers (each sampler, each searcher) owns one Rng, so that the state of
-// one is never disturbed by the draws of another and a resumed run repeats the same draws.
+// The project's one random-number generator. Every seeded draw in greedynas comes from here: the
+// data order, augmentation and validation split (src/data/), the samplers, the candidate pool and
+// the searchers, the seeded subsets of the pipeline, the latency tables and the bench workload.
+//
+// - Generator: pure-rand's xoroshiro128+ (128 bits of state as four 32-bit words); integers come
+//   from pure-rand's unbiased uniformInt, floats from its uniformFloat64 (53 random bits).
+// - Streams: a generator is named by a list of integers, `new Rng(seed)` or
+//   `new Rng(seed, STREAM_TAG, epoch, batch)`; each list gives its own stream, so a batch's draws
+//   are a pure function of (seed, epoch, batch) and never depend on what was drawn before.
+// - One seed mixer (seedWords) turns the list into the whole 128-bit state.
+// - State: state() is JSON ({algorithm, words}) and restore()/fromState() continue it exactly.
+//
+// Every component that draws (each sampler, each searcher, each batch) owns its own Rng, so the
+// draws of one never disturb another and a resumed run repeats the same draws.
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGenerator';
+
+/**
+ * Version of the seeded streams. Recorded in what a resume continues (a run's config.json, a
+ * loader's state): a record without it, or with another one, was drawn by other streams and
+ * cannot be continued exactly. Version 2: one generator and one mixer for every draw. Before it
+ * (no version recorded) the data layer drew its order, augmentation and split from its own
+ * xoshiro128** generator, and the samplers' seed mixer filled two of the four state words from the
+ * seed's high half only, so every seed below 2^32 gave the same first draw.
+ */
+export const RNG_STREAMS = 2;
+
+/**
+ * Why a record cannot be continued with this version's streams (null: it can). `recorded` is the
+ * record's RNG_STREAMS value (undefined when the record has none).
+ */
+export function rngStreamsMismatch(recorded: unknown): string | null {
+  if (recorded === RNG_STREAMS) return null;
+  const was = recorded === undefined ? 'no random-stream version (written before version 2, when the data order, augmentation and split came from another generator)' : `random-stream version ${JSON.stringify(recorded)}`;
+  return `it records ${was}, this greedynas draws with version ${RNG_STREAMS}, so its seeded draws would not continue as they began`;
+}
+
+/** The few draws a consumer needs (augmentations take this, so a test can pass a fixed source). */
+export interface RandomSource {
+  /** Uniform in [0, 1). */
+  float(): number;
+  /** Uniform integer in [0, n), n >= 1. */
+  int(n: number): number;
+}
 
 /** JSON-able state of an Rng. */
 export interface RngState {
@@ -16,7 +52,7 @@ export interface RngState {
   words: number[];
 }
 
-/** 32-bit mixing step (Murmur3's finaliser); spreads nearby seeds over the whole state. */
+/** 32-bit mixing step (Murmur3's finaliser, a bijection): nearby inputs give unrelated outputs. */
 function mix32(x: number): number {
   let h = x | 0;
   h ^= h >>> 16;
@@ -27,29 +63,43 @@ function mix32(x: number): number {
   return h | 0;
 }
 
-function checkSeed(seed: number): void {
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new TypeError(`seed: expected a safe integer, got ${String(seed)}`);
-  }
+/** Starting values and per-word constants of the mixer's four lanes (SHA-256's initial words). */
+const LANE_START = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a];
+const LANE_STEP = [0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/**
+ * The four state words of the stream named by `keys` (safe integers, at least one). Each word is
+ * its own hash chain over every key's low half, high half and sign: one mix32 per part, so each
+ * word depends on every bit of every key and on their order, and two keys below 2^32 never give
+ * one word the same value (mix32 is a bijection). Four chains with different constants give the
+ * 128 bits of state; a one-word digest spread over four words would leave 96 of them determined.
+ */
+function seedWords(keys: readonly number[]): number[] {
+  if (keys.length === 0) throw new TypeError('rng keys: expected at least one integer (a seed)');
+  const words = [...LANE_START];
+  keys.forEach((k, i) => {
+    if (typeof k !== 'number' || !Number.isSafeInteger(k)) throw new TypeError(`${i === 0 ? 'seed' : `rng key ${i}`}: expected a safe integer, got ${String(k)}`);
+    const parts = [k >>> 0, Math.floor(Math.abs(k) / 0x100000000) >>> 0, k < 0 ? 1 : 0];
+    for (let w = 0; w < 4; w++) {
+      for (const part of parts) words[w] = mix32((words[w]! ^ part) + LANE_STEP[w]!);
+    }
+  });
+  return words;
 }
 
-function generatorFromSeed(seed: number): JumpableRandomGenerator {
-  checkSeed(seed);
-  // Both halves of the (up to 53-bit) seed reach the state. Seeds 0, 1, 2, ... give unrelated
-  // streams because every word goes through mix32.
-  const lo = seed >>> 0;
-  const hi = Math.floor(Math.abs(seed) / 0x100000000) >>> 0;
-  const sign = seed < 0 ? 0x5bd1e995 : 0;
-  const words = [mix32(lo ^ 0x9e3779b9), mix32(hi ^ sign ^ 0x7f4a7c15), mix32(lo + 0x6a09e667), mix32(hi ^ 0xbb67ae85)];
-  if (words.every((w) => w === 0)) return xoroshiro128plus(seed);
+function generatorOf(keys: readonly number[]): JumpableRandomGenerator {
+  const words = seedWords(keys);
+  // An all-zero state would repeat 0 for ever; pure-rand's own seeding never gives one.
+  if (words.every((w) => w === 0)) return xoroshiro128plus(keys[0]!);
   return xoroshiro128plusFromState(words);
 }
 
-export class Rng {
+export class Rng implements RandomSource {
   private gen: JumpableRandomGenerator;
 
-  constructor(seed: number) {
-    this.gen = generatorFromSeed(seed);
+  /** The stream named by `keys`: a seed, then optionally stream tags, epoch, batch, ... */
+  constructor(...keys: number[]) {
+    this.gen = generatorOf(keys);
   }
 
   /** A generator that continues from a saved state. */
@@ -108,12 +158,12 @@ export class Rng {
     return this.float() < p;
   }
 
-  /** Shuffles `items` in place (Fisher-Yates) and returns it. */
-  shuffle<T>(items: T[]): T[] {
+  /** Shuffles `items` (an array or a typed array) in place (Fisher-Yates) and returns it. */
+  shuffle<A extends { length: number; [i: number]: unknown }>(items: A): A {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = items[i] as T;
-      items[i] = items[j] as T;
+      const t = items[i];
+      items[i] = items[j];
       items[j] = t;
     }
     return items;
