@@ -29,7 +29,7 @@ import { CandidatePool } from '../sampling/pool.js';
 import { CheckpointStore } from '../train/checkpoints.js';
 import { writeReport } from './report.js';
 import { exportStage, profileCommand } from './export-stage.js';
-import { latencyTable } from '../profile/latency-table.js';
+import { latencyEstimator } from '../profile/latency-choice.js';
 import { probeBackends } from '../native/engine.js';
 import { readArchList, readTruthFile, TruthFileError } from '../analysis/truth-file.js';
 import { archSpaceOf } from '../space/arch.js';
@@ -90,12 +90,19 @@ interface LatencyHooks {
   predictLatency?: (arch: readonly number[]) => number;
 }
 
-/** With --latency-max: the space's latency lookup table on this machine (built once, cached). */
+/**
+ * With --latency-max: the latency estimate that won on held-out paths of the space on this
+ * machine (lookup table, FLOPs line or fitted model; measured once, cached), named in the log and
+ * in results.json.
+ */
 async function latencyHooks(p: Prepared): Promise<LatencyHooks> {
   if (p.config.latencyMax === null) return {};
-  say(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency table of '${p.space.name}' on this machine`);
-  const predictor = await latencyTable(p.space, {});
-  return { latencyCheck: predictor.constraint(p.config.latencyMax), predictLatency: predictor.predictLatency };
+  say(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency estimates of '${p.space.name}' on this machine`);
+  const est = await latencyEstimator(p.space, { log: say });
+  const s = est.choice.heldOut[est.method];
+  say(`latency budget: predicted by the ${est.method} estimate (held-out Spearman ${s.spearman.toFixed(3)}, MAPE ${s.mape.toFixed(1)}%; ${est.choice.reason})`);
+  resultsFile(p, { latencyEstimate: est.summary() });
+  return { latencyCheck: est.constraint(p.config.latencyMax), predictLatency: est.predictLatency };
 }
 
 async function trainStage(p: Prepared, flags: Flags, hooks: LatencyHooks): Promise<SupernetResult> {

@@ -159,11 +159,12 @@ export function mape(pred: readonly number[], actual: readonly number[]): number
   return (100 * pred.reduce((s, p, i) => s + Math.abs(p - actual[i]!) / Math.abs(actual[i]!), 0)) / pred.length;
 }
 
-function score(pred: readonly number[], actual: readonly number[]): ProxyScore {
+/** Pearson, Spearman and MAPE of an estimate against measurements. */
+export function score(pred: readonly number[], actual: readonly number[]): ProxyScore {
   return { pearson: pearson(pred, actual), spearman: spearman(pred, actual), mape: mape(pred, actual) };
 }
 
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -498,17 +499,13 @@ export interface ValidateOptions extends MeasureOptions {
   save?: boolean;
 }
 
-/** Compares the table's predictions (and a FLOPs estimate) with whole-model measurements. */
-export async function validateLatencyTable(pred: LatencyPredictor, opts: ValidateOptions = {}): Promise<LatencyValidation> {
-  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock });
-  const n = opts.paths ?? 30;
-  if (!Number.isSafeInteger(n) || n < 3) throw new RangeError(`paths: expected an integer >= 3, got ${JSON.stringify(opts.paths)}`);
-  const space = pred.space;
+/**
+ * The FLOPs-proportional estimate from a table's piece measurements: ms = once + msPerFlop *
+ * FLOPs, msPerFlop by least squares through 0 over the pieces, once = the once-per-run overhead
+ * that the table's suffix carries.
+ */
+export function flopsEstimate(space: ResolvedSpace, t: LatencyTableData): { once: number; msPerFlop: number } {
   const cost = costTable(space);
-  const t = pred.table;
-
-  // FLOPs-proportional estimate from the same piece measurements (least squares through 0), plus
-  // the once-per-run overhead that the table's suffix carries.
   const once = t.overheadMs[shapeKey([space.classes])]!;
   const pts: Array<[number, number]> = [
     [cost.fixed.stem.flops + cost.fixed.fixedBlocks.reduce((a, c) => a + c.flops, 0), t.prefixMs],
@@ -519,7 +516,19 @@ export async function validateLatencyTable(pred: LatencyPredictor, opts: Validat
       if (op.kind !== 'skip') pts.push([cost.flops[l]![j]!, t.opsMs[l]![j]!]);
     }),
   );
-  const msPerFlop = pts.reduce((a, [x, y]) => a + x * y, 0) / pts.reduce((a, [x]) => a + x * x, 0);
+  return { once, msPerFlop: pts.reduce((a, [x, y]) => a + x * y, 0) / pts.reduce((a, [x]) => a + x * x, 0) };
+}
+
+/** Compares the table's predictions (and a FLOPs estimate) with whole-model measurements. */
+export async function validateLatencyTable(pred: LatencyPredictor, opts: ValidateOptions = {}): Promise<LatencyValidation> {
+  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock });
+  const n = opts.paths ?? 30;
+  if (!Number.isSafeInteger(n) || n < 3) throw new RangeError(`paths: expected an integer >= 3, got ${JSON.stringify(opts.paths)}`);
+  const space = pred.space;
+  const cost = costTable(space);
+  const t = pred.table;
+
+  const { once, msPerFlop } = flopsEstimate(space, t);
 
   const archs = randomArchs(space, n, o.seed + 1000);
   // the table's calibration paths are timed again, interleaved with the validation paths: their
