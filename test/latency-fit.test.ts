@@ -143,6 +143,7 @@ function syntheticEstimator(method: LatencyChoiceData['method']): LatencyEstimat
     method,
     reason: 'test',
     heldOut: { fitted: sc, table: sc, flops: sc, flopsFromPieces: sc },
+    measurement: { statistic: 'median', splitHalfSpearman: { training: { median: 1 }, heldOut: 1 } },
     model: { name: 'table', features: ['blocks'], intercept: 0.5, coef: [0.25], candidates: [], trainingPaths: 10 },
     flopsFit: { intercept: 0.1, msPerFlop: 1e-8 },
     training: [],

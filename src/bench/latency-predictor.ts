@@ -5,7 +5,7 @@
 // before and after (the build machines are shared; see src/profile/latency-choice.ts).
 //
 //   node dist/bench/latency-predictor.js [--space NAME ...] [--train 40] [--paths 30] [--seed 9173]
-//        [--runs 60] [--rounds 5] [--json FILE]
+//        [--runs 60] [--rounds 6] [--json FILE]
 // Without --space: every preset space.
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       paths: { type: 'string', default: '30' },
       seed: { type: 'string', default: '9173' },
       runs: { type: 'string', default: '60' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '6' },
       json: { type: 'string' },
     },
   });

@@ -18,14 +18,17 @@ import { readFile } from 'node:fs/promises';
 import { writeBytes } from '../export/onnx.js';
 import { costTable } from '../space/cost.js';
 import { archKey, type Arch, type ResolvedSpace } from '../space/types.js';
+import { spearman } from '../analysis/rank-stats.js';
 import { FeatureTable, fitLatencyModel, predictLinear, leastSquares, type FittedLatencyModel } from './latency-fit.js';
 import {
   flopsEstimate,
   latencyTable,
-  measurePaths,
+  measurePathSamples,
   randomArchs,
   score,
+  STATISTICS,
   type LatencyPredictor,
+  type MeasureStatistic,
   type LatencyTableOptions,
   type MeasureOptions,
   type ProxyScore,
@@ -55,6 +58,11 @@ export interface LatencyChoiceData {
   reason: string;
   /** Held-out scores. */
   heldOut: Record<LatencyMethod | 'flopsFromPieces', ProxyScore>;
+  /**
+   * How a path's latency is taken from its samples (chosen on the training paths) and how well
+   * that measurement agrees with itself between halves of the rounds (Spearman over paths).
+   */
+  measurement: { statistic: MeasureStatistic; splitHalfSpearman: { training: Partial<Record<MeasureStatistic, number>>; heldOut: number } };
   /** Leave-one-out scores on the training paths are in model.candidates. */
   model: FittedLatencyModel;
   /** a + b * FLOPs fitted on the training paths (ms, FLOPs). */
@@ -81,6 +89,40 @@ function distinctArchs(space: ResolvedSpace, n: number, seed: number, exclude: S
   return out;
 }
 
+/**
+ * Splits each path's samples into its even and odd rounds and returns the Spearman correlation
+ * between the statistic of the two halves over the paths: how well a measurement ranks the paths
+ * the same way twice. Rounds are interleaved over the whole measurement, so a burst of load from
+ * other processes lands in one half only.
+ */
+export function splitHalfSpearman(samples: ReadonlyArray<readonly number[]>, rounds: number, stat: (xs: readonly number[]) => number): number {
+  const halves = samples.map((xs) => {
+    const per = xs.length / rounds;
+    const a: number[] = [];
+    const b: number[] = [];
+    xs.forEach((x, i) => (Math.floor(i / per) % 2 === 0 ? a : b).push(x));
+    return [stat(a), stat(b)] as const;
+  });
+  return spearman(
+    halves.map((h) => h[0]),
+    halves.map((h) => h[1]),
+  );
+}
+
+/**
+ * The statistic whose measurement of the training paths agrees best with itself across halves of
+ * the rounds (on a quiet machine the median; under load a low quantile often holds up better, as
+ * loaded runs are slowed, never sped up). Also reports that agreement on the held-out paths: a
+ * ceiling for the held-out Spearman any estimate can reach against measurements this noisy.
+ */
+function chooseStatistic(train: number[][], held: number[][], o: { rounds: number }): LatencyChoiceData['measurement'] {
+  if (o.rounds < 2) return { statistic: 'median', splitHalfSpearman: { training: {}, heldOut: Number.NaN } };
+  const training: Partial<Record<MeasureStatistic, number>> = {};
+  for (const k of Object.keys(STATISTICS) as MeasureStatistic[]) training[k] = splitHalfSpearman(train, o.rounds, STATISTICS[k]);
+  const statistic = (Object.keys(training) as MeasureStatistic[]).reduce((a, b) => (training[b]! > training[a]! ? b : a));
+  return { statistic, splitHalfSpearman: { training, heldOut: splitHalfSpearman(held, o.rounds, STATISTICS[statistic]) } };
+}
+
 /** Higher Spearman wins; equal Spearman (to 1e-9): lower MAPE. */
 export function pickMethod(heldOut: Record<LatencyMethod, ProxyScore>): { method: LatencyMethod; reason: string } {
   const methods: LatencyMethod[] = ['fitted', 'table', 'flops'];
@@ -104,7 +146,10 @@ export async function chooseLatencyMethod(pred: LatencyPredictor, opts: ChoiceOp
   const train = distinctArchs(space, nTrain, pathSeed, new Set());
   const held = distinctArchs(space, nHeld, pathSeed + 1, new Set(train.map(archKey)));
   opts.log?.(`latency estimates of '${space.name}': timing ${nTrain} training + ${nHeld} held-out whole paths, interleaved`);
-  const ms = await measurePaths(space, [...train, ...held], opts);
+  const o = { warmup: opts.warmup ?? 10, runs: opts.runs ?? 60, rounds: opts.rounds ?? 6, clock: opts.clock ?? pred.table.settings.clock };
+  const samples = await measurePathSamples(space, [...train, ...held], { ...opts, ...o });
+  const measurement = chooseStatistic(samples.slice(0, nTrain), samples.slice(nTrain), o);
+  const ms = samples.map(STATISTICS[measurement.statistic]);
   const yTrain = ms.slice(0, nTrain);
   const yHeld = ms.slice(nTrain);
 
@@ -134,7 +179,6 @@ export async function chooseLatencyMethod(pred: LatencyPredictor, opts: ChoiceOp
       yHeld,
     ),
   };
-  const o = { warmup: opts.warmup ?? 10, runs: opts.runs ?? 60, rounds: opts.rounds ?? 3, clock: opts.clock ?? pred.table.settings.clock };
   return {
     format: LATENCY_CHOICE_FORMAT,
     tableCreatedAt: pred.table.createdAt,
@@ -142,6 +186,7 @@ export async function chooseLatencyMethod(pred: LatencyPredictor, opts: ChoiceOp
     settings: { trainPaths: nTrain, heldOutPaths: nHeld, pathSeed, ...o },
     ...pickMethod(heldOut),
     heldOut,
+    measurement,
     model,
     flopsFit,
     training: train.map((a, i) => ({ arch: archKey(a), measuredMs: yTrain[i]! })),
@@ -202,7 +247,9 @@ export class LatencyEstimator {
 
 /** The table (cached) and the choice of estimate (cached beside it: `<table>.choice.json`). */
 export async function latencyEstimator(space: ResolvedSpace, opts: LatencyTableOptions & ChoiceOptions = {}): Promise<LatencyEstimator> {
-  const table = await latencyTable(space, opts);
+  // the table's pieces by their lower decile: under load it ranks far more consistently than the
+  // median (see the split-half agreement in the choice), and loaded runs are only ever slower
+  const table = await latencyTable(space, { ...opts, statistic: opts.statistic ?? 'p10' });
   const path = table.path === undefined ? undefined : table.path.replace(/\.json$/, '.choice.json');
   if (path !== undefined && !opts.rebuild) {
     let data: LatencyChoiceData | undefined;
@@ -231,6 +278,9 @@ export function formatChoice(c: LatencyChoiceData): string {
     row('lookup table (sum of pieces)', c.heldOut.table),
     row('FLOPs, affine fit on training paths', c.heldOut.flops),
     row('FLOPs x ms/FLOP of the pieces', c.heldOut.flopsFromPieces),
+    `measurement: ${c.measurement.statistic} of each path's runs; agreement of halves of the rounds (Spearman): training ${Object.entries(c.measurement.splitHalfSpearman.training)
+      .map(([k, v]) => `${k} ${v!.toFixed(3)}`)
+      .join(', ')}; held-out ${c.measurement.statistic} ${c.measurement.splitHalfSpearman.heldOut.toFixed(3)}`,
     `fitted model candidates (leave-one-out MAPE on training): ${c.model.candidates.map((m) => `${m.name} ${m.looMape.toFixed(2)}%`).join(', ')}`,
     `chosen for --latency-max: ${c.method} (${c.reason})`,
   ].join('\n');

@@ -47,7 +47,7 @@ import { archKey, parseArchKey, type Arch, type ResolvedSpace } from '../space/t
 import { pearson, spearman } from '../analysis/rank-stats.js';
 import { Rng } from '../util/rng.js';
 import type { OrtSession, OrtTensor } from '../util/onnxruntime.js';
-import { createSession, machineInfo, randomInput, timeSession } from './latency.js';
+import { createSession, machineInfo, quantile, randomInput, timeSession } from './latency.js';
 
 export const LATENCY_TABLE_FORMAT = 'greedynas-latency-table/1';
 
@@ -67,7 +67,7 @@ export interface LatencyTableData {
   format: typeof LATENCY_TABLE_FORMAT;
   key: LatencyTableKey;
   createdAt: string;
-  settings: { warmup: number; runs: number; rounds: number; statistic: 'median'; clock: 'cpu' | 'wall' };
+  settings: { warmup: number; runs: number; rounds: number; statistic: MeasureStatistic; clock: 'cpu' | 'wall' };
   /** Stem + fixed blocks, overhead taken off (ms). */
   prefixMs: number;
   /** Head + pooling + classifier, including the once-per-run overhead (ms). */
@@ -105,9 +105,23 @@ export interface MeasureOptions {
   rounds?: number;
   /** Seed of the random weights, inputs and round orders (default 0). */
   seed?: number;
+  /**
+   * How an entry is taken from its samples (default 'median'); 'p10' (lower decile) and 'min'
+   * hold up better under load from other processes, which slows runs down and never speeds them up.
+   */
+  statistic?: MeasureStatistic;
   /** Progress lines. */
   log?: (line: string) => void;
 }
+
+export type MeasureStatistic = 'median' | 'p10' | 'min';
+
+/** The statistics an entry may be taken as, from its samples. */
+export const STATISTICS: Record<MeasureStatistic, (samples: readonly number[]) => number> = {
+  median: (xs) => median(xs),
+  p10: (xs) => quantile([...xs].sort((a, b) => a - b), 0.1),
+  min: (xs) => Math.min(...xs),
+};
 
 export interface LatencyTableOptions extends MeasureOptions {
   /** Folder of cached tables (default `<cwd>/.cache/latency`). */
@@ -256,9 +270,14 @@ const MAX_OPEN_SESSIONS = 192;
  * rounds in a shuffled order per round. Returns the median per piece.
  */
 async function timePieces(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log'>> & { log: (s: string) => void }, what: string): Promise<number[]> {
+  return (await timePieceSamples(pieces, o, what)).map(STATISTICS[o.statistic]);
+}
+
+/** timePieces' samples: per piece, ceil(runs / rounds) samples of each round, round by round. */
+async function timePieceSamples(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log'>> & { log: (s: string) => void }, what: string): Promise<number[][]> {
   const rng = new Rng(o.seed + 7);
   const perRound = Math.max(1, Math.ceil(o.runs / o.rounds));
-  const result = new Array<number>(pieces.length);
+  const result = new Array<number[]>(pieces.length);
   const order = pieces.length > MAX_OPEN_SESSIONS ? rng.permutation(pieces.length) : pieces.map((_, i) => i);
   for (let start = 0; start < pieces.length; start += MAX_OPEN_SESSIONS) {
     const idx = order.slice(start, start + MAX_OPEN_SESSIONS);
@@ -278,7 +297,7 @@ async function timePieces(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log
         }
       }
       idx.forEach((i, k) => {
-        result[i] = median(samples[k]!);
+        result[i] = samples[k]!;
       });
       o.log(`${what}: timed ${Math.min(start + MAX_OPEN_SESSIONS, pieces.length)}/${pieces.length}`);
     } finally {
@@ -296,8 +315,10 @@ function measureDefaults(opts: MeasureOptions): Required<Omit<MeasureOptions, 'l
     seed: opts.seed ?? 0,
     calibrationPaths: opts.calibrationPaths ?? 8,
     clock: opts.clock ?? 'cpu',
+    statistic: opts.statistic ?? 'median',
     log: opts.log ?? (() => {}),
   };
+  if (!Object.hasOwn(STATISTICS, o.statistic)) throw new RangeError(`statistic: expected 'median', 'p10' or 'min', got ${JSON.stringify(o.statistic)}`);
   if (o.clock !== 'cpu' && o.clock !== 'wall') throw new RangeError(`clock: expected 'cpu' or 'wall', got ${JSON.stringify(o.clock)}`);
   for (const [k, min] of [['warmup', 0], ['runs', 1], ['rounds', 1], ['seed', 0], ['calibrationPaths', 0]] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < min) throw new RangeError(`${k}: expected an integer >= ${min}, got ${JSON.stringify(o[k])}`);
@@ -426,7 +447,7 @@ export async function measureLatencyTable(space: ResolvedSpace, opts: MeasureOpt
     format: LATENCY_TABLE_FORMAT,
     key: latencyTableKey(space, o.clock),
     createdAt: new Date().toISOString(),
-    settings: { warmup: o.warmup, runs: o.runs, rounds: o.rounds, statistic: 'median', clock: o.clock },
+    settings: { warmup: o.warmup, runs: o.runs, rounds: o.rounds, statistic: o.statistic, clock: o.clock },
     prefixMs: net(t[0]!, prefixOut),
     suffixMs: scale * (t[1]! - once) + once,
     opsMs: blockAt.map((row, l) => row.map((i) => (i === undefined ? 0 : net(t[i]!, layerOut[l]!)))),
@@ -475,15 +496,23 @@ export async function saveLatencyTable(path: string, data: LatencyTableData): Pr
   await writeBytes(path, `${JSON.stringify(data, null, 1)}\n`, 'latency table');
 }
 
-/** Median latency (ms, batch 1, 1 thread) of whole models of the given paths, random weights. */
+/** Latency (ms, batch 1, 1 thread; median or opts.statistic) of whole models of the given paths, random weights. */
 export async function measurePaths(space: ResolvedSpace, archs: readonly Arch[], opts: MeasureOptions = {}): Promise<number[]> {
+  return (await measurePathSamples(space, archs, opts)).map(STATISTICS[measureDefaults(opts).statistic]);
+}
+
+/**
+ * measurePaths' samples (ms): per path, ceil(runs / rounds) runs of each round, round by round;
+ * the paths are visited in a new shuffled order every round.
+ */
+export async function measurePathSamples(space: ResolvedSpace, archs: readonly Arch[], opts: MeasureOptions = {}): Promise<number[][]> {
   const o = measureDefaults(opts);
   const src = randomTensorSource(o.seed);
   const pieces = archs.map((arch) => {
     checkArch(space, arch);
     return { label: archKey(arch), model: serializeModel(buildSegmentModel(space, { kind: 'path', arch }, src)), inputDims: [1, space.input.channels, space.input.height, space.input.width] };
   });
-  return timePieces(pieces, o, 'whole paths');
+  return timePieceSamples(pieces, o, 'whole paths');
 }
 
 /** Uniformly random paths (seeded). */
@@ -521,7 +550,7 @@ export function flopsEstimate(space: ResolvedSpace, t: LatencyTableData): { once
 
 /** Compares the table's predictions (and a FLOPs estimate) with whole-model measurements. */
 export async function validateLatencyTable(pred: LatencyPredictor, opts: ValidateOptions = {}): Promise<LatencyValidation> {
-  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock });
+  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock, statistic: opts.statistic ?? pred.table.settings.statistic ?? 'median' });
   const n = opts.paths ?? 30;
   if (!Number.isSafeInteger(n) || n < 3) throw new RangeError(`paths: expected an integer >= 3, got ${JSON.stringify(opts.paths)}`);
   const space = pred.space;
