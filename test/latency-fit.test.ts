@@ -109,12 +109,16 @@ test('validation statistics against hand-computed values', () => {
   assert.throws(() => mape([1], [1, 2]), /same, non-zero length/);
 });
 
-test('pickMethod: highest held-out Spearman wins, equal Spearman goes to lower MAPE', () => {
+test('pickMethod: highest held-out Spearman among estimates no worse than FLOPs in MAPE; equal Spearman goes to lower MAPE', () => {
   const sc = (spearman: number, mapePct: number) => ({ pearson: 0.9, spearman, mape: mapePct });
-  assert.equal(pickMethod({ fitted: sc(0.95, 3), table: sc(0.94, 2), flops: sc(0.949, 2.5) }).method, 'fitted');
+  assert.equal(pickMethod({ fitted: sc(0.95, 2), table: sc(0.94, 2), flops: sc(0.949, 2.5) }).method, 'fitted');
   assert.equal(pickMethod({ fitted: sc(0.93, 3), table: sc(0.94, 4), flops: sc(0.949, 2.5) }).method, 'flops');
-  assert.equal(pickMethod({ fitted: sc(0.95, 3), table: sc(0.95, 2), flops: sc(0.95, 2.5) }).method, 'table');
-  assert.match(pickMethod({ fitted: sc(0.95, 3), table: sc(0.9, 2), flops: sc(0.9, 2.5) }).reason, /fitted Spearman 0\.950 MAPE 3\.0%/);
+  assert.equal(pickMethod({ fitted: sc(0.95, 2.5), table: sc(0.95, 2), flops: sc(0.95, 2.5) }).method, 'table');
+  // a better rank does not count when the absolute error is worse than the FLOPs line's
+  const p = pickMethod({ fitted: sc(0.96, 2), table: sc(0.98, 3.2), flops: sc(0.93, 2.8) });
+  assert.equal(p.method, 'fitted');
+  assert.match(p.reason, /fitted Spearman 0\.960 MAPE 2\.0%.*MAPE above FLOPs: table/);
+  assert.equal(pickMethod({ fitted: sc(0.99, 3), table: sc(0.98, 3.2), flops: sc(0.93, 2.8) }).method, 'flops');
 });
 
 /** A table whose entries are 10x what the fitted model says: the two methods disagree visibly. */
