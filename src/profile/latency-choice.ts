@@ -8,13 +8,16 @@
 //   fitted  a linear model of path features fitted on the training paths (src/profile/latency-fit.ts)
 // Training and held-out paths are drawn from disjoint seeds, measured as whole models in one
 // interleaved measurement (every round visits every path in a new shuffled order, so a burst of
-// load from other processes hits all of them alike), CPU time per run, median over the rounds.
-// Of the estimates whose held-out MAPE is no worse than the FLOPs line's, the one of highest
-// held-out Spearman wins (equal Spearman: lower MAPE); that choice and
-// the scores of all three are cached next to the table and reported in the log and results.json.
+// load from other processes hits all of them alike), CPU time per run; a path's latency is the
+// median, lower decile or minimum of its runs, whichever agrees best with itself between halves
+// of the rounds on the training paths. Of the estimates whose held-out MAPE is no worse than the
+// FLOPs line's, the one of highest held-out Spearman wins (equal Spearman: lower MAPE); that
+// choice and the scores of all three are cached next to the table and reported in the log and
+// results.json.
 //
-// Cost: a whole ImageNet-size path takes ~9 ms a run, so the default 40 training + 30 held-out paths
-// at 60 runs each take ~40 s once per (space, machine); the table itself takes about as long.
+// Cost: a whole ImageNet-size path takes ~6-10 ms a run, so the default 40 training + 30 held-out
+// paths at 60 runs each are ~40 s of compute once per (space, machine), the table about as much;
+// on a 2-core machine shared at load average ~20 that took 5-7 minutes of wall time.
 import { readFile } from 'node:fs/promises';
 import { writeBytes } from '../export/onnx.js';
 import { costTable } from '../space/cost.js';
@@ -23,6 +26,7 @@ import { spearman } from '../analysis/rank-stats.js';
 import { FeatureTable, fitLatencyModel, predictLinear, leastSquares, type FittedLatencyModel } from './latency-fit.js';
 import {
   flopsEstimate,
+  latencyConstraint,
   latencyTable,
   measurePathSamples,
   randomArchs,
@@ -237,8 +241,7 @@ export class LatencyEstimator {
 
   /** A hook for samplers and searchers (`--latency-max MS`): true when the path fits. */
   constraint(maxMs: number): (arch: readonly number[]) => boolean {
-    if (!(typeof maxMs === 'number' && maxMs > 0 && Number.isFinite(maxMs))) throw new RangeError(`latency max: expected a positive number of ms, got ${JSON.stringify(maxMs)}`);
-    return (arch) => this.predictLatency(arch) <= maxMs;
+    return latencyConstraint(this.predictLatency, maxMs);
   }
 
   /** What results.json records about the estimate. */

@@ -213,6 +213,12 @@ function sameKey(a: LatencyTableKey, b: LatencyTableKey): boolean {
 // ---------------------------------------------------------------------------------------------
 // Predictor.
 
+/** `(arch) => predict(arch) <= maxMs`, after checking maxMs: the hook `--latency-max` hands the samplers and searchers. */
+export function latencyConstraint(predict: (arch: readonly number[]) => number, maxMs: number): (arch: readonly number[]) => boolean {
+  if (!(typeof maxMs === 'number' && maxMs > 0 && Number.isFinite(maxMs))) throw new RangeError(`latency max: expected a positive number of ms, got ${JSON.stringify(maxMs)}`);
+  return (arch) => predict(arch) <= maxMs;
+}
+
 /** A loaded table bound to its space: predicts path latency and serves as a search constraint. */
 export class LatencyPredictor {
   constructor(
@@ -238,8 +244,7 @@ export class LatencyPredictor {
 
   /** A hook for samplers and searchers (`--latency-max MS`): true when the path fits. */
   constraint(maxMs: number): (arch: readonly number[]) => boolean {
-    if (!(typeof maxMs === 'number' && maxMs > 0 && Number.isFinite(maxMs))) throw new RangeError(`latency max: expected a positive number of ms, got ${JSON.stringify(maxMs)}`);
-    return (arch) => this.predictLatency(arch) <= maxMs;
+    return latencyConstraint(this.predictLatency, maxMs);
   }
 
   /** Smallest and largest predicted latency over all paths. */

@@ -184,7 +184,7 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   'flops-bins': { key: 'flopsBins', kind: 'int', min: 0, max: 1000, help: 'uniform sampler: SPOS FLOPs bins (0 = off)' },
   'flops-max': { key: 'flopsMax', kind: 'nullable-number', min: 1, help: 'FLOPs budget (multiply-adds), e.g. 8e6 or 8M' },
   'params-max': { key: 'paramsMax', kind: 'nullable-number', min: 1, help: 'parameter budget, e.g. 2M' },
-  'latency-max': { key: 'latencyMax', kind: 'nullable-number', min: 0, help: 'latency budget in ms (predicted from the latency table)' },
+  'latency-max': { key: 'latencyMax', kind: 'nullable-number', min: 0, help: 'latency budget in ms, batch 1 on this machine (predicted by the estimate that ranked held-out paths best: lookup table, FLOPs line or fitted model; see docs/latency.md)' },
   searcher: { key: 'searcher', kind: 'string', choices: ['evolution', 'random'], help: 'search method' },
   population: { key: 'population', kind: 'int', min: 2, max: 100000, help: 'search: population per generation' },
   generations: { key: 'generations', kind: 'int', min: 1, max: 100000, help: 'search: generations' },
