@@ -18,7 +18,9 @@
 //
 // Noise: the build machines have 2 cores shared by several engineers. Each entry is timed in
 // several rounds spread over the whole measurement (pieces interleaved in a shuffled order per
-// round), after warm-up, and the median of all its samples is kept. By default each run is timed
+// round), after warm-up, and the median of all its samples is kept (or, with `statistic`, the
+// lower decile or the minimum: the table behind --latency-max uses the lower decile, which ranks
+// paths far more consistently under load; see docs/latency.md). By default each run is timed
 // by the CPU time the process spent in it, not by the wall clock: with one intra-op thread that is
 // the run's compute time, while under load the wall time of a long run (a whole ImageNet-size
 // model, ~9 ms) also holds the slices the scheduler gave to other processes and short pieces
