@@ -99,6 +99,7 @@ export { checkParity, formatParity, ParityError, verifyCheckFile, type ParityOpt
 // ---- latency -----------------------------------------------------------------------------------
 export { formatProfile, machineInfo, profile, type ExecutionProvider, type LatencyStats, type MachineInfo, type ProfileOptions, type ProfileReport } from './profile/latency.js';
 export { LatencyPredictor, latencyTable, measureLatencyTable, type LatencyTableData, type LatencyTableOptions } from './profile/latency-table.js';
+export { formatChoice, LatencyEstimator, latencyEstimator, type ChoiceOptions, type LatencyChoiceData, type LatencyMethod } from './profile/latency-choice.js';
 export { loadOnnxRuntime, MissingDependencyError } from './util/onnxruntime.js';
 
 // ---- plots and provenance ----------------------------------------------------------------------

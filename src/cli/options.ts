@@ -44,7 +44,7 @@ export const OPTION_HELP: { readonly [K in keyof RunConfig]: string } = {
   flopsBins: 'uniform sampler: SPOS FLOPs bins (0 = off)',
   flopsMax: 'FLOPs budget (multiply-adds), e.g. 8e6 or 8M',
   paramsMax: 'parameter budget, e.g. 2M',
-  latencyMax: 'latency budget in ms (predicted from the latency table)',
+  latencyMax: 'latency budget in ms, batch 1 on this machine (predicted by the estimate that ranked held-out paths best: lookup table, FLOPs line or fitted model; see docs/latency.md)',
   searcher: 'search method',
   population: 'search: population per generation',
   generations: 'search: generations',

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Supernet } from '../native/engine.js';
-import { latencyTable } from '../profile/latency-table.js';
+import { latencyEstimator } from '../profile/latency-choice.js';
 import { CandidatePool } from '../sampling/pool.js';
 import { CheckpointStore } from '../train/checkpoints.js';
 import { ConfigError, type RunConfig } from './config.js';
@@ -41,12 +41,20 @@ export async function loadTrainedSupernet(p: Prepared<EngineSettings & Pick<RunC
 export interface LatencyHooks {
   latencyCheck?: (arch: readonly number[]) => boolean;
   predictLatency?: (arch: readonly number[]) => number;
+  /** Which estimate predicts latency and how it scored on held-out paths (for results.json). */
+  latencyEstimate?: unknown;
 }
 
-/** With --latency-max: the space's latency lookup table on this machine (built once, cached); without it, none. */
+/**
+ * With --latency-max: the latency estimate that won on held-out paths of the space on this machine
+ * (lookup table, FLOPs line or fitted model; measured once, cached), named in the log; without it,
+ * none.
+ */
 export async function latencyHooks(p: Prepared<Pick<RunConfig, 'latencyMax'>>, log: (line: string) => void): Promise<LatencyHooks> {
   if (p.config.latencyMax === null) return {};
-  log(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency table of '${p.space.name}' on this machine`);
-  const predictor = await latencyTable(p.space, {});
-  return { latencyCheck: predictor.constraint(p.config.latencyMax), predictLatency: predictor.predictLatency };
+  log(`latency budget ${p.config.latencyMax} ms: loading (or measuring) the latency estimates of '${p.space.name}' on this machine`);
+  const est = await latencyEstimator(p.space, { log });
+  const s = est.choice.heldOut[est.method];
+  log(`latency budget: predicted by the ${est.method} estimate (held-out Spearman ${s.spearman.toFixed(3)}, MAPE ${s.mape.toFixed(1)}%; ${est.choice.reason})`);
+  return { latencyCheck: est.constraint(p.config.latencyMax), predictLatency: est.predictLatency, latencyEstimate: est.summary() };
 }

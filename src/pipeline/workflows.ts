@@ -19,7 +19,7 @@ import { writeReport } from './report.js';
 import { retrain } from './retrain.js';
 import { Interrupted, openRunDirectory } from './run-dir.js';
 import { runSearch } from './search.js';
-import { latencyHooks, loadTrainedSupernet, type LatencyHooks } from './trained-supernet.js';
+import { latencyHooks as estimateLatency, loadTrainedSupernet, type LatencyHooks } from './trained-supernet.js';
 import { trainSupernet, type SupernetResult } from './train-supernet.js';
 import { groundTruth, truthFile } from './truth.js';
 
@@ -47,6 +47,13 @@ function openRun(config: RunConfig, o: WriterOptions): void {
 /** The batch sizes a command draws, for prepare() to check before it writes anything. */
 const supernetBatch = (c: RunConfig) => ({ flag: '--batch', size: c.batch, on: 'split' as const });
 const retrainBatch = (c: RunConfig, on: 'split' | 'all') => ({ flag: '--retrain-batch', size: c.retrainBatch, on });
+
+/** The latency hooks of a --latency-max budget; which estimate predicts latency goes into results.json. */
+async function latencyHooks(p: Prepared, log: (line: string) => void): Promise<LatencyHooks> {
+  const hooks = await estimateLatency(p, log);
+  if (hooks.latencyEstimate !== undefined) resultsFile(p, { latencyEstimate: hooks.latencyEstimate });
+  return hooks;
+}
 
 /** Checks before anything is written: the optional onnxruntime-node when a budget in ms needs the latency table. */
 async function latencyPreflight(config: RunConfig): Promise<void> {

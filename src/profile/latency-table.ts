@@ -18,7 +18,9 @@
 //
 // Noise: the build machines have 2 cores shared by several engineers. Each entry is timed in
 // several rounds spread over the whole measurement (pieces interleaved in a shuffled order per
-// round), after warm-up, and the median of all its samples is kept. By default each run is timed
+// round), after warm-up, and the median of all its samples is kept (or, with `statistic`, the
+// lower decile or the minimum: the table behind --latency-max uses the lower decile, which ranks
+// paths far more consistently under load; see docs/latency.md). By default each run is timed
 // by the CPU time the process spent in it, not by the wall clock: with one intra-op thread that is
 // the run's compute time, while under load the wall time of a long run (a whole ImageNet-size
 // model, ~9 ms) also holds the slices the scheduler gave to other processes and short pieces
@@ -47,7 +49,7 @@ import { archKey, parseArchKey, type Arch, type ResolvedSpace } from '../space/t
 import { pearson, spearman } from '../analysis/rank-stats.js';
 import { Rng } from '../util/rng.js';
 import type { OrtSession, OrtTensor } from '../util/onnxruntime.js';
-import { createSession, machineInfo, randomInput, timeSession } from './latency.js';
+import { createSession, machineInfo, quantile, randomInput, timeSession } from './latency.js';
 
 export const LATENCY_TABLE_FORMAT = 'greedynas-latency-table/1';
 
@@ -67,7 +69,7 @@ export interface LatencyTableData {
   format: typeof LATENCY_TABLE_FORMAT;
   key: LatencyTableKey;
   createdAt: string;
-  settings: { warmup: number; runs: number; rounds: number; statistic: 'median'; clock: 'cpu' | 'wall' };
+  settings: { warmup: number; runs: number; rounds: number; statistic: MeasureStatistic; clock: 'cpu' | 'wall' };
   /** Stem + fixed blocks, overhead taken off (ms). */
   prefixMs: number;
   /** Head + pooling + classifier, including the once-per-run overhead (ms). */
@@ -105,9 +107,23 @@ export interface MeasureOptions {
   rounds?: number;
   /** Seed of the random weights, inputs and round orders (default 0). */
   seed?: number;
+  /**
+   * How an entry is taken from its samples (default 'median'); 'p10' (lower decile) and 'min'
+   * hold up better under load from other processes, which slows runs down and never speeds them up.
+   */
+  statistic?: MeasureStatistic;
   /** Progress lines. */
   log?: (line: string) => void;
 }
+
+export type MeasureStatistic = 'median' | 'p10' | 'min';
+
+/** The statistics an entry may be taken as, from its samples. */
+export const STATISTICS: Record<MeasureStatistic, (samples: readonly number[]) => number> = {
+  median: (xs) => median(xs),
+  p10: (xs) => quantile([...xs].sort((a, b) => a - b), 0.1),
+  min: (xs) => Math.min(...xs),
+};
 
 export interface LatencyTableOptions extends MeasureOptions {
   /** Folder of cached tables (default `<cwd>/.cache/latency`). */
@@ -159,11 +175,12 @@ export function mape(pred: readonly number[], actual: readonly number[]): number
   return (100 * pred.reduce((s, p, i) => s + Math.abs(p - actual[i]!) / Math.abs(actual[i]!), 0)) / pred.length;
 }
 
-function score(pred: readonly number[], actual: readonly number[]): ProxyScore {
+/** Pearson, Spearman and MAPE of an estimate against measurements. */
+export function score(pred: readonly number[], actual: readonly number[]): ProxyScore {
   return { pearson: pearson(pred, actual), spearman: spearman(pred, actual), mape: mape(pred, actual) };
 }
 
-const median = (xs: readonly number[]): number => {
+export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -198,6 +215,12 @@ function sameKey(a: LatencyTableKey, b: LatencyTableKey): boolean {
 // ---------------------------------------------------------------------------------------------
 // Predictor.
 
+/** `(arch) => predict(arch) <= maxMs`, after checking maxMs: the hook `--latency-max` hands the samplers and searchers. */
+export function latencyConstraint(predict: (arch: readonly number[]) => number, maxMs: number): (arch: readonly number[]) => boolean {
+  if (!(typeof maxMs === 'number' && maxMs > 0 && Number.isFinite(maxMs))) throw new RangeError(`latency max: expected a positive number of ms, got ${JSON.stringify(maxMs)}`);
+  return (arch) => predict(arch) <= maxMs;
+}
+
 /** A loaded table bound to its space: predicts path latency and serves as a search constraint. */
 export class LatencyPredictor {
   constructor(
@@ -223,8 +246,7 @@ export class LatencyPredictor {
 
   /** A hook for samplers and searchers (`--latency-max MS`): true when the path fits. */
   constraint(maxMs: number): (arch: readonly number[]) => boolean {
-    if (!(typeof maxMs === 'number' && maxMs > 0 && Number.isFinite(maxMs))) throw new RangeError(`latency max: expected a positive number of ms, got ${JSON.stringify(maxMs)}`);
-    return (arch) => this.predictLatency(arch) <= maxMs;
+    return latencyConstraint(this.predictLatency, maxMs);
   }
 
   /** Smallest and largest predicted latency over all paths. */
@@ -255,9 +277,14 @@ const MAX_OPEN_SESSIONS = 192;
  * rounds in a shuffled order per round. Returns the median per piece.
  */
 async function timePieces(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log'>> & { log: (s: string) => void }, what: string): Promise<number[]> {
+  return (await timePieceSamples(pieces, o, what)).map(STATISTICS[o.statistic]);
+}
+
+/** timePieces' samples: per piece, ceil(runs / rounds) samples of each round, round by round. */
+async function timePieceSamples(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log'>> & { log: (s: string) => void }, what: string): Promise<number[][]> {
   const rng = new Rng(o.seed + 7);
   const perRound = Math.max(1, Math.ceil(o.runs / o.rounds));
-  const result = new Array<number>(pieces.length);
+  const result = new Array<number[]>(pieces.length);
   const order = pieces.length > MAX_OPEN_SESSIONS ? rng.permutation(pieces.length) : pieces.map((_, i) => i);
   for (let start = 0; start < pieces.length; start += MAX_OPEN_SESSIONS) {
     const idx = order.slice(start, start + MAX_OPEN_SESSIONS);
@@ -277,7 +304,7 @@ async function timePieces(pieces: Piece[], o: Required<Omit<MeasureOptions, 'log
         }
       }
       idx.forEach((i, k) => {
-        result[i] = median(samples[k]!);
+        result[i] = samples[k]!;
       });
       o.log(`${what}: timed ${Math.min(start + MAX_OPEN_SESSIONS, pieces.length)}/${pieces.length}`);
     } finally {
@@ -295,8 +322,10 @@ function measureDefaults(opts: MeasureOptions): Required<Omit<MeasureOptions, 'l
     seed: opts.seed ?? 0,
     calibrationPaths: opts.calibrationPaths ?? 8,
     clock: opts.clock ?? 'cpu',
+    statistic: opts.statistic ?? 'median',
     log: opts.log ?? (() => {}),
   };
+  if (!Object.hasOwn(STATISTICS, o.statistic)) throw new RangeError(`statistic: expected 'median', 'p10' or 'min', got ${JSON.stringify(o.statistic)}`);
   if (o.clock !== 'cpu' && o.clock !== 'wall') throw new RangeError(`clock: expected 'cpu' or 'wall', got ${JSON.stringify(o.clock)}`);
   for (const [k, min] of [['warmup', 0], ['runs', 1], ['rounds', 1], ['seed', 0], ['calibrationPaths', 0]] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < min) throw new RangeError(`${k}: expected an integer >= ${min}, got ${JSON.stringify(o[k])}`);
@@ -425,7 +454,7 @@ export async function measureLatencyTable(space: ResolvedSpace, opts: MeasureOpt
     format: LATENCY_TABLE_FORMAT,
     key: latencyTableKey(space, o.clock),
     createdAt: new Date().toISOString(),
-    settings: { warmup: o.warmup, runs: o.runs, rounds: o.rounds, statistic: 'median', clock: o.clock },
+    settings: { warmup: o.warmup, runs: o.runs, rounds: o.rounds, statistic: o.statistic, clock: o.clock },
     prefixMs: net(t[0]!, prefixOut),
     suffixMs: scale * (t[1]! - once) + once,
     opsMs: blockAt.map((row, l) => row.map((i) => (i === undefined ? 0 : net(t[i]!, layerOut[l]!)))),
@@ -474,15 +503,23 @@ export async function saveLatencyTable(path: string, data: LatencyTableData): Pr
   await writeBytes(path, `${JSON.stringify(data, null, 1)}\n`, 'latency table');
 }
 
-/** Median latency (ms, batch 1, 1 thread) of whole models of the given paths, random weights. */
+/** Latency (ms, batch 1, 1 thread; median or opts.statistic) of whole models of the given paths, random weights. */
 export async function measurePaths(space: ResolvedSpace, archs: readonly Arch[], opts: MeasureOptions = {}): Promise<number[]> {
+  return (await measurePathSamples(space, archs, opts)).map(STATISTICS[measureDefaults(opts).statistic]);
+}
+
+/**
+ * measurePaths' samples (ms): per path, ceil(runs / rounds) runs of each round, round by round;
+ * the paths are visited in a new shuffled order every round.
+ */
+export async function measurePathSamples(space: ResolvedSpace, archs: readonly Arch[], opts: MeasureOptions = {}): Promise<number[][]> {
   const o = measureDefaults(opts);
   const src = randomTensorSource(o.seed);
   const pieces = archs.map((arch) => {
     checkArch(space, arch);
     return { label: archKey(arch), model: serializeModel(buildSegmentModel(space, { kind: 'path', arch }, src)), inputDims: [1, space.input.channels, space.input.height, space.input.width] };
   });
-  return timePieces(pieces, o, 'whole paths');
+  return timePieceSamples(pieces, o, 'whole paths');
 }
 
 /** Uniformly random paths (seeded). */
@@ -498,17 +535,13 @@ export interface ValidateOptions extends MeasureOptions {
   save?: boolean;
 }
 
-/** Compares the table's predictions (and a FLOPs estimate) with whole-model measurements. */
-export async function validateLatencyTable(pred: LatencyPredictor, opts: ValidateOptions = {}): Promise<LatencyValidation> {
-  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock });
-  const n = opts.paths ?? 30;
-  if (!Number.isSafeInteger(n) || n < 3) throw new RangeError(`paths: expected an integer >= 3, got ${JSON.stringify(opts.paths)}`);
-  const space = pred.space;
+/**
+ * The FLOPs-proportional estimate from a table's piece measurements: ms = once + msPerFlop *
+ * FLOPs, msPerFlop by least squares through 0 over the pieces, once = the once-per-run overhead
+ * that the table's suffix carries.
+ */
+export function flopsEstimate(space: ResolvedSpace, t: LatencyTableData): { once: number; msPerFlop: number } {
   const cost = costTable(space);
-  const t = pred.table;
-
-  // FLOPs-proportional estimate from the same piece measurements (least squares through 0), plus
-  // the once-per-run overhead that the table's suffix carries.
   const once = t.overheadMs[shapeKey([space.classes])]!;
   const pts: Array<[number, number]> = [
     [cost.fixed.stem.flops + cost.fixed.fixedBlocks.reduce((a, c) => a + c.flops, 0), t.prefixMs],
@@ -519,7 +552,19 @@ export async function validateLatencyTable(pred: LatencyPredictor, opts: Validat
       if (op.kind !== 'skip') pts.push([cost.flops[l]![j]!, t.opsMs[l]![j]!]);
     }),
   );
-  const msPerFlop = pts.reduce((a, [x, y]) => a + x * y, 0) / pts.reduce((a, [x]) => a + x * x, 0);
+  return { once, msPerFlop: pts.reduce((a, [x, y]) => a + x * y, 0) / pts.reduce((a, [x]) => a + x * x, 0) };
+}
+
+/** Compares the table's predictions (and a FLOPs estimate) with whole-model measurements. */
+export async function validateLatencyTable(pred: LatencyPredictor, opts: ValidateOptions = {}): Promise<LatencyValidation> {
+  const o = measureDefaults({ ...opts, clock: opts.clock ?? pred.table.settings.clock, statistic: opts.statistic ?? pred.table.settings.statistic ?? 'median' });
+  const n = opts.paths ?? 30;
+  if (!Number.isSafeInteger(n) || n < 3) throw new RangeError(`paths: expected an integer >= 3, got ${JSON.stringify(opts.paths)}`);
+  const space = pred.space;
+  const cost = costTable(space);
+  const t = pred.table;
+
+  const { once, msPerFlop } = flopsEstimate(space, t);
 
   const archs = randomArchs(space, n, o.seed + 1000);
   // the table's calibration paths are timed again, interleaved with the validation paths: their
