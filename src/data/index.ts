@@ -11,6 +11,10 @@
 //   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip
 //   src/data/loader.ts        the shuffled, augmented, prefetching, resumable batch loader
 //   src/data/memory.ts        datasets built from in-memory arrays (library users)
+//   src/data/folder-stream.ts image folders decoded on demand (too large for memory), mode choice
+//   src/data/decode-pool.ts   the worker threads that decode and augment streamed images
+//   src/data/decode-worker.ts one such worker
+//   src/data/stream-loader.ts the streaming batch loader (BatchLoader's batches from a stream)
 import { packageRoot } from '../util/package-root.js';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,6 +32,9 @@ export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';
 export * from './memory.js';
+export * from './decode-pool.js';
+export * from './folder-stream.js';
+export * from './stream-loader.js';
 
 /** The name of the Fashion-MNIST subset shipped in data/fmnist-mini/. */
 export const SHIPPED_DATASETS: readonly string[] = ['fmnist-mini'];
