@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { DecodePool, DecodeTask } from './decode-pool.js';
 import { defaultCacheDir, fingerprint, listClassFolders, normalizeSize, scanFolder, type ImageFolderOptions } from './image-folder.js';
 import { DatasetCacheWriter, openDatasetCacheRecords } from './tensor-cache.js';
-import { DataError, isPositiveInt, type Dataset } from './types.js';
+import { DataError, isPositiveInt, subsetDataset, type Dataset } from './types.js';
 
 /** A labelled image folder whose images are decoded when read. */
 export interface ImageFolderStream {
@@ -156,6 +156,11 @@ export async function loadStream(s: ImageFolderStream, pool: DecodePool): Promis
   const images = new Uint8Array(s.files.length * size);
   await forEachChunk(s, pool, 32, (start, chunk) => images.set(chunk, start * size));
   return { images, labels: s.labels.slice(), height: s.height, width: s.width, channels: s.channels, classes: s.classes, classNames: [...s.classNames] };
+}
+
+/** The images at `indices` of a set in memory (copied) or streamed (nothing decoded). */
+export function subsetImages<T extends ImageSet>(x: T, indices: ArrayLike<number>): T {
+  return (isStream(x) ? subsetStream(x, indices) : subsetDataset(x, indices)) as T;
 }
 
 /** An in-memory set as it is, a stream decoded into memory. */

@@ -13,8 +13,8 @@
 // exceeds (prefetchBatches + 1) x batchSize, whatever the size of the folder.
 import { augmentedShape, checkAugmentSpec, drawAugmentations } from './augment.js';
 import { DecodePool, defaultDecodeWorkers } from './decode-pool.js';
-import { streamTask, type ImageFolderStream } from './folder-stream.js';
-import { LoaderCursor, type Batch, type LoaderOptions, type LoaderState, type TrainingLoader } from './loader.js';
+import { isStream, streamTask, type ImageFolderStream, type ImageSet } from './folder-stream.js';
+import { BatchLoader, LoaderCursor, type Batch, type LoaderOptions, type LoaderState, type TrainingLoader } from './loader.js';
 import { DataError } from './types.js';
 
 export interface StreamLoaderOptions extends LoaderOptions {
@@ -147,4 +147,9 @@ export class StreamingLoader extends LoaderCursor implements TrainingLoader {
     this.queue = [];
     if (this.ownsPool) await this.pool.close();
   }
+}
+
+/** The loader for a set: BatchLoader in memory, StreamingLoader (on `pool` when given) for a stream. */
+export function createLoader(set: ImageSet, options: StreamLoaderOptions): TrainingLoader {
+  return isStream(set) ? new StreamingLoader(set, options) : new BatchLoader(set, options);
 }

@@ -16,6 +16,10 @@ export interface RunConfig {
   threads: number;
   gpus: number;
   math: 'fp32' | 'tf32' | 'bf16';
+  /** Image folders: decoded into memory, streamed from disk by worker threads, or chosen by size ('auto'). */
+  dataMode: 'auto' | 'memory' | 'stream';
+  /** Streamed image folders: keep the decoded, resized images in the on-disk cache and read them from there. */
+  streamCache: boolean;
   // supernet training
   sampler: SamplerName;
   epochs: number;
@@ -120,6 +124,8 @@ export const DEFAULTS: RunConfig = {
   valImages: null,
   redrawScoringBatch: false,
   flopsBins: 0,
+  dataMode: 'auto',
+  streamCache: false,
   flopsMax: null,
   paramsMax: null,
   latencyMax: null,
@@ -157,6 +163,8 @@ export const OPTION_SPECS: Record<string, { key: keyof RunConfig; kind: Kind; mi
   threads: { key: 'threads', kind: 'int', min: 0, max: 1024, help: 'CPU threads of the native engine (0 = all cores; at most 4 x the cores)' },
   gpus: { key: 'gpus', kind: 'int', min: 0, max: 64, help: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)' },
   math: { key: 'math', kind: 'string', choices: ['fp32', 'tf32', 'bf16'], help: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)' },
+  'data-mode': { key: 'dataMode', kind: 'string', choices: ['auto', 'memory', 'stream'], help: 'image folders: decode into memory, stream from disk (worker threads, bounded queue), or auto (stream when the decoded training set exceeds min(4 GiB, RAM/4)); batches are the same either way' },
+  'stream-cache': { key: 'streamCache', kind: 'bool', help: 'streamed image folders: write the decoded, resized images once to the on-disk cache and read them from there' },
   sampler: { key: 'sampler', kind: 'string', choices: ['uniform', 'fair', 'greedy'], help: 'supernet sampler: uniform (SPOS), fair (FairNAS) or greedy (GreedyNAS)' },
   epochs: { key: 'epochs', kind: 'int', min: 1, max: 100000, help: 'supernet training epochs (the cap when the stopping rule is on)' },
   batch: { key: 'batch', kind: 'int', min: 1, max: 65536, help: 'training batch size' },

@@ -3,7 +3,7 @@
 // trained on the full training set (the held-out split included) with the standard recipe
 // (SGD, cosine schedule, label smoothing, the same augmentation), then measured once on the
 // test set with running BN statistics.
-import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
+import { createLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
 import { Supernet } from '../native/engine.js';
 import type { Arch, ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
@@ -89,7 +89,7 @@ export async function retrain(p: Prepared, arch: Arch, opts: RetrainOptions): Pr
   const seed = c.seed + (opts.seedOffset ?? 0);
   const net = await Supernet.create(space, { seed: seed + 909, threads: c.threads, ...engineDevice(c), momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, labelSmoothing: c.labelSmoothing });
   const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
-  const loader = new BatchLoader(trainSet, { batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
+  const loader = createLoader(trainSet, { ...(p.data.pool ? { pool: p.data.pool } : {}), batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;
   const total = c.retrainEpochs * bpe;
   const warmup = Math.round(c.warmupEpochs * bpe);

@@ -15,7 +15,7 @@
 // a run (src/train/run-dir.ts).
 import { join } from 'node:path';
 
-import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
+import { createLoader, defaultAugmentation, imageCount, type Dataset, type LoaderState } from '../data/index.js';
 import type { EngineOptions } from '../native/api.js';
 import { Supernet } from '../native/engine.js';
 import type { Constraints } from '../sampling/constraints.js';
@@ -135,14 +135,15 @@ export async function trainSupernet(p: Prepared, opts: TrainOptions, latencyChec
   const net = await createSupernet(p, c.seed);
   const shape = archSpaceOf(p.space);
   const constraints = constraintsOf(c, latencyCheck);
-  const loader = new BatchLoader(p.train, {
+  const loader = createLoader(p.train, {
+    ...(p.data.pool ? { pool: p.data.pool } : {}),
     batchSize: c.batch,
     seed: c.seed,
     augment: defaultAugmentation(p.space.input, { flip: c.flip }),
     dropLast: true,
   });
   const bpe = loader.batchesPerEpoch;
-  if (bpe < 1) throw new Error(`the training split has ${p.train.labels.length} images, fewer than one batch of ${c.batch}`);
+  if (bpe < 1) throw new Error(`the training split has ${imageCount(p.train)} images, fewer than one batch of ${c.batch}`);
   const total = c.epochs * bpe;
   const warmup = Math.round(c.warmupEpochs * bpe);
 
