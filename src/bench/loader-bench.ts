@@ -76,7 +76,7 @@ async function generateTree(dir: string, spec: TreeSpec, log: (m: string) => voi
   log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-type Side = { imagesPerSecond: number; peakRssMb: number | null; prepareSeconds?: number; workers?: number; peakImagesInFlight?: number } | string;
+type Side = { imagesPerSecond: number; cpuMsPerImage: number; peakRssMb: number | null; prepareSeconds?: number; workers?: number; peakImagesInFlight?: number } | string;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -128,23 +128,26 @@ async function main(): Promise<void> {
   const engine = sides['engine']!;
   const rate = (s: Side) => (typeof s === 'string' ? s : `${s.imagesPerSecond.toFixed(0)} img/s`);
   const rss = (s: Side) => (typeof s === 'string' || s.peakRssMb === null ? '-' : `${s.peakRssMb.toFixed(0)} MB`);
+  const cpu = (s: Side) => (typeof s === 'string' ? '-' : `${s.cpuMsPerImage.toFixed(3)} ms`);
   const ratio = (s: Side) => (typeof s === 'string' || typeof engine === 'string' ? '-' : `${(s.imagesPerSecond / engine.imagesPerSecond).toFixed(2)}x`);
   const rows = [
-    ['engine trainStep (W1, batch 128)', rate(engine), '1.00x', rss(engine), ''],
-    ['streaming loader (decode + augment)', rate(sides['stream']!), ratio(sides['stream']!), rss(sides['stream']!), ''],
-    ['streaming loader from the tensor cache', rate(sides['cache']!), ratio(sides['cache']!), rss(sides['cache']!), typeof sides['cache'] === 'string' ? '' : `cache built in ${sides['cache']!.prepareSeconds?.toFixed(1)} s`],
-    ['in-memory loader', rate(sides['memory']!), ratio(sides['memory']!), rss(sides['memory']!), typeof sides['memory'] === 'string' ? '' : `decoded whole in ${sides['memory']!.prepareSeconds?.toFixed(1)} s`],
+    ['engine trainStep (W1, batch 128)', rate(engine), '1.00x', cpu(engine), rss(engine), ''],
+    ['streaming loader (decode + augment)', rate(sides['stream']!), ratio(sides['stream']!), cpu(sides['stream']!), rss(sides['stream']!), ''],
+    ['streaming loader from the tensor cache', rate(sides['cache']!), ratio(sides['cache']!), cpu(sides['cache']!), rss(sides['cache']!), typeof sides['cache'] === 'string' ? '' : `cache built in ${sides['cache']!.prepareSeconds?.toFixed(1)} s`],
+    ['in-memory loader', rate(sides['memory']!), ratio(sides['memory']!), cpu(sides['memory']!), rss(sides['memory']!), typeof sides['memory'] === 'string' ? '' : `decoded whole in ${sides['memory']!.prepareSeconds?.toFixed(1)} s`],
   ];
-  const widths = [0, 1, 2, 3].map((k) => Math.max(...rows.map((r) => r[k]!.length), ['row', 'images/s', 'vs engine', 'peak RSS'][k]!.length));
-  const line = (r: string[]) => r.map((c, k) => (k < 4 ? c.padEnd(widths[k]!) : c)).join('  ');
+  const head = ['row', 'images/s', 'vs engine', 'CPU per image', 'peak RSS', 'note'];
+  const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((r) => r[k]!.length), head[k]!.length));
+  const line = (r: string[]) => r.map((c, k) => (k < 5 ? c.padEnd(widths[k]!) : c)).join('  ');
   console.log(`\n${spec.classes * spec.perClass} training JPEGs in ${dir}; ${threads} thread(s): decode workers of each loader, threads of the engine`);
-  console.log(line(['row', 'images/s', 'vs engine', 'peak RSS', 'note']));
+  console.log(line(head));
   for (const r of rows) console.log(line(r));
   const stream = sides['stream']!;
   if (typeof stream !== 'string' && typeof engine !== 'string') {
     const fast = stream.imagesPerSecond >= engine.imagesPerSecond;
     const small = stream.peakRssMb !== null && stream.peakRssMb < 1000;
     console.log(`bar (streaming loader >= engine, peak RSS < 1 GB): ${fast && small ? 'met' : 'NOT met'} (${(stream.imagesPerSecond / engine.imagesPerSecond).toFixed(2)}x, ${rss(stream)}); images in flight at most ${stream.peakImagesInFlight}`);
+    console.log(`CPU time per image: the loader ${stream.cpuMsPerImage.toFixed(3)} ms, the engine ${engine.cpuMsPerImage.toFixed(3)} ms (${(engine.cpuMsPerImage / stream.cpuMsPerImage).toFixed(2)}x): the ratio that holds on an idle machine if both scale with their threads`);
   }
   console.log(`load average (1 min): ${loadStart[0]!.toFixed(2)} at start, ${loadEnd[0]!.toFixed(2)} at end${loadStart[0]! > 1.5 || loadEnd[0]! > 1.5 ? ' (measured under load: other work shared the cores)' : ''}`);
 

@@ -7,6 +7,8 @@
 //                  is timed apart)
 //   --side memory  the in-memory path: the folder decoded whole (timed apart), then BatchLoader
 //   --side engine  trainStep images/s of the W1 path at batch 128 (the rate a loader must feed)
+// Every side also reports CPU milliseconds per image (all its threads): on a machine shared with
+// other work the wall-clock rates fall with the load, the CPU time per image much less.
 //
 //   node dist/bench/loader-side.js --side S --dir TREE --threads N [--batches B] [--cache-dir D]
 import { readFileSync } from 'node:fs';
@@ -29,13 +31,19 @@ import { peakRssMb, resetPeakRss, synthetic } from './workload.js';
 const BATCH = 128;
 
 /** Images/s of `loader` over `batches` batches after 3 warm-up ones (the consumer does nothing else). */
-async function throughput(loader: TrainingLoader, batches: number): Promise<{ imagesPerSecond: number; seconds: number; images: number }> {
+async function throughput(loader: TrainingLoader, batches: number): Promise<{ imagesPerSecond: number; seconds: number; images: number; cpuMsPerImage: number }> {
   for (let i = 0; i < 3; i++) await loader.next();
   let images = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < batches; i++) images += (await loader.next()).count;
   const seconds = (performance.now() - t0) / 1000;
-  return { imagesPerSecond: images / seconds, seconds, images };
+  return { imagesPerSecond: images / seconds, seconds, images, cpuMsPerImage: cpuMs(process.cpuUsage(cpu0)) / images };
+}
+
+/** CPU milliseconds (user + system, every thread of the process) of a process.cpuUsage() difference. */
+function cpuMs(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1000;
 }
 
 async function main(): Promise<void> {
@@ -59,8 +67,10 @@ async function main(): Promise<void> {
     const px = height * width * channels;
     const data = Array.from({ length: 4 }, (_, i) => synthetic(BATCH, px, space.classes, 11 + i));
     let i = 0;
+    const cpu0 = process.cpuUsage();
     const ms = await medianMs('trainStep', () => net.trainStep(arch, data[i % 4]!.images, data[i++ % 4]!.labels, { lr: 0.05 }), 12, 2);
     out.imagesPerSecond = (BATCH * 1000) / ms;
+    out.cpuMsPerImage = cpuMs(process.cpuUsage(cpu0)) / (i * BATCH);
     net.dispose();
   } else {
     if (!values.dir) throw new Error('--dir is required');

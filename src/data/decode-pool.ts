@@ -57,10 +57,15 @@ export class DecodePool {
       const worker = new Worker(new URL('./decode-worker.js', import.meta.url));
       const slot: Slot = { worker, queuedImages: 0, tasks: 0 };
       worker.unref();
+      let crash: Error | undefined;
       worker.on('message', (reply: DecodeReply) => this.settle(reply));
-      worker.on('error', (err) => this.failSlot(slot, err));
+      worker.on('error', (err) => (crash = err));
+      // A worker that died (it should not: decode errors are replies) fails its tasks and leaves
+      // the pool; the next task starts a fresh set of workers when none is left.
       worker.on('exit', (code) => {
-        if (!this.closed) this.failSlot(slot, new Error(`decode worker exited with code ${code}`));
+        if (this.closed) return;
+        this.slots = this.slots.filter((x) => x !== slot);
+        this.failSlot(slot, crash ?? new Error(`decode worker exited with code ${code}`));
       });
       this.slots.push(slot);
     }

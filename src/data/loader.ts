@@ -18,7 +18,7 @@
 // dataset in shared memory, so none is used; the only cost is that the event loop is busy for
 // that long once per batch.
 import { crc32 } from 'node:zlib';
-import { augmentGather, augmentedShape, checkAugmentSpec, type AugmentSpec } from './augment.js';
+import { augmentGather, augmentedShape, checkAugmentSpec, type AugmentSpec, type ImageShape } from './augment.js';
 import { SeededRng, shuffleInPlace } from './seeded-rng.js';
 import { DataError, datasetSize, isPositiveInt, validateDataset, type Dataset } from './types.js';
 
@@ -100,6 +100,10 @@ export abstract class LoaderCursor {
   readonly prefetch: boolean;
   /** Batches in one epoch. */
   readonly batchesPerEpoch: number;
+  /** Shape of the images of every batch (after augmentation). */
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
 
   protected readonly indices: Int32Array;
   private readonly indicesCrc32: number;
@@ -107,8 +111,8 @@ export abstract class LoaderCursor {
   protected index = 0;
   private orderCache: { epoch: number; order: Int32Array } | undefined;
 
-  /** `count`: images of the data set; options.indices must lie in [0, count). */
-  constructor(count: number, options: LoaderOptions) {
+  /** `count` images of `shape` (before augmentation); options.indices must lie in [0, count). */
+  constructor(count: number, shape: ImageShape, options: LoaderOptions) {
     if (!isPositiveInt(options.batchSize)) {
       throw new DataError('BAD_ARGUMENT', `batchSize: expected a positive integer, got ${String(options.batchSize)}`);
     }
@@ -137,6 +141,11 @@ export abstract class LoaderCursor {
     this.prefetch = options.prefetch ?? true;
     this.indices = indices;
     this.indicesCrc32 = crc32(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength)) >>> 0;
+    if (this.augment) checkAugmentSpec(this.augment, shape);
+    const out = this.augment ? augmentedShape(this.augment, shape) : shape;
+    this.height = out.height;
+    this.width = out.width;
+    this.channels = out.channels;
     this.batchesPerEpoch = this.dropLast ? Math.floor(indices.length / this.batchSize) : Math.ceil(indices.length / this.batchSize);
     if (this.batchesPerEpoch === 0) {
       throw new DataError(
@@ -227,23 +236,13 @@ export abstract class LoaderCursor {
 
 export class BatchLoader extends LoaderCursor implements TrainingLoader {
   readonly dataset: Dataset;
-  /** Shape of the images of every batch (after augmentation). */
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
 
   private pending: { epoch: number; index: number; cancelled: boolean; promise: Promise<Batch> } | undefined;
 
   constructor(dataset: Dataset, options: LoaderOptions) {
     validateDataset(dataset);
-    super(datasetSize(dataset), options);
+    super(datasetSize(dataset), { height: dataset.height, width: dataset.width, channels: dataset.channels }, options);
     this.dataset = dataset;
-    const shape = { height: dataset.height, width: dataset.width, channels: dataset.channels };
-    if (this.augment) checkAugmentSpec(this.augment, shape);
-    const out = this.augment ? augmentedShape(this.augment, shape) : shape;
-    this.height = out.height;
-    this.width = out.width;
-    this.channels = out.channels;
   }
 
   /** Builds batch `index` of `epoch` (synchronously; pure function of the position). */

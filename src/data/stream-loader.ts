@@ -11,7 +11,7 @@
 // Memory: at most `prefetchBatches` batches are being built ahead of the consumer, plus the one
 // it awaits; imagesInFlight counts their images (decoding, or decoded and waiting) and never
 // exceeds (prefetchBatches + 1) x batchSize, whatever the size of the folder.
-import { augmentedShape, checkAugmentSpec, drawAugmentations } from './augment.js';
+import { drawAugmentations } from './augment.js';
 import { DecodePool, defaultDecodeWorkers } from './decode-pool.js';
 import { isStream, streamTask, type ImageFolderStream, type ImageSet } from './folder-stream.js';
 import { BatchLoader, LoaderCursor, type Batch, type LoaderOptions, type LoaderState, type TrainingLoader } from './loader.js';
@@ -35,9 +35,6 @@ interface Job {
 
 export class StreamingLoader extends LoaderCursor implements TrainingLoader {
   readonly stream: ImageFolderStream;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
   readonly prefetchBatches: number;
   /** Images of batches started and not yet handed to the consumer. */
   imagesInFlight = 0;
@@ -50,14 +47,8 @@ export class StreamingLoader extends LoaderCursor implements TrainingLoader {
   private closed = false;
 
   constructor(stream: ImageFolderStream, options: StreamLoaderOptions) {
-    super(stream.files.length, options);
+    super(stream.files.length, { height: stream.height, width: stream.width, channels: stream.channels }, options);
     this.stream = stream;
-    const shape = { height: stream.height, width: stream.width, channels: stream.channels };
-    if (this.augment) checkAugmentSpec(this.augment, shape);
-    const out = this.augment ? augmentedShape(this.augment, shape) : shape;
-    this.height = out.height;
-    this.width = out.width;
-    this.channels = out.channels;
     const depth = this.prefetch ? (options.prefetchBatches ?? 2) : 0;
     if (!Number.isInteger(depth) || depth < 0) throw new DataError('BAD_ARGUMENT', `prefetchBatches: expected a non-negative integer, got ${String(options.prefetchBatches)}`);
     this.prefetchBatches = depth;
