@@ -52,6 +52,9 @@ export { compareBy, type CandidateScore, type CandidateScorer, type EvaluatedPat
 // ---- data --------------------------------------------------------------------------------------
 export {
   BatchLoader,
+  createLoader,
+  openTrainingData,
+  StreamingLoader,
   createDataset,
   DataError,
   datasetSize,
@@ -74,6 +77,12 @@ export {
   type LoaderState,
   type OpenedDataset,
   type ValidationSplit,
+  type ImageFolderStream,
+  type ImageSet,
+  type StreamLoaderOptions,
+  type TrainingData,
+  type TrainingDataSpec,
+  type TrainingLoader,
 } from './data/index.js';
 
 // ---- rank statistics ---------------------------------------------------------------------------

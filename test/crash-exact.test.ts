@@ -8,10 +8,11 @@
 // from a seed printed by the test: GNAS_CRASH_SEED=<seed> reproduces a failure.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import sharp from 'sharp';
 
 import { packageRoot } from '../src/util/package-root.js';
 import { MINI_SPACE_FILE } from './helpers/spaces.js';
@@ -33,23 +34,24 @@ const d = mkdtempSync(join(tmpdir(), 'gnas-crash-'));
  * k=2, a checkpoint every 3 iterations and at each epoch end: ~32 checkpoints, ~125 log lines.
  * The stopping rule is off so that every run trains all 88 iterations. One thread: bit-exact.
  */
-const trainArgs = (out: string) => [
-  runJs, 'train-supernet', '--space', spaceFile, '--data', 'fmnist-mini', '--train-per-class', '40', '--batch', '16', '--epochs', '4',
+const FMNIST = ['--data', 'fmnist-mini', '--train-per-class', '40'];
+const trainArgs = (out: string, data: string[] = FMNIST) => [
+  runJs, 'train-supernet', '--space', spaceFile, ...data, '--batch', '16', '--epochs', '4',
   '--m', '4', '--k', '2', '--greedy-warmup', '0.25', '--val-images', '32', '--checkpoint-every', '3', '--threads', '1', '--no-stopping', '--quiet', '--out', out,
 ];
 const TOTAL_ITERATIONS = 88;
 
-function runToEnd(out: string, resume: boolean): string {
-  const r = spawnSync(process.execPath, [...trainArgs(out), ...(resume ? ['--resume'] : [])], { encoding: 'utf8', timeout: 120_000 });
+function runToEnd(out: string, resume: boolean, data?: string[]): string {
+  const r = spawnSync(process.execPath, [...trainArgs(out, data), ...(resume ? ['--resume'] : [])], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}\n${repro}`);
   assert.match(r.stdout, new RegExp(`supernet training finished: epoch cap \\(4 epochs\\), ${TOTAL_ITERATIONS} iterations`));
   return r.stdout;
 }
 
 /** Starts a training process whose output goes to a file (the parent polls without an event loop). */
-function start(out: string, resume: boolean): { child: ChildProcess; exited: Promise<number | null> } {
+function start(out: string, resume: boolean, data?: string[]): { child: ChildProcess; exited: Promise<number | null> } {
   const fd = openSync(join(d, `child-${Date.now()}.txt`), 'w');
-  const child = spawn(process.execPath, [...trainArgs(out), ...(resume ? ['--resume'] : [])], { stdio: ['ignore', fd, fd] });
+  const child = spawn(process.execPath, [...trainArgs(out, data), ...(resume ? ['--resume'] : [])], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   return { child, exited };
@@ -224,5 +226,47 @@ describe('kill -9 and --resume end exactly like an uninterrupted run', () => {
     const stdout = runToEnd(out, true);
     assert.ok(stdout.includes(`${tmpLeft}: a temporary file of process ${pid}, which no longer runs`), `the orphan was not reported:\n${stdout}`);
     assertSameEnd(straight, out, `killed in ${kills.join('; ')}`);
+  });
+});
+
+/** An ImageNet-layout folder of 28x28 grey JPEGs: 10 classes x 40 training images (the 360 + 40 of the runs above), 5 test images each. */
+async function makeJpegFolder(root: string): Promise<void> {
+  for (const [split, n] of [['train', 40], ['test', 5]] as const) {
+    for (let c = 0; c < 10; c++) {
+      mkdirSync(join(root, split, `c${c}`), { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const px = Buffer.alloc(28 * 28);
+        for (let k = 0; k < px.length; k++) px[k] = ((k % 28) * (c + 1) * 9 + Math.floor(k / 28) * (i + 3) * 5) & 255;
+        await sharp(px, { raw: { width: 28, height: 28, channels: 1 } }).jpeg({ quality: 90 }).toFile(join(root, split, `c${c}`, `${i}.jpg`));
+      }
+    }
+  }
+}
+
+describe('a streamed image folder: the same run as in memory, and kill -9 + --resume exact', () => {
+  const killPoints = new Rng(seed, 1); // its own stream beside the in-memory describe's Rng(seed)
+  const rand = (n: number) => killPoints.int(n);
+  const folder = join(d, 'jpegs');
+  const memory = ['--data', folder, '--data-mode', 'memory'];
+  const stream = ['--data', folder, '--data-mode', 'stream'];
+  const inMemory = join(d, 'folder-memory');
+  const streamed = join(d, 'folder-stream');
+
+  test('streamed training ends exactly where in-memory training ends', async () => {
+    await makeJpegFolder(folder);
+    process.env['GREEDYNAS_CACHE_DIR'] = join(d, 'cache');
+    assert.match(runToEnd(inMemory, false, memory), /data: decoded into memory \(forced/);
+    assert.match(runToEnd(streamed, false, stream), /data: training images streamed from disk by \d+ worker thread\(s\) \(forced/);
+    assertSameEnd(inMemory, streamed, 'streamed vs in memory');
+  });
+
+  test('streamed, killed at a random log line, resumed to the end', async () => {
+    const out = join(d, 'folder-stream-killed');
+    const target = 1 + rand(100);
+    const p = start(out, false, stream);
+    assert.ok(await killWhen(out, p, () => logLines(out) >= target), `the run ended before log line ${target} ${repro}`);
+    console.log(`crash-exact (stream): killed at log line ${logLines(out)} (target ${target})`);
+    runToEnd(out, true, stream);
+    assertSameEnd(inMemory, out, `streamed, killed at log line ${target}`);
   });
 });

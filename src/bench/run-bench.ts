@@ -12,9 +12,9 @@
 // process), and reports its own peak RSS as VmHWM after a reset at its start, so no side carries
 // another process' peak (ru_maxrss is inherited across fork/exec; VmHWM is not).
 // Results go to bench/results/<timestamp>-<commit>.json with the machine and commit beside them.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,36 +23,8 @@ import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { packageRoot } from '../util/package-root.js';
 import { benchTable, type OpBench, type OrtSide, type OursSide, type TorchSide } from './table.js';
+import { commit, machine, runSide } from './side.js';
 import { writeWorkload } from './workload.js';
-
-function machine(): Record<string, unknown> {
-  const c = cpus();
-  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
-}
-
-function commit(root: string): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).trim() ? '-dirty' : '';
-    return sha + dirty;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Runs a side as a child process; its stdout's last line is its JSON (progress goes to stderr). */
-function runSide<T>(what: string, exe: string, args: string[], env: NodeJS.ProcessEnv = process.env): T | string {
-  const r = spawnSync(exe, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
-  if (r.error) return `failed: ${r.error.message}`;
-  if (r.status === 3) return 'skipped: PyTorch is not installed (apt-get install -y python3-torch)';
-  if (r.status !== 0) return `${what} failed with exit code ${r.status}`;
-  const text = r.stdout.trim();
-  try {
-    return JSON.parse(text.slice(text.lastIndexOf('\n{') + 1)) as T;
-  } catch {
-    return `${what}: no JSON result on stdout`;
-  }
-}
 
 function runOpBench(root: string, threads: number, peakOnly: boolean): OpBench | string {
   const exe = [join(root, 'build', 'gnas_op_bench'), join(root, 'build', 'Release', 'gnas_op_bench')].find((p) => existsSync(p));

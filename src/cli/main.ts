@@ -42,10 +42,12 @@ import { applyOptions, isSwitchOption, loadConfigFile, OPTION_NAMES } from './op
 import { profileCommand } from './profile-command.js';
 import { didYouMean } from './suggest.js';
 
-const DATA_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
-const TRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'score-math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'max-loss', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
+/** How an image folder is read (src/data/folder-stream.ts); every command that opens --data takes them. */
+const FOLDER_OPTIONS = ['data-mode', 'stream-cache'];
+const DATA_OPTIONS = ['space', 'data', ...FOLDER_OPTIONS, 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'val-images', 'm', 'k', 'batch'];
+const TRAIN_OPTIONS = ['space', 'data', ...FOLDER_OPTIONS, 'out', 'seed', 'threads', 'gpus', 'math', 'score-math', 'sampler', 'epochs', 'batch', 'lr', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'val-fraction', 'train-per-class', 'flip', 'checkpoint-every', 'max-loss', 'm', 'k', 'pool-size', 'eps-max', 'greedy-warmup', 'alpha', 'use-pool', 'stopping', 'val-images', 'redraw-scoring-batch', 'flops-bins', 'flops-max', 'params-max', 'latency-max'];
 const SEARCH_OPTIONS = [...DATA_OPTIONS, 'score-math', 'flops-max', 'params-max', 'latency-max', 'searcher', 'population', 'generations', 'search-images', 'search-init', 'compare-init', 'search-bn', 'calibration-images'];
-const RETRAIN_OPTIONS = ['space', 'data', 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip', 'max-loss'];
+const RETRAIN_OPTIONS = ['space', 'data', ...FOLDER_OPTIONS, 'out', 'seed', 'threads', 'gpus', 'math', 'val-fraction', 'train-per-class', 'retrain-epochs', 'retrain-lr', 'retrain-batch', 'warmup-epochs', 'momentum', 'nesterov', 'weight-decay', 'label-smoothing', 'flip', 'max-loss'];
 
 /** Commands that continue a run in --out and so start from its config.json. */
 const RUN_READERS = new Set(['search', 'retrain', 'rank', 'export']);

@@ -237,58 +237,82 @@ export function resizeCropImage(
 }
 
 /**
+ * The random choices of one image's augmentation: the pad-crop offsets (dy, dx), the
+ * random-resized-crop box, the flip. They depend only on the spec, the image shape and the RNG,
+ * never on the pixels, so they can be drawn on one thread and applied on another (the streaming
+ * loader's workers) with the same result as augmentGather.
+ */
+export interface AugmentDraw {
+  dy: number;
+  dx: number;
+  box: CropBox | null;
+  flip: boolean;
+}
+
+/** Draws the choices of `count` images, image by image in the documented order (crop, then flip). */
+export function drawAugmentations(spec: AugmentSpec, shape: ImageShape, count: number, rng: RandomSource): AugmentDraw[] {
+  checkAugmentSpec(spec, shape);
+  const { height: h, width: w } = shape;
+  const out = augmentedShape(spec, shape);
+  const draws: AugmentDraw[] = [];
+  for (let n = 0; n < count; n++) {
+    const d: AugmentDraw = { dy: 0, dx: 0, box: null, flip: false };
+    if (spec.crop === 'pad') {
+      d.dy = rng.int(2 * spec.pad! + 1);
+      d.dx = rng.int(2 * spec.pad! + 1);
+    } else if (spec.crop === 'resized') {
+      d.box = sampleResizedCropBox(h, w, rng, spec.scale ?? DEFAULT_RRC_SCALE, spec.ratio ?? DEFAULT_RRC_RATIO);
+    } else if (spec.crop === 'center') {
+      d.box = { top: Math.floor((h - out.height) / 2), left: Math.floor((w - out.width) / 2), height: out.height, width: out.width };
+    }
+    d.flip = spec.flip && rng.float() < 0.5;
+    draws.push(d);
+  }
+  return draws;
+}
+
+/** Writes image `src` (of `shape`) augmented by `draw` into `dst` (augmentedShape(spec, shape)). */
+export function applyAugmentation(dst: Uint8Array, src: Uint8Array, shape: ImageShape, spec: AugmentSpec, draw: AugmentDraw): void {
+  const { height: h, width: w, channels: c } = shape;
+  switch (spec.crop) {
+    case 'none':
+      if (draw.flip) padCropImage(dst, src, h, w, c, 0, 0, 0, true);
+      else dst.set(src);
+      break;
+    case 'pad':
+      padCropImage(dst, src, h, w, c, spec.pad!, draw.dy, draw.dx, draw.flip);
+      break;
+    case 'resized':
+    case 'center': {
+      const out = augmentedShape(spec, shape);
+      resizeCropImage(dst, out.height, out.width, src, h, w, c, draw.box!, draw.flip);
+      break;
+    }
+  }
+}
+
+/**
  * Applies `spec` to the images at `which` (image indices into the NHWC tensor `source`) and
  * returns a new tensor of which.length images of augmentedShape(spec): gathering and augmenting in
  * one pass. Random choices come from `rng`, image by image, in the documented order.
  */
 export function augmentGather(source: Uint8Array, which: ArrayLike<number>, shape: ImageShape, spec: AugmentSpec, rng: RandomSource): Uint8Array {
   checkAugmentSpec(spec, shape);
-  const { height: h, width: w, channels: c } = shape;
-  const inSize = h * w * c;
+  const inSize = shape.height * shape.width * shape.channels;
   const available = Math.floor(source.length / inSize);
-  const outShape = augmentedShape(spec, shape);
-  const outSize = outShape.height * outShape.width * c;
-  const count = which.length;
-  const out = new Uint8Array(count * outSize);
-  for (let n = 0; n < count; n++) {
+  for (let n = 0; n < which.length; n++) {
     const i = which[n]!;
     if (!(Number.isInteger(i) && i >= 0 && i < available)) {
       throw new DataError('BAD_ARGUMENT', `image index ${i}: expected an integer in [0, ${available})`);
     }
-    const src = source.subarray(i * inSize, (i + 1) * inSize);
-    const dst = out.subarray(n * outSize, (n + 1) * outSize);
-    switch (spec.crop) {
-      case 'none': {
-        if (spec.flip && rng.float() < 0.5) padCropImage(dst, src, h, w, c, 0, 0, 0, true);
-        else dst.set(src);
-        break;
-      }
-      case 'pad': {
-        const pad = spec.pad!;
-        const dy = rng.int(2 * pad + 1);
-        const dx = rng.int(2 * pad + 1);
-        const flip = spec.flip && rng.float() < 0.5;
-        padCropImage(dst, src, h, w, c, pad, dy, dx, flip);
-        break;
-      }
-      case 'resized': {
-        const box = sampleResizedCropBox(h, w, rng, spec.scale ?? DEFAULT_RRC_SCALE, spec.ratio ?? DEFAULT_RRC_RATIO);
-        const flip = spec.flip && rng.float() < 0.5;
-        resizeCropImage(dst, outShape.height, outShape.width, src, h, w, c, box, flip);
-        break;
-      }
-      case 'center': {
-        const box = {
-          top: Math.floor((h - outShape.height) / 2),
-          left: Math.floor((w - outShape.width) / 2),
-          height: outShape.height,
-          width: outShape.width,
-        };
-        const flip = spec.flip && rng.float() < 0.5;
-        resizeCropImage(dst, outShape.height, outShape.width, src, h, w, c, box, flip);
-        break;
-      }
-    }
+  }
+  const draws = drawAugmentations(spec, shape, which.length, rng);
+  const outShape = augmentedShape(spec, shape);
+  const outSize = outShape.height * outShape.width * shape.channels;
+  const out = new Uint8Array(which.length * outSize);
+  for (let n = 0; n < which.length; n++) {
+    const i = which[n]!;
+    applyAugmentation(out.subarray(n * outSize, (n + 1) * outSize), source.subarray(i * inSize, (i + 1) * inSize), shape, spec, draws[n]!);
   }
   return out;
 }

@@ -72,7 +72,7 @@ export function defaultCacheDir(): string {
   return path.join(xdg ? xdg : path.join(os.homedir(), '.cache'), 'greedynas', 'datasets');
 }
 
-interface ImageFile {
+export interface ImageFile {
   /** Path relative to the split folder: <class>/<name>. */
   rel: string;
   label: number;
@@ -124,7 +124,7 @@ async function listDirs(dir: string): Promise<string[]> {
   return dirs.sort();
 }
 
-function normalizeSize(size: ImageFolderOptions['size']): { height: number; width: number } | undefined {
+export function normalizeSize(size: ImageFolderOptions['size']): { height: number; width: number } | undefined {
   if (size === undefined) return undefined;
   const s = typeof size === 'number' ? { height: size, width: size } : size;
   if (!isPositiveInt(s.height) || !isPositiveInt(s.width)) {
@@ -134,7 +134,7 @@ function normalizeSize(size: ImageFolderOptions['size']): { height: number; widt
 }
 
 /** Lists the images of a split folder with their labels, sizes and mtimes, in label then name order. */
-async function scanFolder(
+export async function scanFolder(
   dir: string,
   classes: string[],
   limitPerClass: number | undefined,
@@ -175,13 +175,13 @@ async function scanFolder(
   return files;
 }
 
-interface DecodeSpec {
+export interface DecodeSpec {
   size: { height: number; width: number } | undefined;
   fit: 'cover' | 'fill';
   channels: 1 | 3;
 }
 
-async function decodeImage(file: string, spec: DecodeSpec): Promise<{ data: Buffer; height: number; width: number }> {
+export async function decodeImage(file: string, spec: DecodeSpec): Promise<{ data: Buffer; height: number; width: number }> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -198,7 +198,7 @@ async function decodeImage(file: string, spec: DecodeSpec): Promise<{ data: Buff
     }
     return { data, height: info.height, width: info.width };
   } catch (err) {
-    throw new DataError('IMAGE_DECODE', `${file}: cannot decode image: ${(err as Error).message}`, { file, cause: err });
+    throw new DataError('IMAGE_DECODE', `${file}: cannot decode image: ${(err as Error).message}; replace the file with a readable copy or remove it`, { file, cause: err });
   }
 }
 
@@ -206,7 +206,7 @@ async function decodeImage(file: string, spec: DecodeSpec): Promise<{ data: Buff
  * The cache file's name (folder + options: one file per way of loading a folder) and its key
  * (options + every file's path, size and mtime: a changed folder makes the file stale).
  */
-function fingerprint(
+export function fingerprint(
   dir: string,
   spec: DecodeSpec,
   classes: string[],

@@ -10,13 +10,19 @@
 //   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip
 //   src/data/loader.ts        the shuffled, augmented, prefetching, resumable batch loader
 //   src/data/memory.ts        datasets built from in-memory arrays (library users)
+//   src/data/folder-stream.ts image folders decoded on demand (too large for memory), mode choice
+//   src/data/decode-pool.ts   the worker threads that decode and augment streamed images
+//   src/data/decode-worker.ts one such worker
+//   src/data/stream-loader.ts the streaming batch loader (BatchLoader's batches from a stream)
 import { packageRoot } from '../util/package-root.js';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadIdxDataset } from './idx.js';
-import { listClassFolders, loadImageFolder, type ImageFolderOptions, type ImageFolderResult } from './image-folder.js';
+import { listClassFolders, loadImageFolder, normalizeSize, type ImageFolderOptions, type ImageFolderResult } from './image-folder.js';
 import { DataError, type Dataset } from './types.js';
+import { DecodePool, defaultDecodeWorkers } from './decode-pool.js';
+import { attachStreamCache, chooseFolderMode, openImageFolderStream, type FolderMode, type ImageSet } from './folder-stream.js';
 
 export * from './types.js';
 export * from './idx.js';
@@ -26,6 +32,9 @@ export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';
 export * from './memory.js';
+export * from './decode-pool.js';
+export * from './folder-stream.js';
+export * from './stream-loader.js';
 
 /** The name of the Fashion-MNIST subset shipped in data/fmnist-mini/. */
 export const SHIPPED_DATASETS: readonly string[] = ['fmnist-mini'];
@@ -120,11 +129,10 @@ async function openIdx(dir: string, spec: DatasetSpec): Promise<OpenedDataset> {
   return { train, test, kind: 'idx', root: dir };
 }
 
-async function openImageFolder(root: string, testDir: string, spec: DatasetSpec): Promise<OpenedDataset> {
-  const trainDir = path.join(root, 'train');
-  const { path: _path, classNames: _names, ...folderOptions } = spec;
-  const classes = folderOptions.classes ?? (await listClassFolders(trainDir));
-  if (folderOptions.classes === undefined) {
+/** The class folders of train/ (or the spec's), checked against those of the test folder. */
+async function checkedClasses(root: string, testDir: string, spec: DatasetSpec): Promise<string[]> {
+  const classes = spec.classes ?? (await listClassFolders(path.join(root, 'train')));
+  if (spec.classes === undefined) {
     const testClasses = await listClassFolders(testDir);
     const extra = testClasses.filter((c) => !classes.includes(c));
     const absent = classes.filter((c) => !testClasses.includes(c));
@@ -138,6 +146,13 @@ async function openImageFolder(root: string, testDir: string, spec: DatasetSpec)
       );
     }
   }
+  return classes;
+}
+
+async function openImageFolder(root: string, testDir: string, spec: DatasetSpec): Promise<OpenedDataset> {
+  const trainDir = path.join(root, 'train');
+  const { path: _path, classNames: _names, ...folderOptions } = spec;
+  const classes = await checkedClasses(root, testDir, spec);
   const train = await loadImageFolder(trainDir, { ...folderOptions, classes });
   const test = await loadImageFolder(testDir, { ...folderOptions, classes });
   const a = train.dataset;
@@ -163,13 +178,19 @@ async function openImageFolder(root: string, testDir: string, spec: DatasetSpec)
  */
 export async function openDataset(spec: string | DatasetSpec): Promise<OpenedDataset> {
   const s: DatasetSpec = typeof spec === 'string' ? { path: spec } : spec;
+  const where = locateDataset(s);
+  return where.kind === 'idx' ? openIdx(where.root, s) : openImageFolder(where.root, where.testDir, s);
+}
+
+/** Where a spec's data is: an IDX directory, or an image-folder root and its test folder. */
+function locateDataset(s: DatasetSpec): { kind: 'idx'; root: string } | { kind: 'image-folder'; root: string; testDir: string } {
   if (typeof s?.path !== 'string' || s.path.length === 0) {
-    throw new DataError('BAD_ARGUMENT', `dataset spec: expected a path or a name (${SHIPPED_DATASETS.join(', ')}), got ${JSON.stringify(spec)}`);
+    throw new DataError('BAD_ARGUMENT', `dataset spec: expected a path or a name (${SHIPPED_DATASETS.join(', ')}), got ${JSON.stringify(s)}`);
   }
   if (SHIPPED_DATASETS.includes(s.path)) {
     const dir = path.join(packageRoot(), 'data', s.path);
     if (!isDir(dir)) throw new DataError('DATASET_NOT_FOUND', `${s.path}: the shipped dataset folder ${dir} is missing`, { file: dir });
-    return openIdx(dir, s);
+    return { kind: 'idx', root: dir };
   }
   const root = path.resolve(s.path);
   if (!existsSync(root)) {
@@ -183,17 +204,72 @@ export async function openDataset(spec: string | DatasetSpec): Promise<OpenedDat
     const hint = /\.(tar(\.gz)?|tgz|zip)$/i.test(root) ? '; it looks like an archive: extract it and pass the extracted folder' : '';
     throw new DataError('DATASET_NOT_FOUND', `${s.path}: not a directory${hint}`, { file: root });
   }
-  if (findFile(root, IDX_NAMES.trainImages) !== undefined) return openIdx(root, s);
+  if (findFile(root, IDX_NAMES.trainImages) !== undefined) return { kind: 'idx', root };
   if (isDir(path.join(root, 'train'))) {
     const testDir = isDir(path.join(root, 'test')) ? path.join(root, 'test') : path.join(root, 'val');
     if (!isDir(testDir)) {
       throw new DataError('DATASET_NOT_FOUND', `${s.path}: image-folder root has train/ but neither test/ nor val/`, { file: root });
     }
-    return openImageFolder(root, testDir, s);
+    return { kind: 'image-folder', root, testDir };
   }
   throw new DataError(
     'DATASET_NOT_FOUND',
     `${s.path}: not a dataset directory: found neither IDX files (train-images-idx3-ubyte[.gz], ...) nor train/ and test/ (or val/) image folders`,
     { file: root },
   );
+}
+
+export interface TrainingDataSpec extends DatasetSpec {
+  /** Image folders: 'memory', 'stream', or 'auto' (default: stream when the decoded training set exceeds `memoryBudget`). */
+  mode?: FolderMode;
+  /** Bytes of decoded training images kept in memory in 'auto' mode (default defaultMemoryBudget()). */
+  memoryBudget?: number;
+  /** Streamed training set: read it from the decoded-tensor cache (built on first use) instead of decoding every epoch. */
+  streamCache?: boolean;
+  /** Worker threads that decode a streamed set (default defaultDecodeWorkers()). */
+  workers?: number;
+}
+
+export interface TrainingData extends Omit<OpenedDataset, 'train'> {
+  /** In memory, or (mode 'stream') an ImageFolderStream decoded on demand. */
+  train: ImageSet;
+  mode: 'memory' | 'stream';
+  /** Why this mode (for the log). */
+  modeReason: string;
+  /** The worker threads of a streamed set (loaders and decodes of its subsets share them). */
+  pool?: DecodePool;
+  /** Streamed training set with streamCache: how the decoded-tensor cache was obtained. */
+  streamCache?: { status: 'hit' | 'built' | 'rebuilt'; file: string; reason?: string };
+}
+
+/**
+ * openDataset for training: the same data, with an image folder's training split streamed from
+ * disk when its decoded tensor would not fit the memory budget (or when forced). The test split
+ * is always decoded into memory. Batches are identical in both modes.
+ */
+export async function openTrainingData(spec: TrainingDataSpec): Promise<TrainingData> {
+  const { mode = 'auto', memoryBudget, streamCache = false, workers, ...datasetSpec } = spec;
+  const where = locateDataset(datasetSpec);
+  const size = normalizeSize(datasetSpec.size);
+  if (where.kind === 'idx' || size === undefined) {
+    if (mode === 'stream') throw new DataError('BAD_ARGUMENT', `mode 'stream': only image folders with a target size can be streamed (${datasetSpec.path} is ${where.kind === 'idx' ? 'an IDX directory' : 'opened without a size'})`);
+    return { ...(await openDataset(datasetSpec)), mode: 'memory', modeReason: where.kind === 'idx' ? 'IDX files are read whole' : 'no target size' };
+  }
+  const { path: _path, classNames: _names, ...folderOptions } = datasetSpec;
+  const classes = await checkedClasses(where.root, where.testDir, datasetSpec);
+  let train = await openImageFolderStream(path.join(where.root, 'train'), { ...folderOptions, classes });
+  const bytes = train.files.length * size.height * size.width * train.channels;
+  const choice = chooseFolderMode(mode, bytes, memoryBudget);
+  if (choice.mode === 'memory') return { ...(await openDataset(datasetSpec)), mode: 'memory', modeReason: choice.reason };
+  const pool = new DecodePool(workers ?? defaultDecodeWorkers());
+  let cacheInfo: TrainingData['streamCache'];
+  if (streamCache && datasetSpec.cacheDir !== false) {
+    const attached = await attachStreamCache(train, pool, datasetSpec.cacheDir);
+    train = attached.stream;
+    cacheInfo = { status: attached.status, file: attached.file, ...(attached.reason !== undefined ? { reason: attached.reason } : {}) };
+  }
+  const test = await loadImageFolder(where.testDir, { ...folderOptions, classes });
+  const out: TrainingData = { train, test: test.dataset, kind: 'image-folder', root: where.root, mode: 'stream', modeReason: choice.reason, pool };
+  if (cacheInfo) out.streamCache = cacheInfo;
+  return out;
 }

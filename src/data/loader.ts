@@ -20,7 +20,7 @@
 import { crc32 } from 'node:zlib';
 
 import { Rng, RNG_STREAMS, rngStreamsMismatch } from '../util/rng.js';
-import { augmentGather, augmentedShape, checkAugmentSpec, type AugmentSpec } from './augment.js';
+import { augmentGather, augmentedShape, checkAugmentSpec, type AugmentSpec, type ImageShape } from './augment.js';
 import { DataError, datasetSize, isPositiveInt, validateDataset, type Dataset } from './types.js';
 
 const ORDER_STREAM = 0x0d3e;
@@ -74,8 +74,27 @@ export interface LoaderState {
   indicesCrc32: number;
 }
 
-export class BatchLoader {
-  readonly dataset: Dataset;
+/** What every training loop needs of a loader: BatchLoader (in memory) and StreamingLoader (src/data/stream-loader.ts). */
+export interface TrainingLoader {
+  readonly batchSize: number;
+  readonly batchesPerEpoch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  readonly size: number;
+  next(): Promise<Batch>;
+  state(): LoaderState;
+  restore(state: LoaderState): void;
+  /** Frees what the loader holds (worker threads); a no-op in memory. */
+  close(): Promise<void>;
+}
+
+/**
+ * The position and order shared by both loaders: the image indices iterated over, the epoch order
+ * (a pure function of seed and epoch), the cursor {epoch, index}, state() and the checks of
+ * restore(). Both loaders draw the same order and the same augmentation for the same seed.
+ */
+export abstract class LoaderCursor {
   readonly batchSize: number;
   readonly seed: number;
   readonly shuffle: boolean;
@@ -89,15 +108,14 @@ export class BatchLoader {
   readonly width: number;
   readonly channels: number;
 
-  private readonly indices: Int32Array;
+  protected readonly indices: Int32Array;
   private readonly indicesCrc32: number;
-  private epoch = 0;
-  private index = 0;
+  protected epoch = 0;
+  protected index = 0;
   private orderCache: { epoch: number; order: Int32Array } | undefined;
-  private pending: { epoch: number; index: number; cancelled: boolean; promise: Promise<Batch> } | undefined;
 
-  constructor(dataset: Dataset, options: LoaderOptions) {
-    validateDataset(dataset);
+  /** `count` images of `shape` (before augmentation); options.indices must lie in [0, count). */
+  constructor(count: number, shape: ImageShape, options: LoaderOptions) {
     if (!isPositiveInt(options.batchSize)) {
       throw new DataError('BAD_ARGUMENT', `batchSize: expected a positive integer, got ${String(options.batchSize)}`);
     }
@@ -105,21 +123,19 @@ export class BatchLoader {
     if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER) {
       throw new DataError('BAD_ARGUMENT', `seed: expected a non-negative integer, got ${seed}`);
     }
-    const n = datasetSize(dataset);
     let indices: Int32Array;
     if (options.indices === undefined) {
-      indices = new Int32Array(n);
-      for (let i = 0; i < n; i++) indices[i] = i;
+      indices = new Int32Array(count);
+      for (let i = 0; i < count; i++) indices[i] = i;
     } else {
       indices = Int32Array.from(options.indices);
       for (let k = 0; k < indices.length; k++) {
         const i = indices[k]!;
-        if (i < 0 || i >= n || i !== options.indices[k]) {
-          throw new DataError('BAD_ARGUMENT', `indices[${k}]: expected an integer in [0, ${n}), got ${options.indices[k]}`);
+        if (i < 0 || i >= count || i !== options.indices[k]) {
+          throw new DataError('BAD_ARGUMENT', `indices[${k}]: expected an integer in [0, ${count}), got ${options.indices[k]}`);
         }
       }
     }
-    this.dataset = dataset;
     this.batchSize = options.batchSize;
     this.seed = seed;
     this.shuffle = options.shuffle ?? true;
@@ -128,7 +144,6 @@ export class BatchLoader {
     this.prefetch = options.prefetch ?? true;
     this.indices = indices;
     this.indicesCrc32 = crc32(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength)) >>> 0;
-    const shape = { height: dataset.height, width: dataset.width, channels: dataset.channels };
     if (this.augment) checkAugmentSpec(this.augment, shape);
     const out = this.augment ? augmentedShape(this.augment, shape) : shape;
     this.height = out.height;
@@ -157,19 +172,94 @@ export class BatchLoader {
     return order;
   }
 
-  /** Builds batch `index` of `epoch` (synchronously; pure function of the position). */
-  batchAt(epoch: number, index: number): Batch {
+  /** Dataset indices of batch `index` of `epoch`, checked. */
+  protected batchIndices(epoch: number, index: number): Int32Array {
     if (!Number.isInteger(epoch) || epoch < 0 || !Number.isInteger(index) || index < 0 || index >= this.batchesPerEpoch) {
       throw new DataError('BAD_ARGUMENT', `batch position: expected epoch >= 0 and index in [0, ${this.batchesPerEpoch}), got ${epoch}, ${index}`);
     }
     const order = this.orderOf(epoch);
-    const which = order.slice(index * this.batchSize, Math.min(order.length, (index + 1) * this.batchSize));
+    return order.slice(index * this.batchSize, Math.min(order.length, (index + 1) * this.batchSize));
+  }
+
+  /** The augmentation stream of batch `index` of `epoch`. */
+  protected augmentRng(epoch: number, index: number): Rng {
+    return new Rng(this.seed, AUGMENT_STREAM, epoch, index);
+  }
+
+  /** Moves the cursor one batch on (into the next epoch after the last batch). */
+  protected advance(): void {
+    this.index++;
+    if (this.index === this.batchesPerEpoch) {
+      this.index = 0;
+      this.epoch++;
+    }
+  }
+
+  abstract next(): Promise<Batch>;
+
+  /** The remaining batches of the current epoch. */
+  async *epochBatches(): AsyncGenerator<Batch> {
+    const epoch = this.epoch;
+    while (this.epoch === epoch) yield await this.next();
+  }
+
+  /** The position of the next batch next() returns, JSON-able. */
+  state(): LoaderState {
+    return {
+      version: 1,
+      rngStreams: RNG_STREAMS,
+      seed: this.seed,
+      epoch: this.epoch,
+      index: this.index,
+      batchSize: this.batchSize,
+      shuffle: this.shuffle,
+      dropLast: this.dropLast,
+      size: this.indices.length,
+      indicesCrc32: this.indicesCrc32,
+    };
+  }
+
+  /** Checks a saved position against this loader and moves the cursor there. */
+  protected restoreCursor(state: LoaderState): void {
+    if (state === null || typeof state !== 'object' || state.version !== 1) {
+      throw new DataError('LOADER_STATE', `loader state: expected an object with version 1, got ${JSON.stringify(state)}`);
+    }
+    const streams = rngStreamsMismatch((state as Partial<LoaderState>).rngStreams);
+    if (streams !== null) throw new DataError('LOADER_STATE', `loader state: ${streams}; start the run again instead of resuming it`);
+    const mine = this.state();
+    for (const k of ['seed', 'batchSize', 'shuffle', 'dropLast', 'size', 'indicesCrc32'] as const) {
+      if (state[k] !== mine[k]) {
+        throw new DataError('LOADER_STATE', `loader state: ${k} is ${JSON.stringify(state[k])}, this loader has ${JSON.stringify(mine[k])}`);
+      }
+    }
+    if (!Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.index) || state.index < 0 || state.index >= this.batchesPerEpoch) {
+      throw new DataError('LOADER_STATE', `loader state: position epoch ${state.epoch}, index ${state.index} is outside [0, ${this.batchesPerEpoch}) batches per epoch`);
+    }
+    this.epoch = state.epoch;
+    this.index = state.index;
+  }
+}
+
+export class BatchLoader extends LoaderCursor implements TrainingLoader {
+  readonly dataset: Dataset;
+
+  private pending: { epoch: number; index: number; cancelled: boolean; promise: Promise<Batch> } | undefined;
+
+  constructor(dataset: Dataset, options: LoaderOptions) {
+    validateDataset(dataset);
+    super(datasetSize(dataset), { height: dataset.height, width: dataset.width, channels: dataset.channels }, options);
+    this.dataset = dataset;
+  }
+
+  /** Builds batch `index` of `epoch` (synchronously; pure function of the position). */
+  batchAt(epoch: number, index: number): Batch {
+    const which = this.batchIndices(epoch, index);
     const ds = this.dataset;
     const labels = new Int32Array(which.length);
     for (let k = 0; k < which.length; k++) labels[k] = ds.labels[which[k]!]!;
     const shape = { height: ds.height, width: ds.width, channels: ds.channels };
     const spec = this.augment ?? { crop: 'none' as const, flip: false };
-    const images = augmentGather(ds.images, which, shape, spec, new Rng(this.seed, AUGMENT_STREAM, epoch, index));
+    const images = augmentGather(ds.images, which, shape, spec, this.augmentRng(epoch, index));
     return {
       images,
       labels,
@@ -197,11 +287,7 @@ export class BatchLoader {
       }
     }
     this.pending = undefined;
-    this.index++;
-    if (this.index === this.batchesPerEpoch) {
-      this.index = 0;
-      this.epoch++;
-    }
+    this.advance();
     if (this.prefetch) {
       const job = { epoch: this.epoch, index: this.index, cancelled: false, promise: undefined as unknown as Promise<Batch> };
       job.promise = new Promise<Batch>((resolve, reject) => {
@@ -223,46 +309,14 @@ export class BatchLoader {
     return result;
   }
 
-  /** The remaining batches of the current epoch. */
-  async *epochBatches(): AsyncGenerator<Batch> {
-    const epoch = this.epoch;
-    while (this.epoch === epoch) yield await this.next();
-  }
-
-  /** The position of the next batch next() returns, JSON-able. */
-  state(): LoaderState {
-    return {
-      version: 1,
-      rngStreams: RNG_STREAMS,
-      seed: this.seed,
-      epoch: this.epoch,
-      index: this.index,
-      batchSize: this.batchSize,
-      shuffle: this.shuffle,
-      dropLast: this.dropLast,
-      size: this.indices.length,
-      indicesCrc32: this.indicesCrc32,
-    };
-  }
-
   /** Resumes at a saved position; the loader must have been built with the same data and options. */
   restore(state: LoaderState): void {
-    if (state === null || typeof state !== 'object' || state.version !== 1) {
-      throw new DataError('LOADER_STATE', `loader state: expected an object with version 1, got ${JSON.stringify(state)}`);
-    }
-    const streams = rngStreamsMismatch((state as Partial<LoaderState>).rngStreams);
-    if (streams !== null) throw new DataError('LOADER_STATE', `loader state: ${streams}; start the run again instead of resuming it`);
-    const mine = this.state();
-    for (const k of ['seed', 'batchSize', 'shuffle', 'dropLast', 'size', 'indicesCrc32'] as const) {
-      if (state[k] !== mine[k]) {
-        throw new DataError('LOADER_STATE', `loader state: ${k} is ${JSON.stringify(state[k])}, this loader has ${JSON.stringify(mine[k])}`);
-      }
-    }
-    if (!Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.index) || state.index < 0 || state.index >= this.batchesPerEpoch) {
-      throw new DataError('LOADER_STATE', `loader state: position epoch ${state.epoch}, index ${state.index} is outside [0, ${this.batchesPerEpoch}) batches per epoch`);
-    }
-    this.epoch = state.epoch;
-    this.index = state.index;
+    this.restoreCursor(state);
+    if (this.pending) this.pending.cancelled = true;
+    this.pending = undefined;
+  }
+
+  async close(): Promise<void> {
     if (this.pending) this.pending.cancelled = true;
     this.pending = undefined;
   }

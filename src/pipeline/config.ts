@@ -20,6 +20,10 @@ export interface RunConfig {
   math: 'fp32' | 'tf32' | 'bf16';
   /** Arithmetic of the 1x1 convs when scoring paths (greedy rounds, search): see EngineOptions.scoreMath. */
   scoreMath: 'fp32' | 'bf16' | 'auto';
+  /** Image folders: decoded into memory, streamed from disk by worker threads, or chosen by size ('auto'). */
+  dataMode: 'auto' | 'memory' | 'stream';
+  /** Streamed image folders: keep the decoded, resized images in the on-disk cache and read them from there. */
+  streamCache: boolean;
   // supernet training
   sampler: SamplerName;
   epochs: number;
@@ -100,6 +104,8 @@ export const DEFAULTS: RunConfig = {
   gpus: 0,
   math: 'fp32',
   scoreMath: 'auto',
+  dataMode: 'auto',
+  streamCache: false,
   sampler: 'greedy',
   epochs: 20,
   batch: 64,
@@ -172,6 +178,8 @@ export const SETTING_RULES: { readonly [K in keyof RunConfig]: SettingRule } = {
   gpus: { kind: 'int', min: 0, max: 64 },
   math: { kind: 'string', choices: ['fp32', 'tf32', 'bf16'] },
   scoreMath: { kind: 'string', choices: ['fp32', 'bf16', 'auto'] },
+  dataMode: { kind: 'string', choices: ['auto', 'memory', 'stream'] },
+  streamCache: { kind: 'bool' },
   sampler: { kind: 'string', choices: ['uniform', 'fair', 'greedy'] },
   epochs: { kind: 'int', min: 1, max: 100000 },
   batch: { kind: 'int', min: 1, max: 65536 },

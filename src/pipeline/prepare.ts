@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { loadOrCreateSplit, openDataset, saveSplit, stratifiedSplit, subsetDataset, type Dataset, type OpenedDataset, type ValidationSplit } from '../data/index.js';
+import { defaultDecodeWorkers, imageCount, loadOrCreateSplit, materialise, openTrainingData, saveSplit, stratifiedSplit, subsetDataset, subsetImages, type Dataset, type ImageSet, type TrainingData, type ValidationSplit } from '../data/index.js';
 import { costTable, type CostTable } from '../space/cost.js';
 import { loadSpaceFile } from '../space/presets.js';
 import type { ResolvedSpace, SpaceFile } from '../space/types.js';
@@ -28,10 +28,13 @@ export interface Prepared<S = RunConfig> {
   spaceFile: SpaceFile;
   space: ResolvedSpace;
   costs: CostTable;
-  data: OpenedDataset;
+  /** The data; an image folder's training set may be streamed (data.mode, src/data/folder-stream.ts). */
+  data: TrainingData;
   split: ValidationSplit;
-  /** The training images minus the held-out ones. */
-  train: Dataset;
+  /** The training images minus the held-out ones (streamed when data.mode is 'stream'). */
+  train: ImageSet;
+  /** The BN-recalibration images: a fixed subset of `train`, in memory. */
+  calibration: Dataset;
   /** The held-out validation images (from the training set). */
   val: Dataset;
   /** Held-out images that score the m paths of every greedy round (scoringImagesFor(config) of them). */
@@ -67,7 +70,15 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   // The data is opened and checked against the space before the run directory is created or
   // touched: a command refused for its --data, --space or batch sizes leaves no folder behind.
   const { height, width, channels } = space.input;
-  const data = await openDataset({ path: config.data, size: { height, width }, channels: channels === 1 ? 1 : 3 });
+  const data = await openTrainingData({
+    path: config.data,
+    size: { height, width },
+    channels: channels === 1 ? 1 : 3,
+    mode: config.dataMode,
+    streamCache: config.streamCache,
+    workers: defaultDecodeWorkers(config.threads),
+  });
+  log(`data: ${data.mode === 'stream' ? `training images streamed from disk by ${data.pool!.size} worker thread(s)` : 'decoded into memory'} (${data.modeReason})${data.streamCache ? `; decoded-tensor cache ${data.streamCache.status}: ${data.streamCache.file}` : ''}`);
   if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed);
   for (const [name, ds] of [['train', data.train], ['test', data.test]] as const) {
     if (ds.height !== height || ds.width !== width || ds.channels !== channels) {
@@ -86,8 +97,8 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   const { split, created } = existsSync(splitFile)
     ? await loadOrCreateSplit(splitFile, data.train.labels, data.train.classes, splitOptions)
     : { split: stratifiedSplit(data.train.labels, data.train.classes, splitOptions), created: true };
-  const train = subsetDataset(data.train, split.train);
-  const val = subsetDataset(data.train, split.val);
+  const train = subsetImages(data.train, split.train);
+  const val = data.pool ? await materialise(subsetImages(data.train, split.val), data.pool) : subsetDataset(data.train as Dataset, split.val);
   const { roundScoring, searchSet } = partitionHeldOut(val, config);
   if (searchSet.labels.length === 0) {
     throw new ConfigError(
@@ -95,7 +106,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
     );
   }
   for (const b of options.batches ?? []) {
-    const n = b.on === 'split' ? train.labels.length : data.train.labels.length;
+    const n = b.on === 'split' ? imageCount(train) : imageCount(data.train);
     if (b.size > n) {
       const what = b.on === 'split' ? `the ${n} images of the training split (after --train-per-class and --val-fraction)` : `the ${n} training images`;
       throw new ConfigError(`${b.flag} ${b.size} is larger than ${what}, so an epoch would have no batch: lower ${b.flag}`);
@@ -113,7 +124,9 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
   log(`${created ? 'wrote' : 'reused'} validation split: ${split.train.length} training / ${split.val.length} held-out images (test set of ${data.test.labels.length} untouched)`);
   const spaceHash = spaceHashOf(space);
   const recordRun = () => writeRunConfig(dir, config, { resolvedSpace: space.name, runId, spaceHash });
-  return { config, spaceFile: loaded.file, space, costs, data, split, train, val, roundScoring, searchSet, dir, runId, spaceHash, recordRun };
+  const calibrationSet = fixedSubsetOf(train, config.calibrationImages, config.seed + 707);
+  const calibration = data.pool ? await materialise(calibrationSet, data.pool) : (calibrationSet as Dataset);
+  return { config, spaceFile: loaded.file, space, costs, data, split, train, calibration, val, roundScoring, searchSet, dir, runId, spaceHash, recordRun };
 }
 
 /**
@@ -135,8 +148,8 @@ export function partitionHeldOut(val: Dataset, config: HeldOutSettings): { round
 /** Stream tag of perClassSubset's order (its own stream: seed + 303 was also the greedy sampler's). */
 const PER_CLASS_STREAM = 0x9c1a;
 
-/** The first `perClass` images of each class in a seeded order, stream (seed, PER_CLASS_STREAM): a stratified subset of a training set. */
-export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dataset {
+/** The first `perClass` images of each class in a seeded order, stream (seed, PER_CLASS_STREAM): a stratified subset of a training set (in memory or streamed). */
+export function perClassSubset<T extends ImageSet>(ds: T, perClass: number, seed: number): T {
   const order = new Rng(seed, PER_CLASS_STREAM).permutation(ds.labels.length);
   const taken = new Map<number, number>();
   const keep: number[] = [];
@@ -148,7 +161,7 @@ export function perClassSubset(ds: Dataset, perClass: number, seed: number): Dat
     keep.push(i);
   }
   keep.sort((a, b) => a - b);
-  return subsetDataset(ds, keep);
+  return subsetImages(ds, keep);
 }
 
 /** config.json of the run directory: the settings that made it, its run id, space hash and random-stream version, and what ran it (src/util/provenance.ts), for the record and for resume. */
@@ -158,8 +171,13 @@ function writeRunConfig(dir: string, config: RunConfig, record: { resolvedSpace:
 
 /** Deterministic subset of a dataset: the first n of a seeded permutation (the split is already stratified). */
 export function fixedSubset(ds: Dataset, n: number, seed: number): Dataset {
+  return fixedSubsetOf(ds, n, seed);
+}
+
+/** fixedSubset of a set in memory or streamed (a stream's subset is decoded later, on use). */
+function fixedSubsetOf<T extends ImageSet>(ds: T, n: number, seed: number): T {
   const order = new Rng(seed).permutation(ds.labels.length);
-  return subsetDataset(ds, Array.from(order).slice(0, Math.min(n, ds.labels.length)));
+  return subsetImages(ds, Array.from(order).slice(0, Math.min(n, ds.labels.length)));
 }
 
 /** The settings of BN recalibration: how many training images, in batches of --batch. */
@@ -168,7 +186,7 @@ export type CalibrationSettings = Pick<RunConfig, 'seed' | 'calibrationImages' |
 /** The config's BN-recalibration images (a fixed subset of the training split) cut into batches. */
 export function calibrationBatches(p: Prepared<CalibrationSettings>): Uint8Array[] {
   const c = p.config;
-  const calib = fixedSubset(p.train, c.calibrationImages, c.seed + 707);
+  const calib = p.calibration;
   const px = p.space.input.height * p.space.input.width * p.space.input.channels;
   const batches: Uint8Array[] = [];
   for (let i = 0; i < calib.labels.length; i += c.batch) batches.push(calib.images.subarray(i * px, Math.min(calib.labels.length, i + c.batch) * px));

@@ -3,7 +3,7 @@
 // trained on the full training set (the held-out split included) with the standard recipe
 // (SGD, cosine schedule, label smoothing, the same augmentation), then measured once on the
 // test set with running BN statistics.
-import { BatchLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
+import { createLoader, defaultAugmentation, type Dataset, type LoaderState } from '../data/index.js';
 import type { Supernet } from '../native/engine.js';
 import type { Arch, ResolvedSpace } from '../space/types.js';
 import { archKey } from '../space/types.js';
@@ -94,7 +94,7 @@ export async function retrain(p: Prepared<RetrainSettings>, arch: Arch, opts: Re
   // A reported accuracy, not a ranking: always FP32, whatever --score-math says for scoring.
   const net = await createSupernet(space, { ...c, scoreMath: 'fp32' }, seed + 909);
   const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
-  const loader = new BatchLoader(trainSet, { batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
+  const loader = createLoader(trainSet, { ...(p.data.pool ? { pool: p.data.pool } : {}), batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;
   const total = c.retrainEpochs * bpe;
   const warmup = Math.round(c.warmupEpochs * bpe);

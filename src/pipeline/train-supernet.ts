@@ -21,7 +21,7 @@
 // checkpoint() writes the weights with the trainer's state.
 import { join } from 'node:path';
 
-import { BatchLoader, defaultAugmentation, type LoaderState } from '../data/index.js';
+import { createLoader, defaultAugmentation, imageCount, type LoaderState, type TrainingLoader } from '../data/index.js';
 import type { Supernet } from '../native/engine.js';
 import type { CandidatePool } from '../sampling/pool.js';
 import type { RoundRecord } from '../sampling/greedy.js';
@@ -169,7 +169,7 @@ class SupernetTrainer {
     private readonly p: Prepared<SupernetTrainingSettings>,
     private readonly opts: TrainOptions,
     private readonly net: Supernet,
-    private readonly loader: BatchLoader,
+    private readonly loader: TrainingLoader,
     private readonly samplers: Samplers,
     private readonly heldOut: HeldOut,
     private readonly schedule: Schedule,
@@ -384,9 +384,15 @@ export async function trainSupernet(p: Prepared<SupernetTrainingSettings>, opts:
   }
   const net = await createSupernet(p.space, c, c.seed);
   const shape = archSpaceOf(p.space);
-  const loader = new BatchLoader(p.train, { batchSize: c.batch, seed: c.seed, augment: defaultAugmentation(p.space.input, { flip: c.flip }), dropLast: true });
+  const loader = createLoader(p.train, {
+    ...(p.data.pool ? { pool: p.data.pool } : {}),
+    batchSize: c.batch,
+    seed: c.seed,
+    augment: defaultAugmentation(p.space.input, { flip: c.flip }),
+    dropLast: true,
+  });
   const perEpoch = loader.batchesPerEpoch;
-  if (perEpoch < 1) throw new Error(`the training split has ${p.train.labels.length} images, fewer than one batch of ${c.batch}`);
+  if (perEpoch < 1) throw new Error(`the training split has ${imageCount(p.train)} images, fewer than one batch of ${c.batch}`);
   const schedule: Schedule = { perEpoch, total: c.epochs * perEpoch, warmup: Math.round(c.warmupEpochs * perEpoch) };
   const samplers = createSamplers(c, shape, p.costs, constraintsOf(c, latencyCheck), perEpoch, schedule.total);
   const heldOut = new HeldOut(p, net, shape);
