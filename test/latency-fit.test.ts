@@ -13,17 +13,15 @@ import { costTable } from '../src/space/cost.js';
 import { archKey, type SpaceFile } from '../src/space/types.js';
 import { Rng } from '../src/util/rng.js';
 import { EvolutionSearch } from '../src/search/evolution.js';
+import { smallSpace } from './helpers/spaces.js';
 import { FeatureTable, fitLatencyModel, leastSquares, predictLinear, type PathFeatures } from '../src/profile/latency-fit.js';
 import { LatencyPredictor, mape, randomArchs, score, type LatencyTableData } from '../src/profile/latency-table.js';
 import { LatencyEstimator, latencyEstimator, pickMethod, type LatencyChoiceData } from '../src/profile/latency-choice.js';
 
-const SPACE_FILE: SpaceFile = {
+const SPACE_FILE: SpaceFile = smallSpace({
   name: 'latency-fit-test',
   input: { height: 32, width: 32, channels: 3 },
-  classes: 10,
   activation: 'relu',
-  stem: { width: 16, stride: 1, kernel: 3 },
-  fixedBlocks: [{ kernel: 3, expansion: 1, width: 16, stride: 1 }],
   stages: [
     { width: 24, layers: 2, stride: 2 },
     { width: 40, layers: 2, stride: 2 },
@@ -31,7 +29,7 @@ const SPACE_FILE: SpaceFile = {
   ],
   ops: ['k3e3', 'k5e6', 'k7e3', 'k3e6_se', 'id'],
   head: { width: 128 },
-};
+});
 const space = resolveSpace(SPACE_FILE);
 
 test('leastSquares recovers known coefficients (exact data, and columns 10 orders of magnitude apart)', () => {

@@ -7,22 +7,19 @@ import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
 import type { SpaceFile } from '../src/space/types.js';
+import { smallSpace } from './helpers/spaces.js';
 
 /** Every op kind (MBConv k3/k5/k7, e3/e6, SE, skip, strided identity), channel counts off the vector width. */
-const tiny: SpaceFile = {
+const tiny: SpaceFile = smallSpace({
   name: 'tiny-fwd',
   input: { height: 12, width: 12, channels: 1 },
-  classes: 10,
-  activation: 'relu6',
   stem: { width: 16, stride: 1 },
-  fixedBlocks: [{ kernel: 3, expansion: 1, width: 16, stride: 1 }],
   stages: [
     { width: 24, layers: 2, stride: 2 },
     { width: 40, layers: 2, stride: 1 },
   ],
   ops: ['k3e6', 'k5e3_se', 'k7e6', 'id'],
-  head: { width: 64 },
-};
+});
 const paths = [
   [0, 1, 2, 0],
   [0, 1, 3, 2],

@@ -19,7 +19,7 @@ import { writeReport } from './report.js';
 import { retrain } from './retrain.js';
 import { Interrupted, openRunDirectory } from './run-dir.js';
 import { runSearch } from './search.js';
-import { latencyHooks as estimateLatency, loadTrainedSupernet, type LatencyHooks } from './trained-supernet.js';
+import { latencyHooks, loadTrainedSupernet, type LatencyHooks } from './trained-supernet.js';
 import { trainSupernet, type SupernetResult } from './train-supernet.js';
 import { groundTruth, truthFile } from './truth.js';
 
@@ -49,8 +49,8 @@ const supernetBatch = (c: RunConfig) => ({ flag: '--batch', size: c.batch, on: '
 const retrainBatch = (c: RunConfig, on: 'split' | 'all') => ({ flag: '--retrain-batch', size: c.retrainBatch, on });
 
 /** The latency hooks of a --latency-max budget; which estimate predicts latency goes into results.json. */
-async function latencyHooks(p: Prepared, log: (line: string) => void): Promise<LatencyHooks> {
-  const hooks = await estimateLatency(p, log);
+async function recordedLatencyHooks(p: Prepared, log: (line: string) => void): Promise<LatencyHooks> {
+  const hooks = await latencyHooks(p, log);
   if (hooks.latencyEstimate !== undefined) resultsFile(p, { latencyEstimate: hooks.latencyEstimate });
   return hooks;
 }
@@ -73,7 +73,7 @@ export async function trainSupernetWorkflow(config: RunConfig, o: WriterOptions)
   await latencyPreflight(config);
   openRun(config, o);
   const p = await prepare(config, { log: o.log, batches: [supernetBatch(config)] });
-  const r = await trainStage(p, o, await latencyHooks(p, o.log));
+  const r = await trainStage(p, o, await recordedLatencyHooks(p, o.log));
   if (r.interrupted) throw interrupted('train-supernet', p, r);
   resultsFile(p, { supernet: supernetSummary(r) });
   await writeReport(p, { supernet: r });
@@ -85,7 +85,7 @@ export async function searchWorkflow(config: RunConfig, o: WorkflowOptions): Pro
   requireSupernetCheckpoint(config);
   const p = await prepare(config, { log: o.log });
   const { net, pool } = await loadTrainedSupernet(p, o.log, o.warn);
-  const s = await runSearch(p, net, pool, { log: o.log, quiet: o.quiet, ...(await latencyHooks(p, o.log)) });
+  const s = await runSearch(p, net, pool, { log: o.log, quiet: o.quiet, ...(await recordedLatencyHooks(p, o.log)) });
   resultsFile(p, { search: searchSummary(s, p.space) });
   await writeReport(p, { search: s, pool });
   const best = s.best[0];
@@ -110,7 +110,7 @@ export async function runWorkflow(config: RunConfig, o: WriterOptions): Promise<
   await latencyPreflight(config);
   openRun(config, o);
   const p = await prepare(config, { log: o.log, batches: [supernetBatch(config), retrainBatch(config, 'all')] });
-  const hooks = await latencyHooks(p, o.log);
+  const hooks = await recordedLatencyHooks(p, o.log);
   o.log(`\n== 1/4 supernet training (${config.sampler})`);
   const trained = await trainStage(p, o, hooks);
   if (trained.interrupted) throw interrupted('run', p, trained);
