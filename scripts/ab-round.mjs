@@ -5,7 +5,7 @@
 // Loads TREE/dist/native/engine.js (TREE built: native addon + `npm run build:ts`), creates the W1
 // supernet (bench/w1.space.json, seed 0, 2 threads) and times 10 paths x 1,000 images in chunks of
 // 500, trie-batched (one evaluate call for all paths) and one path per call, 4 rounds (the last is
-// printed). The images, labels and paths come from a fixed linear congruential generator written
+// printed); AB_CHUNK=250|500|1000 sets the chunk (default 500). The images, labels and paths come from a fixed linear congruential generator written
 // here, not from either tree's RNG module, so that both trees score exactly the same work.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -16,7 +16,7 @@ const { Supernet } = await import(`${root}/dist/native/engine.js`);
 const space = JSON.parse(readFileSync(`${root}/bench/w1.space.json`, 'utf8'));
 const net = await Supernet.create(space, { threads: 2, seed: 0, ...(scoreMath ? { scoreMath } : {}) });
 const { height, width, channels } = space.input;
-const N = 500;
+const N = Number(process.env.AB_CHUNK ?? 500);
 let s = 1;
 const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
 const images = Uint8Array.from({ length: N * height * width * channels }, () => Math.floor(rnd() * 256));
@@ -29,7 +29,7 @@ const seconds = async (f) => {
   return Number(process.hrtime.bigint() - t) / 1e9;
 };
 for (let r = 0; r < 4; r++) {
-  const trie = await seconds(async () => { for (let c = 0; c < 2; c++) await net.evaluate(paths, images, labels, { bn: 'batch' }); });
-  const single = await seconds(async () => { for (const p of paths) for (let c = 0; c < 2; c++) await net.evaluate([p], images, labels, { bn: 'batch' }); });
-  if (r === 3) console.log(`${root}: trie-batched ${trie.toFixed(3)} s, one path per call ${single.toFixed(3)} s (10 paths x 1,000 images, chunks of 500)`);
+  const trie = await seconds(async () => { for (let c = 0; c < 1000 / N; c++) await net.evaluate(paths, images, labels, { bn: 'batch' }); });
+  const single = await seconds(async () => { for (const p of paths) for (let c = 0; c < 1000 / N; c++) await net.evaluate([p], images, labels, { bn: 'batch' }); });
+  if (r === 3) console.log(`${root}: trie-batched ${trie.toFixed(3)} s, one path per call ${single.toFixed(3)} s (10 paths x 1,000 images, chunks of ${N})`);
 }

@@ -68,6 +68,12 @@ struct SEShape {
 
 // A batch norm + activation given by saved statistics, a = act(gamma * (x - mean) * invstd + beta),
 // that a fused op applies to its input on the fly (see the fused variants at the end of Backend).
+// Which tensors of a scoring op are stored in bfloat16 (see Backend::conv_forward_fused_bf16).
+struct Bf16Io {
+  bool in = false;   // the input x
+  bool out = false;  // the output y
+};
+
 struct BnAct {
   const float* mean = nullptr;
   const float* invstd = nullptr;
@@ -167,6 +173,14 @@ class Backend {
   // halves the saved activations. Default: a plain loop (backend_defaults.cpp).
   virtual void bn_act_apply(float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
                             const float* beta, Act act, int64_t M, int C);
+  // A block's output in one pass: y = bn_act_apply(x) + residual (residual null: none), the sum
+  // add_inplace would do, so bit-identical to the two ops; one read of each input and one write
+  // instead of three passes. io (bfloat16 scoring, host-memory backends): io.in, the residual is
+  // stored in bfloat16; io.out, y is (see conv_forward_fused_bf16). Default: the two ops, or a
+  // host emulation for io.
+  virtual void bn_act_residual_apply(float* y, const float* x, const float* mean, const float* invstd,
+                                     const float* gamma, const float* beta, Act act, const float* residual,
+                                     int64_t M, int C, Bf16Io io = {});
 
   // ---- squeeze-excite ----
   // Saves pooled[N][C], hidden[N][R] (after relu) and gate[N][C] for backward.
@@ -213,9 +227,20 @@ class Backend {
   // the rounding on the host around conv_forward_fused: the reference's semantics, which the op
   // harness checks fast kernels against. A device-memory backend that does not override it
   // computes plain FP32 (and says fast_bf16() false).
+  //
+  // io: where the scoring forward keeps an MBConv block's inner activations (the expand and dw
+  // conv outputs) in bfloat16 to halve their memory traffic. io.in: x holds bfloat16 values (the
+  // upper 16 bits of a float, two to a float slot: a tensor of n values takes n / 2 floats);
+  // io.out: y is written so, rounded to nearest even, while the batch statistics are those of
+  // the float outputs before rounding. The consumer widens the stored values exactly and applies
+  // its input BN+act in float.
   virtual bool fast_bf16() const { return false; }
   virtual void conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
-                                       const BnAct* in_bn, const float* w, const ConvShape& s);
+                                       const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io = {});
+  // dwconv_forward_fused with float products and the bfloat16 storage of `io` (the depthwise conv
+  // is memory-bound: its bytes, not its products, are the cost). Default: host emulation as above.
+  virtual void dwconv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                         const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
 
   // ---- fused variants (optional) ----
   // A train-mode unit is conv -> BN -> act; these let a backend skip two full passes over each

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "core/backend.h"
 
@@ -81,20 +82,81 @@ static inline float round_to_bf16(float f) {
   return f;
 }
 
+// n bfloat16-stored values of x widened to float (exact) into f.
+static void widen(float* f, const float* x, int64_t n) {
+  const uint16_t* h = reinterpret_cast<const uint16_t*>(x);
+  for (int64_t i = 0; i < n; i++) {
+    const uint32_t u = uint32_t(h[i]) << 16;
+    std::memcpy(&f[i], &u, sizeof u);
+  }
+}
+// y (float, n values) stored as bfloat16 into out, nearest even.
+static void narrow(float* out, const float* y, int64_t n) {
+  uint16_t* h = reinterpret_cast<uint16_t*>(out);
+  for (int64_t i = 0; i < n; i++) {
+    const float r = round_to_bf16(y[i]);
+    uint32_t u;
+    std::memcpy(&u, &r, sizeof u);
+    h[i] = uint16_t(u >> 16);
+  }
+}
+
 void Backend::conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
-                                      const BnAct* in_bn, const float* w, const ConvShape& s) {
+                                      const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
   if (!host_memory()) {  // no host loops on device memory: plain FP32 (see backend.h)
+    if (io.in || io.out) throw std::logic_error("bfloat16 storage needs a host-memory backend");
     conv_forward_fused(y, out_mean, out_invstd, eps, x, in_bn, w, s);
     return;
   }
-  Scratch act(*this), xs(*this), ws(*this);
-  const float* a = activated_input(act, x, in_bn, s);
+  Scratch wide(*this), act(*this), xs(*this), ws(*this), yf(*this);
   const int64_t nx = s.in_size(), nw = int64_t(s.K) * s.k * s.k * s.C;
+  if (io.in) widen(wide.floats(nx), x, nx);
+  const float* a = activated_input(act, io.in ? wide.data() : x, in_bn, s);
   float* xr = xs.floats(nx);
   float* wr = ws.floats(nw);
   for (int64_t i = 0; i < nx; i++) xr[i] = round_to_bf16(a[i]);
   for (int64_t i = 0; i < nw; i++) wr[i] = round_to_bf16(w[i]);
-  conv_forward_fused(y, out_mean, out_invstd, eps, xr, nullptr, wr, s);
+  float* out = io.out ? yf.floats(s.out_size()) : y;
+  conv_forward_fused(out, out_mean, out_invstd, eps, xr, nullptr, wr, s);
+  if (io.out) narrow(y, out, s.out_size());
+}
+
+void Backend::dwconv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                        const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
+  if (!host_memory()) {
+    if (io.in || io.out) throw std::logic_error("bfloat16 storage needs a host-memory backend");
+    dwconv_forward_fused(y, out_mean, out_invstd, eps, x, in_bn, w, s);
+    return;
+  }
+  Scratch wide(*this), yf(*this);
+  float* out = io.out ? yf.floats(s.out_size()) : y;
+  if (io.in) widen(wide.floats(s.in_size()), x, s.in_size());
+  dwconv_forward_fused(out, out_mean, out_invstd, eps, io.in ? wide.data() : x, in_bn, w, s);
+  if (io.out) narrow(y, out, s.out_size());
+}
+
+void Backend::bn_act_residual_apply(float* y, const float* x, const float* mean, const float* invstd,
+                                    const float* gamma, const float* beta, Act act, const float* residual, int64_t M,
+                                    int C, Bf16Io io) {
+  const int64_t n = M * C;
+  if (!io.in && !io.out) {
+    bn_act_apply(y, x, mean, invstd, gamma, beta, act, M, C);
+    if (residual) add_inplace(y, residual, n);
+    return;
+  }
+  if (!host_memory()) throw std::logic_error("bfloat16 storage needs a host-memory backend");
+  Scratch yf(*this), rf(*this);
+  float* out = io.out ? yf.floats(n) : y;
+  bn_act_apply(out, x, mean, invstd, gamma, beta, act, M, C);
+  if (residual) {
+    const float* r = residual;
+    if (io.in) {
+      widen(rf.floats(n), residual, n);
+      r = rf.data();
+    }
+    add_inplace(out, r, n);
+  }
+  if (io.out) narrow(y, out, n);
 }
 
 }  // namespace gnas

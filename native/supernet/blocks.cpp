@@ -3,6 +3,7 @@
 // BN paths (a consumer applies its producer's BN on the fly). All arithmetic goes through the
 // Backend; this file only sequences ops over the saved activations.
 #include <cmath>
+#include <stdexcept>
 #include <utility>
 
 #include "supernet/supernet_impl.h"
@@ -35,31 +36,41 @@ void Replica::Impl::update_running(const BnIds& b, const float* mean, const floa
 // conv -> BN -> act into `out`; `us` receives the saved conv output and statistics.
 // in_bn: the conv's input is given pre-BN (x is the producer's saved conv output) and activated
 // on the fly. out == null: the activated output is not materialised (its consumer fuses it).
+// io (bfloat16 scoring only): x and/or the saved conv output stored in bfloat16; a unit whose
+// output is stored so must leave its activation to the consumer (out == null).
 void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
-                                  const BnAct* in_bn) {
+                                  const BnAct* in_bn, Bf16Io io) {
+  if (io.out && out) throw std::logic_error("a bfloat16-stored unit output cannot be activated in place");
   ConvShape s = u.shape;
   s.N = N;
   float* pre = us.pre.ensure(s.out_size());
   const int64_t M = int64_t(N) * s.P * s.Q;
   if (mode == BnMode::Running) {
-    conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s);
+    conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s, io);
     if (out) bn_act(u, out, pre, us.mean.ensure(s.K), us.invstd.ensure(s.K), M, mode);
     return;
   }
   float* mean = us.mean.ensure(s.K);
   float* invstd = us.invstd.ensure(s.K);
-  conv_of(u, pre, mean, invstd, net.space_.bn_eps, x, in_bn, s);
+  conv_of(u, pre, mean, invstd, net.space_.bn_eps, x, in_bn, s, io);
   if (out) be.bn_act_apply(out, pre, mean, invstd, st.value(u.bn.gamma), st.value(u.bn.beta), u.act, M, s.K);
   if (mode == BnMode::Train) update_running(u.bn, mean, invstd, M);
 }
 // The unit's conv: bfloat16 products for the 1x1 stride-1 convs while scoring in bfloat16 (the
-// bulk of the FLOPs; depthwise and the stem stay FP32), FP32 otherwise.
+// bulk of the FLOPs; depthwise products and the stem stay FP32), FP32 otherwise; bfloat16
+// storage of its input or output as io says.
 void Replica::Impl::conv_of(const ConvUnit& u, float* pre, float* mean, float* invstd, float eps, const float* x,
-                             const BnAct* in_bn, const ConvShape& s) {
-  if (u.depthwise) be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
-  else if (bf16_convs && s.k == 1 && s.stride == 1 && s.pad == 0)
-    be.conv_forward_fused_bf16(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
-  else be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+                             const BnAct* in_bn, const ConvShape& s, Bf16Io io) {
+  const bool stored16 = io.in || io.out;
+  if (stored16 && !bf16_convs) throw std::logic_error("bfloat16 storage outside bfloat16 scoring");
+  if (u.depthwise) {
+    if (stored16) be.dwconv_forward_fused_bf16(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s, io);
+    else be.dwconv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  } else if (stored16 || (bf16_convs && s.k == 1 && s.stride == 1 && s.pad == 0)) {
+    be.conv_forward_fused_bf16(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s, io);
+  } else {
+    be.conv_forward_fused(pre, mean, invstd, eps, x, in_bn, st.value(u.w), s);
+  }
 }
 
 // The unit's BN+act for a consumer that applies it on the fly. Train / Batch: the batch statistics
@@ -117,59 +128,94 @@ float* Replica::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBu
 }
 
 // Forward of one block. Returns the block output: `out` (which must hold layer_out_elems), or x
-// itself for a skip.
+// itself for a skip. io (bfloat16 scoring only): io.in, x is stored in bfloat16; io.out, `out` is
+// written so (a skip returns x as it is stored). With batch statistics the block output is made in
+// one pass, BN (+ act) and the residual together (bn_act_residual_apply); with running statistics
+// the unit's own BN pass and a separate residual add, as before.
 const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
-                                        BnMode mode) {
+                                        BnMode mode, Bf16Io io) {
+  const bool fuse = fuses_bn(mode);
+  const bool one_pass = fuse && mode != BnMode::Running;
+  if ((io.in || io.out) && !(bf16_convs && one_pass))
+    throw std::logic_error("bfloat16 block outputs only while scoring in bfloat16 with batch statistics");
   switch (op.kind) {
     case OpKind::Skip:
       return x;
     case OpKind::Conv1x1:
-      unit_forward(op.reduce, N, x, out, os.reduce, mode);
+      if (!one_pass) {
+        unit_forward(op.reduce, N, x, out, os.reduce, mode);
+        return out;
+      }
+      unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, false});
+      block_output(op.reduce, N, os.reduce, mode, nullptr, out, io);
       return out;
     case OpKind::MBConv:
       break;
   }
-  const bool fuse = fuses_bn(mode);
+  // Scoring in bfloat16: the fused (never activated in place) inner activations are stored in
+  // bfloat16, halving the memory traffic of the memory-bound expand -> dw -> project chain.
+  const bool expand16 = bf16_convs && fuse && op.has_expand;
+  const bool dw16 = bf16_convs && fuse && !op.has_se;
   const float* h = x;
+  bool h16 = io.in;  // how h is stored
   BnAct bn_e, bn_d;
   const BnAct* in_dw = nullptr;
   if (op.has_expand) {
     ConvShape s = op.expand.shape;
     s.N = N;
     if (fuse) {
-      unit_forward(op.expand, N, h, nullptr, os.expand, mode);
+      unit_forward(op.expand, N, h, nullptr, os.expand, mode, nullptr, Bf16Io{h16, expand16});
       bn_e = bnact_of(op.expand, os.expand, mode);
       in_dw = &bn_e;
       h = os.expand.pre.data();
     } else {
       float* e = t_exp.ensure(s.out_size());
-      unit_forward(op.expand, N, h, e, os.expand, mode);
+      unit_forward(op.expand, N, h, e, os.expand, mode, nullptr, Bf16Io{h16, false});
       h = e;
     }
+    h16 = expand16;
   }
   const BnAct* in_proj = nullptr;
   {
     ConvShape s = op.dw.shape;
     s.N = N;
     if (fuse && !op.has_se) {
-      unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw);
+      unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw, Bf16Io{h16, dw16});
       bn_d = bnact_of(op.dw, os.dw, mode);
       in_proj = &bn_d;
       h = os.dw.pre.data();
     } else {
       float* d = t_dw.ensure(s.out_size());
-      unit_forward(op.dw, N, h, d, os.dw, mode, in_dw);
+      unit_forward(op.dw, N, h, d, os.dw, mode, in_dw, Bf16Io{h16, false});
       h = d;
     }
+    h16 = dw16;
   }
   if (op.has_se) h = se_forward(op, N, h, os);
-  unit_forward(op.project, N, h, out, os.project, mode, in_proj);
-  if (op.residual) {
+  const float* residual = op.residual ? x : nullptr;
+  if (one_pass) {
+    unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, false});
+    block_output(op.project, N, os.project, mode, residual, out, io);
+    return out;
+  }
+  unit_forward(op.project, N, h, out, os.project, mode, in_proj, Bf16Io{h16, false});
+  if (residual) {
     ConvShape s = op.project.shape;
     s.N = N;
-    be.add_inplace(out, x, s.out_size());
+    be.add_inplace(out, residual, s.out_size());
   }
   return out;
+}
+
+// out = act(BN(the unit's saved conv output)) + residual, with the batch statistics the unit's
+// forward saved; io as op_forward's (io.in: the residual's storage).
+void Replica::Impl::block_output(const ConvUnit& u, int N, UnitState& us, BnMode mode, const float* residual,
+                                  float* out, Bf16Io io) {
+  ConvShape s = u.shape;
+  s.N = N;
+  const BnAct b = bnact_of(u, us, mode);
+  be.bn_act_residual_apply(out, us.pre.data(), b.mean, b.invstd, b.gamma, b.beta, b.act, residual,
+                           int64_t(N) * s.P * s.Q, s.K, io);
 }
 
 // Backward of one block: dy is the gradient of its output; writes dx (input gradient).

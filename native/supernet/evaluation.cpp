@@ -28,8 +28,12 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
   } bf16_scope{m.bf16_convs};
   m.bf16_convs = scores_in_bf16();
 
+  // Block outputs (the residual stream) stored in bfloat16 too while scoring in bfloat16 with batch
+  // statistics: every block reads its input and writes its output at half the bytes.
+  const bool stream16 = m.bf16_convs && m.fuses_bn(mode) && mode != BnMode::Running;
   // stem and fixed blocks once for all paths
-  const float* cur = m.forward_stem_fixed(x, N, mode);
+  bool cur16 = false;
+  const float* cur = m.forward_stem_fixed(x, N, mode, stream16, &cur16);
 
   // Depth-first over the trie of archs (sorted), so paths sharing their first j choices share
   // the activations of those j layers.
@@ -39,9 +43,11 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
   std::vector<PathScore> scores(archs.size());
   const int L = int(sp.layers.size());
 
-  std::function<void(int, int, int, const float*)> dfs = [&](int depth, int lo, int hi, const float* in) {
+  // in16: how `in` is stored
+  std::function<void(int, int, int, const float*, bool)> dfs = [&](int depth, int lo, int hi, const float* in,
+                                                                   bool in16) {
     if (depth == L) {
-      const float* lg = m.head_forward(in, N, m.eval_unit, mode);
+      const float* lg = m.head_forward(in, N, m.eval_unit, mode, in16);
       const PathScore s = m.score(lg, nullptr, 0.0f, N);
       for (int i = lo; i < hi; i++) scores[size_t(order[size_t(i)])] = s;  // identical archs score once
       return;
@@ -52,28 +58,34 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
       int j = i;
       while (j < hi && archs[size_t(order[size_t(j)])][size_t(depth)] == choice) j++;
       float* out = m.eval_depth[size_t(depth)].ensure(m.layer_out_elems(sp.layers[size_t(depth)], N));
-      const float* o = m.op_forward(m.layers[size_t(depth)][size_t(choice)], N, in, out, m.eval_state, mode);
-      dfs(depth + 1, i, j, o);
+      const OpUnits& op = m.layers[size_t(depth)][size_t(choice)];
+      const float* o = m.op_forward(op, N, in, out, m.eval_state, mode, Bf16Io{in16, stream16});
+      dfs(depth + 1, i, j, o, op.kind == OpKind::Skip ? in16 : stream16);
       i = j;
     }
   };
-  dfs(0, 0, int(archs.size()), cur);
+  dfs(0, 0, int(archs.size()), cur, cur16);
   return scores;
 }
 
 // The stem and the fixed blocks into the evaluation buffers (nothing kept for a backward).
-const float* Replica::Impl::forward_stem_fixed(const float* x, int N, BnMode mode) {
+// stream16: the fixed blocks write their outputs in bfloat16 (see evaluate); *out16 says how the
+// returned tensor is stored (the stem's output is float; a skip passes its input on).
+const float* Replica::Impl::forward_stem_fixed(const float* x, int N, BnMode mode, bool stream16, bool* out16) {
   const SpaceDesc& sp = net.space_;
   ConvShape ss = stem.shape;
   ss.N = N;
   float* h = eval_fixed_a.ensure(ss.out_size());
   unit_forward(stem, N, x, h, eval_unit, mode);
   const float* cur = h;
+  bool cur16 = false;
   for (size_t i = 0; i < fixed.size(); i++) {
     BackendBuffer& dst = (cur == eval_fixed_a.data()) ? eval_fixed_b : eval_fixed_a;
     float* out = dst.ensure(layer_out_elems(sp.fixed[i], N));
-    cur = op_forward(fixed[i], N, cur, out, eval_state, mode);
+    cur = op_forward(fixed[i], N, cur, out, eval_state, mode, Bf16Io{cur16, stream16});
+    if (fixed[i].kind != OpKind::Skip) cur16 = stream16;
   }
+  *out16 = cur16;
   return cur;
 }
 
@@ -82,7 +94,8 @@ const float* Replica::Impl::forward_stem_fixed(const float* x, int N, BnMode mod
 // training does and stays in cache. Returns the logits.
 const float* Replica::Impl::forward_unsaved(const std::vector<int>& arch, int N, BnMode mode) {
   const SpaceDesc& sp = net.space_;
-  const float* cur = forward_stem_fixed(input.data(), N, mode);
+  bool cur16 = false;
+  const float* cur = forward_stem_fixed(input.data(), N, mode, false, &cur16);
   for (size_t l = 0; l < layers.size(); l++) {
     float* out = eval_depth[l].ensure(layer_out_elems(sp.layers[l], N));
     cur = op_forward(layers[l][size_t(arch[l])], N, cur, out, eval_state, mode);

@@ -96,12 +96,13 @@ const float* Replica::Impl::forward_saved(const std::vector<int>& arch, int N, B
   return head_forward(cur, N, head_state, mode);
 }
 
-const float* Replica::Impl::head_forward(const float* x, int N, UnitState& hs, BnMode mode) {
+// x_bf16: x stored in bfloat16 (the block outputs of a bfloat16-scoring forward).
+const float* Replica::Impl::head_forward(const float* x, int N, UnitState& hs, BnMode mode, bool x_bf16) {
   const SpaceDesc& sp = net.space_;
   ConvShape s = head.shape;
   s.N = N;
   float* h = t_head.ensure(s.out_size());  // GAP's backward does not need its input
-  unit_forward(head, N, x, h, hs, mode);
+  unit_forward(head, N, x, h, hs, mode, nullptr, Bf16Io{x_bf16, false});
   float* p = pooled.ensure(int64_t(N) * sp.head_cout);
   be.gap_forward(p, h, N, s.P * s.Q, sp.head_cout);
   float* lg = logits.ensure(int64_t(N) * sp.classes);

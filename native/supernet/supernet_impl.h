@@ -116,7 +116,9 @@ struct Replica::Impl {
   std::vector<BackendBuffer> eval_depth;
   BackendBuffer eval_fixed_a{be}, eval_fixed_b{be};
   float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
-  bool bf16_convs = false;          // during evaluate when scoring in bfloat16: 1x1 convs in bf16
+  // During evaluate when scoring in bfloat16: 1x1 convs with bfloat16 products, and an MBConv
+  // block's inner activations (expand and dw conv outputs) stored in bfloat16 (op_forward).
+  bool bf16_convs = false;
 
   Impl(Replica& n) : net(n), be(*n.backend_), st(n.store_) {
     for (int i = 0; i < 6; i++) staging.emplace_back(be);
@@ -195,16 +197,19 @@ struct Replica::Impl {
   void bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M, BnMode mode);
   void update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M);
   void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
-                    const BnAct* in_bn = nullptr);
+                    const BnAct* in_bn = nullptr, Bf16Io io = {});
   BnAct bnact_of(const ConvUnit& u, UnitState& us, BnMode mode = BnMode::Train);
   bool fuses_bn(BnMode mode) const { return mode != BnMode::Running || be.host_memory(); }
   void conv_of(const ConvUnit& u, float* pre, float* mean, float* invstd, float eps, const float* x,
-               const BnAct* in_bn, const ConvShape& s);
+               const BnAct* in_bn, const ConvShape& s, Bf16Io io);
   void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx,
                      const BnAct* in_bn = nullptr);
   float* se_forward(const OpUnits& op, int N, const float* x, OpState& os);
   float* rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into);
-  const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode);
+  const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode,
+                          Bf16Io io = {});
+  void block_output(const ConvUnit& u, int N, UnitState& us, BnMode mode, const float* residual, float* out,
+                    Bf16Io io);
   void op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os, const float* dy,
                    float* dx);
 
@@ -217,9 +222,9 @@ struct Replica::Impl {
   int64_t layer_out_elems(const LayerDesc& l, int N) const { return int64_t(N) * l.out_height * l.out_width * l.cout; }
 
   const float* forward_saved(const std::vector<int>& arch, int N, BnMode mode);
-  const float* head_forward(const float* x, int N, UnitState& hs, BnMode mode);
+  const float* head_forward(const float* x, int N, UnitState& hs, BnMode mode, bool x_bf16 = false);
   // ---------------- forward only (evaluation.cpp) ----------------
-  const float* forward_stem_fixed(const float* x, int N, BnMode mode);
+  const float* forward_stem_fixed(const float* x, int N, BnMode mode, bool stream16, bool* out16);
   const float* forward_unsaved(const std::vector<int>& arch, int N, BnMode mode);
   void backward_saved(const std::vector<int>& arch, int N);
 };

@@ -12,6 +12,9 @@
 //      MR * NV vdpbf16ps (two multiply-adds per lane each, float accumulation), so the tile does
 //      the work of 2 * MR * NV FP32 FMAs per step; the epilogue (store_tile, gemm.h) is the FP32
 //      one, batch statistics included.
+// Storage (Bf16Io): X may arrive in bfloat16 (rows are widened on their way into A) and Y may be
+// stored in bfloat16; the depthwise forward with the same storage choices is at the end of this
+// file, the templates of depthwise.h instantiated with Bf16Store.
 // Rounding: inputs are rounded to nearest even (vcvtneps2bf16, and the same rule in scalar code
 // for the weights), which is what the reference (Backend's default) emulates.
 #define GNAS_ISA_AVX512 1
@@ -29,6 +32,20 @@ static inline bf16 to_bf16(float f) {
   if ((u & 0x7f800000u) == 0x7f800000u) return bf16(u >> 16);  // inf / NaN: truncate
   return bf16((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
+
+// bfloat16 storage for the depthwise forward's templates (depthwise.h) and for the rows of A:
+// loads widen exactly (the value's 16 bits become the float's upper half), stores round to
+// nearest even (vcvtneps2bf16).
+struct Bf16Store {
+  typedef bf16 T;
+  static GNAS_INLINE vf widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+  static GNAS_INLINE vf ld(const bf16* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static GNAS_INLINE vf ld(const bf16* p, tmask m) { return widen(_mm256_maskz_loadu_epi16(m.k, p)); }
+  static GNAS_INLINE void st(bf16* p, vf v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(v));
+  }
+  static GNAS_INLINE void st(bf16* p, vf v, tmask m) { _mm256_mask_storeu_epi16(p, m.k, (__m256i)_mm512_cvtneps_pbh(v)); }
+};
 
 typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc,
                           int mr, int nlast, bool accum, float* ssum, float* ssq);
@@ -80,40 +97,57 @@ static UkrBf16Fn ukr_bf16_for(int MR, int nv) {
   return nullptr;
 }
 
-// dst[r][0..Cs) = bfloat16 of act(src * scale + shift) (or of src when bn is null), zero past C.
-template <int ACT>
-static void rows_to_bf16_t(bf16* dst, int64_t Cs, const float* src, int64_t rows, int C, const InBn* bn) {
+// dst[r][0..Cs) = bfloat16 of act(src * scale + shift) (or of src when bn is null), zero past C;
+// src stored as In (F32Io or Bf16Store).
+template <int ACT, class In>
+static void rows_to_bf16_t(bf16* dst, int64_t Cs, const typename In::T* src, int64_t rows, int C, const InBn* bn) {
   const int nv = ceil_div(C, L), ctail = C - (nv - 1) * L;
   const tmask tm = tail_mask(ctail);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* sr = src + r * C;
+    const typename In::T* sr = src + r * C;
     bf16* dr = dst + r * Cs;
     for (int v = 0; v < nv; ++v) {
-      vf x = (v == nv - 1 && ctail < L) ? load(sr + v * L, tm) : load(sr + v * L);
+      vf x = (v == nv - 1 && ctail < L) ? In::ld(sr + v * L, tm) : In::ld(sr + v * L);
       // scale and shift are zero past C, and act(0) = 0 for every activation
       if (bn) x = act_apply<ACT>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dr + v * L), (__m256i)_mm512_cvtneps_pbh(x));
     }
   }
 }
-static void rows_to_bf16(bf16* dst, int64_t Cs, const float* src, int64_t rows, int C, const InBn* bn) {
+template <class In>
+static void rows_to_bf16(bf16* dst, int64_t Cs, const typename In::T* src, int64_t rows, int C, const InBn* bn) {
   switch (bn ? bn->act : 0) {
-    case 1: rows_to_bf16_t<1>(dst, Cs, src, rows, C, bn); break;
-    case 2: rows_to_bf16_t<2>(dst, Cs, src, rows, C, bn); break;
-    case 3: rows_to_bf16_t<3>(dst, Cs, src, rows, C, bn); break;
-    default: rows_to_bf16_t<0>(dst, Cs, src, rows, C, bn); break;
+    case 1: rows_to_bf16_t<1, In>(dst, Cs, src, rows, C, bn); break;
+    case 2: rows_to_bf16_t<2, In>(dst, Cs, src, rows, C, bn); break;
+    case 3: rows_to_bf16_t<3, In>(dst, Cs, src, rows, C, bn); break;
+    default: rows_to_bf16_t<0, In>(dst, Cs, src, rows, C, bn); break;
   }
 }
 
+// rows x K floats (stride K) stored as bfloat16 rows of K values.
+static void rows_narrow(bf16* dst, const float* src, int64_t rows, int K) {
+  const int nv = ceil_div(K, L), ktail = K - (nv - 1) * L;
+  const tmask tm = tail_mask(ktail);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int v = 0; v < nv; ++v) {
+      if (v == nv - 1 && ktail < L) Bf16Store::st(dst + r * K + v * L, load(src + r * K + v * L, tm), tm);
+      else Bf16Store::st(dst + r * K + v * L, load(src + r * K + v * L));
+    }
+}
+
 // Y[M][K] = A[M][C] . W[K][C]^T in bfloat16 products (A = X or act(bn(X))); batch statistics of Y
-// when mean is given (as conv1x1_forward).
-static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, const float* x, const float* w, int64_t M, int C, int K,
-                                      const InBn* bn, float* mean, float* invstd, float eps) {
+// when mean is given (as conv1x1_forward). X is stored as In; Y in float, or in bfloat16 when
+// y_bf16 (each tile of MR rows is finished in a per-thread float buffer, its statistics taken
+// there, then rounded into y: a partial sum is never rounded).
+template <class In>
+static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typename In::T* x, const float* w,
+                                      int64_t M, int C, int K, const InBn* bn, float* mean, float* invstd, float eps) {
   const Tile t = choose_tile(M, K);
   const int MR = t.MR, NV = t.NV, NP = NV * L;
   const int nvec = ceil_div(K, L), npanels = ceil_div(nvec, NV);
   const int nlast_all = K - (nvec - 1) * L;
   const int kp = ceil_div(C, 2);                  // pairs of input channels
+  constexpr bool kBf16In = sizeof(typename In::T) == sizeof(bf16);
   const int64_t Cs = int64_t(ceil_div(C, L)) * L;  // bfloat16 row stride of A
   // B panels: npanels x kp x NP x 2 bfloat16 (a float slot holds two)
   bf16* B = reinterpret_cast<bf16*>(ctx.ws->shared(0, size_t(npanels) * kp * NP));
@@ -139,31 +173,52 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, const float* x, const 
   parallel_for(*ctx.pool, nblk, 1, [&](int64_t b, int64_t e, int tid) {
     const int64_t MBp = ceil_div<int64_t>(MB, MR) * MR;
     bf16* abuf = reinterpret_cast<bf16*>(ctx.ws->thread(tid, 0, size_t(MBp * Cs / 2)));
+    float* ytile = y_bf16 ? ctx.ws->thread(tid, 1, size_t(MR) * K) : nullptr;
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t m0 = blk * MB, rows = imin(MB, M - m0);
       const int64_t rows_p = ceil_div<int64_t>(rows, MR) * MR;
-      rows_to_bf16(abuf, Cs, x + m0 * C, rows, C, bn);
-      if (rows_p > rows) std::memset(abuf + rows * Cs, 0, size_t(rows_p - rows) * Cs * sizeof(bf16));
+      // A: the rows of x themselves when they already are bfloat16 pairs (stored in bfloat16, no
+      // input BN, an even C) and the block is whole tiles (the kernel reads MR rows per tile);
+      // otherwise converted into abuf.
+      const bf16* A = abuf;
+      int64_t lda = Cs;
+      if (kBf16In && !bn && C % 2 == 0 && rows_p == rows) {
+        A = reinterpret_cast<const bf16*>(x + m0 * C);
+        lda = C;
+      } else {
+        rows_to_bf16<In>(abuf, Cs, x + m0 * C, rows, C, bn);
+        if (rows_p > rows) std::memset(abuf + rows * Cs, 0, size_t(rows_p - rows) * Cs * sizeof(bf16));
+      }
       float* fs = stats ? st.block(ctx, tid) : nullptr;
       float* yb = y + m0 * K;
-      auto tile = [&](int64_t i0, int j, int p0, int kc, bool accum, bool last) {
+      // c: where the tile's row i0 goes (row stride K)
+      auto tile = [&](float* c, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
         const int nv = imin(NV, nvec - j * NV);
         const UkrBf16Fn k = ukr_bf16_for(MR, nv);
         const int nlast = (j == npanels - 1) ? nlast_all : L;
         float* s1 = (last && fs) ? fs + j * NP : nullptr;
         float* s2 = (last && fs) ? fs + st.NPt + j * NP : nullptr;
-        k(kc, abuf + i0 * Cs + 2 * p0, Cs, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, yb + i0 * K + j * NP, K,
+        k(kc, A + i0 * lda + 2 * p0, lda, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, c + j * NP, K,
           int(imin<int64_t>(MR, rows - i0)), nlast, accum, s1, s2);
       };
-      if (small_b) {
+      if (y_bf16) {
+        bf16* yh = reinterpret_cast<bf16*>(y) + m0 * K;
+        for (int64_t i0 = 0; i0 < rows; i0 += MR) {
+          for (int p0 = 0; p0 < kp; p0 += KCP) {
+            const int kc = imin(KCP, kp - p0);
+            for (int j = 0; j < npanels; ++j) tile(ytile, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
+          }
+          rows_narrow(yh + i0 * K, ytile, imin<int64_t>(MR, rows - i0), K);
+        }
+      } else if (small_b) {
         // all of B fits in a third of L1: each output row tile is written in one burst
         for (int64_t i0 = 0; i0 < rows; i0 += MR)
-          for (int j = 0; j < npanels; ++j) tile(i0, j, 0, kp, false, true);
+          for (int j = 0; j < npanels; ++j) tile(yb + i0 * K, i0, j, 0, kp, false, true);
       } else {
         for (int p0 = 0; p0 < kp; p0 += KCP) {
           const int kc = imin(KCP, kp - p0);
           for (int j = 0; j < npanels; ++j)
-            for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
+            for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(yb + i0 * K, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
         }
       }
       if (stats) st.flush(fs, tid);
@@ -175,10 +230,59 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, const float* x, const 
 }  // namespace avx512
 
 void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                          const BnAct* in_bn, const float* w, const ConvShape& s) {
+                          const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
   avx512::InBn ib;
   const avx512::InBn* bn = avx512::make_in_bn(ctx, ib, in_bn, s.C);
-  avx512::conv1x1_forward_bf16_impl(ctx, y, x, w, int64_t(s.N) * s.H * s.W, s.C, s.K, bn, mean, invstd, eps);
+  const int64_t M = int64_t(s.N) * s.H * s.W;
+  if (io.in)
+    avx512::conv1x1_forward_bf16_impl<avx512::Bf16Store>(ctx, y, io.out, reinterpret_cast<const uint16_t*>(x), w, M,
+                                                          s.C, s.K, bn, mean, invstd, eps);
+  else
+    avx512::conv1x1_forward_bf16_impl<avx512::F32Io>(ctx, y, io.out, x, w, M, s.C, s.K, bn, mean, invstd, eps);
+}
+
+namespace avx512 {
+template <class In, class Out>
+static bool dw_forward_io(Ctx& ctx, void* y, float* mean, float* invstd, float eps, const void* x, const InBn* bn,
+                          const float* w, const ConvShape& s) {
+  typename Out::T* yo = static_cast<typename Out::T*>(y);
+  const typename In::T* xi = static_cast<const typename In::T*>(x);
+  switch (s.k * 10 + s.stride) {
+    case 31: dwconv_forward_ks<3, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 32: dwconv_forward_ks<3, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 51: dwconv_forward_ks<5, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 52: dwconv_forward_ks<5, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 71: dwconv_forward_ks<7, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 72: dwconv_forward_ks<7, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+  }
+  return false;
+}
+}  // namespace avx512
+
+bool dwconv_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                         const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
+  if (s.pad != s.k / 2 || s.C != s.K) return false;
+  avx512::InBn ib;
+  const avx512::InBn* bn = avx512::make_in_bn(ctx, ib, in_bn, s.C);
+  using avx512::Bf16Store;
+  using avx512::F32Io;
+  if (io.in && io.out) return avx512::dw_forward_io<Bf16Store, Bf16Store>(ctx, y, mean, invstd, eps, x, bn, w, s);
+  if (io.in) return avx512::dw_forward_io<Bf16Store, F32Io>(ctx, y, mean, invstd, eps, x, bn, w, s);
+  if (io.out) return avx512::dw_forward_io<F32Io, Bf16Store>(ctx, y, mean, invstd, eps, x, bn, w, s);
+  return avx512::dw_forward_io<F32Io, F32Io>(ctx, y, mean, invstd, eps, x, bn, w, s);
+}
+
+void bn_act_residual_bf16(Ctx& ctx, float* y, const float* x, const float* mean, const float* invstd,
+                          const float* gamma, const float* beta, int act, const float* residual, int64_t M, int C,
+                          Bf16Io io) {
+  using avx512::Bf16Store;
+  using avx512::F32Io;
+  const uint16_t* r16 = reinterpret_cast<const uint16_t*>(residual);
+  uint16_t* y16 = reinterpret_cast<uint16_t*>(y);
+  if (io.in && io.out) avx512::bn_act_residual<Bf16Store, Bf16Store>(ctx, y16, x, mean, invstd, gamma, beta, act, r16, M, C);
+  else if (io.in) avx512::bn_act_residual<Bf16Store, F32Io>(ctx, y, x, mean, invstd, gamma, beta, act, r16, M, C);
+  else if (io.out) avx512::bn_act_residual<F32Io, Bf16Store>(ctx, y16, x, mean, invstd, gamma, beta, act, residual, M, C);
+  else avx512::bn_act_residual<F32Io, F32Io>(ctx, y, x, mean, invstd, gamma, beta, act, residual, M, C);
 }
 
 }  // namespace cpu

@@ -85,6 +85,10 @@ std::string shape_key(const ConvShape& s) {
   std::snprintf(b, sizeof b, " N%d %dx%d C%d K%d k%d s%d", s.N, s.H, s.W, s.C, s.K, s.k, s.stride);
   return b;
 }
+std::string io_key(const BnAct* in_bn, const float* out_mean, Bf16Io io) {
+  return std::string(in_bn ? " +in_bn" : "") + (out_mean ? " +stats" : "") + (io.in ? " in:bf16" : "") +
+         (io.out ? " out:bf16" : "");
+}
 std::string mc_key(int64_t M, int C) { return " M" + std::to_string(M) + " C" + std::to_string(C); }
 
 class CpuBackend final : public Backend {
@@ -143,22 +147,27 @@ class CpuBackend final : public Backend {
     k_->conv_forward(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
   }
   // Hardware bfloat16 only for 1x1 stride-1 convs on AVX512-BF16 CPUs (under GNAS_CPU_ISA=avx2 or
-  // generic too, the table is not AVX-512): everything else takes the emulating default.
+  // generic too, the table is not AVX-512): everything else takes the emulating default. The
+  // bfloat16-stored depthwise forward runs on the same CPUs, for the shapes of the fast kernels.
   bool fast_bf16() const override { return bf16_; }
   void conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
-                               const BnAct* in_bn, const float* w, const ConvShape& s) override {
+                               const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) override {
     if (!(bf16_ && s.k == 1 && s.stride == 1 && s.pad == 0)) {
-      Backend::conv_forward_fused_bf16(y, out_mean, out_invstd, eps, x, in_bn, w, s);
+      Backend::conv_forward_fused_bf16(y, out_mean, out_invstd, eps, x, in_bn, w, s, io);
       return;
     }
     Ctx c = ctx();
-    if (prof_.on()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      conv1x1_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
-      prof_.add(std::string("conv_forward_fused_bf16") + shape_key(s) + (in_bn ? " +in_bn" : "") + (out_mean ? " +stats" : ""), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      return;
-    }
-    conv1x1_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s);
+    profiled([&] { return "conv_forward_fused_bf16" + shape_key(s) + io_key(in_bn, out_mean, io); },
+             [&] { conv1x1_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s, io); });
+  }
+  void dwconv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                 const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) override {
+    Ctx c = ctx();
+    bool done = false;
+    if (bf16_)
+      profiled([&] { return "dwconv_forward_fused_bf16" + shape_key(s) + io_key(in_bn, out_mean, io); },
+               [&] { done = dwconv_forward_bf16(c, y, out_mean, out_invstd, eps, x, in_bn, w, s, io); });
+    if (!done) Backend::dwconv_forward_fused_bf16(y, out_mean, out_invstd, eps, x, in_bn, w, s, io);
   }
   void conv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
@@ -234,6 +243,19 @@ class CpuBackend final : public Backend {
       return;
     }
     k_->bn_act_apply(c, y, x, mean, invstd, gamma, beta, int(act), M, C);
+  }
+  void bn_act_residual_apply(float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
+                             const float* beta, Act act, const float* residual, int64_t M, int C,
+                             Bf16Io io) override {
+    if ((io.in || io.out) && !bf16_) {
+      Backend::bn_act_residual_apply(y, x, mean, invstd, gamma, beta, act, residual, M, C, io);
+      return;
+    }
+    Ctx c = ctx();
+    profiled([&] { return "bn_act_residual_apply" + mc_key(M, C) + io_key(nullptr, nullptr, io); }, [&] {
+      if (io.in || io.out) bn_act_residual_bf16(c, y, x, mean, invstd, gamma, beta, int(act), residual, M, C, io);
+      else k_->bn_act_residual_apply(c, y, x, mean, invstd, gamma, beta, int(act), residual, M, C);
+    });
   }
   void bn_act_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
                        const float* invstd, const float* gamma, const float* beta, Act act, int64_t M,
@@ -351,6 +373,17 @@ class CpuBackend final : public Backend {
   Ctx ctx() { return Ctx{&pool_, &ws_, pool_.size()}; }
 
   OpProfiler prof_;
+  // fn(), timed under the name key() when GNAS_CPU_PROFILE is set (the name is built only then).
+  template <class KeyFn, class Fn>
+  void profiled(KeyFn key, Fn fn) {
+    if (!prof_.on()) {
+      fn();
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    prof_.add(key(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
   ThreadPool pool_;
   Workspace ws_;
   const KernelTable* k_;

@@ -75,26 +75,26 @@ GNAS_INLINE void dww_strip(vf* acc, const float* src, int64_t ps, const vf* dyv)
 // only workspace slot with room for the border key). With bn, the copied values are activated,
 // act(x * scale + shift), and the padding stays zero (padding of the activated tensor). Walks the
 // source pixel by pixel (contiguous reads, one store stream per channel vector).
-template <int ACT>
-static void pad_to_blocked_t(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp, int Wp,
-                             const InBn* bn) {
+template <int ACT, class In>
+static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
+                             int Wp, const InBn* bn) {
   const int nv = ceil_div(C, L);
   const int ctail = C - (nv - 1) * L;
   const tmask tm = tail_mask(ctail);
   const int64_t plane = int64_t(Hp) * Wp * L;
   const int nfull = ctail < L ? nv - 1 : nv;
   for (int hs = 0; hs < Hs; ++hs) {
-    const float* s = src + int64_t(hs) * Ws * C;
+    const typename In::T* s = src + int64_t(hs) * Ws * C;
     float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
     for (int w = 0; w < Ws; ++w, s += C, d += L) {
       for (int v = 0; v < nfull; ++v) {
-        vf x = load(s + v * L);
+        vf x = In::ld(s + v * L);
         if (ACT >= 0) x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
         store(d + v * plane, x);
       }
       if (nfull < nv) {
         const int v = nv - 1;
-        vf x = load(s + v * L, tm);
+        vf x = In::ld(s + v * L, tm);
         if (ACT >= 0) {
           // lanes past C: scale = shift = 0, so they stay act(0) = 0
           x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
@@ -104,8 +104,9 @@ static void pad_to_blocked_t(float* buf, const float* src, int Hs, int Ws, int C
     }
   }
 }
-static void pad_to_blocked(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp, int Wp,
-                           const InBn* bn = nullptr) {
+template <class In = F32Io>
+static void pad_to_blocked(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
+                           int Wp, const InBn* bn = nullptr) {
   // The zero border is written only when the buffer does not already hold one of this geometry:
   // a key records the geometry the border was written for (a buffer that grew comes back
   // zero-filled from the workspace, so its key never matches). For 7x7 images with
@@ -134,11 +135,11 @@ static void pad_to_blocked(float* buf, const float* src, int Hs, int Ws, int C, 
     for (int i = 0; i < 8; ++i) key[i] = want[i];
   }
   switch (bn ? bn->act : -1) {
-    case 0: pad_to_blocked_t<0>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 1: pad_to_blocked_t<1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 2: pad_to_blocked_t<2>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 3: pad_to_blocked_t<3>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    default: pad_to_blocked_t<-1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, nullptr); break;
+    case 0: pad_to_blocked_t<0, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 1: pad_to_blocked_t<1, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 2: pad_to_blocked_t<2, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 3: pad_to_blocked_t<3, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    default: pad_to_blocked_t<-1, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, nullptr); break;
   }
 }
 
@@ -155,10 +156,10 @@ struct NextImage {
   const char* p = nullptr;
   const char* end = nullptr;
   int64_t step = 0;  // cache lines per tick
-  void init(const float* b, int64_t floats, int64_t ticks) {
-    p = reinterpret_cast<const char*>(b);
-    end = p + floats * int64_t(sizeof(float));
-    step = ceil_div<int64_t>(floats * int64_t(sizeof(float)) / 64 + 1, imax<int64_t>(1, ticks));
+  void init(const void* b, int64_t bytes, int64_t ticks) {
+    p = static_cast<const char*>(b);
+    end = p + bytes;
+    step = ceil_div<int64_t>(bytes / 64 + 1, imax<int64_t>(1, ticks));
   }
   GNAS_INLINE void tick() {
     for (int64_t i = 0; i < step && p < end; ++i, p += 64) _mm_prefetch(p, _MM_HINT_T1);
@@ -183,9 +184,9 @@ static int strip_len(int Q) { return ceil_div(Q, ceil_div(Q, 8)); }
 
 // ---------------------------------------------------------------- forward
 // One output strip y[p][q0 .. q0+QS) for channel vector v: src = padded plane at (p*S, q0*S).
-template <int K, int S, int QS>
-static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, float* out, int64_t ops,
-                         bool tail, tmask tm, float* ssum) {
+template <int K, int S, int QS, class Out>
+static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, typename Out::T* out,
+                         int64_t ops, bool tail, tmask tm, float* ssum) {
   vf acc[QS];
 #pragma GCC unroll 8
   for (int u = 0; u < QS; ++u) acc[u] = zero();
@@ -197,13 +198,13 @@ static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t 
   }
   if (tail) {
 #pragma GCC unroll 8
-    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u], tm);
+    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u], tm);
   } else {
 #pragma GCC unroll 8
-    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u]);
+    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u]);
   }
   if (ssum) {
-    // output statistics for a fused BN (lanes past C are zero: the padded input is zero there)
+    // output statistics for a fused BN, of the float outputs (before any rounding by Out) (lanes past C are zero: the padded input is zero there)
     vf s1 = zero(), s2 = zero();
 #pragma GCC unroll 8
     for (int u = 0; u < QS; ++u) {
@@ -216,9 +217,9 @@ static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t 
 }
 
 // ssum: null, or 2 x Cp floats (sums, then sums of squares) that receive the image's statistics.
-template <int K, int S>
-static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, float* yn, int P, int Q, int C,
-                         float* ssum, NextImage& next) {
+template <int K, int S, class Out>
+static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, typename Out::T* yn, int P, int Q,
+                         int C, float* ssum, NextImage& next) {
   const int nv = Cp / L;
   const int ctail = C - (nv - 1) * L;
   const tmask tm = tail_mask(ctail);
@@ -231,8 +232,8 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
       for (int q0 = 0; q0 < Q; q0 += QS) {
         const int qs = imin(QS, Q - q0);
         const float* src = plane + int64_t(p) * S * rs + int64_t(q0) * S * L;
-        float* out = yn + (int64_t(p) * Q + q0) * C + v * L;
-#define GNAS_CALL(n) dw_fwd_strip<K, S, n>(src, rs, wp + v * L, Cp, out, C, tail, tm, ssum ? ssum + v * L : nullptr)
+        typename Out::T* out = yn + (int64_t(p) * Q + q0) * C + v * L;
+#define GNAS_CALL(n) dw_fwd_strip<K, S, n, Out>(src, rs, wp + v * L, Cp, out, C, tail, tm, ssum ? ssum + v * L : nullptr)
         GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
       }
@@ -247,9 +248,9 @@ static float* pack_dw_weights(Ctx& ctx, int slot, const float* w, int k, int C, 
   return wp;
 }
 
-template <int K, int S>
-static void dwconv_forward_ks(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                              const InBn* bn, const float* w, const ConvShape& s) {
+template <int K, int S, class In = F32Io, class Out = F32Io>
+static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
+                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
   const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
@@ -267,12 +268,12 @@ static void dwconv_forward_ks(Ctx& ctx, float* y, float* mean, float* invstd, fl
     float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* fs = stats ? ctx.ws->thread(tid, 2, size_t(2) * Cp) : nullptr;
     for (int64_t n = b; n < e; ++n) {
-      pad_to_blocked(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
+      pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
       NextImage next;
-      if (n + 1 < e) next.init(x + (n + 1) * HWC, HWC, int64_t(s.P) * (Cp / L));
+      if (n + 1 < e) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
       if (stats)
         for (int i = 0; i < 2 * Cp; ++i) fs[i] = 0.0f;
-      dw_fwd_image<K, S>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
+      dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
       if (stats)
         for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[tid] + i, load(fs + i));
     }

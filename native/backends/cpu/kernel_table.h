@@ -37,6 +37,7 @@ static const KernelTable kTable = {
     &bn_act_forward_train,
     &bn_act_forward_eval,
     &bn_act_apply,
+    &bn_act_residual_apply,
     &bn_act_backward,
     &se_forward,
     &se_backward,

@@ -43,6 +43,9 @@ struct KernelTable {
                               int C);
   void (*bn_act_apply)(Ctx&, float* y, const float* x, const float* mean, const float* invstd, const float* gamma,
                        const float* beta, int act, int64_t M, int C);
+  void (*bn_act_residual_apply)(Ctx&, float* y, const float* x, const float* mean, const float* invstd,
+                                const float* gamma, const float* beta, int act, const float* residual, int64_t M,
+                                int C);
   void (*bn_act_backward)(Ctx&, float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                           const float* mean, const float* invstd, const float* gamma, const float* beta, int act,
                           int64_t M, int C);
@@ -73,7 +76,15 @@ const KernelTable* kernels_generic();
 // Backend::conv_forward_fused_bf16 for 1x1 stride-1 convs with AVX512-BF16 dot products
 // (conv_bf16_avx512bf16.cpp). Call only on a CPU with avx512bf16 and the AVX-512 table.
 void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                          const BnAct* in_bn, const float* w, const ConvShape& s);
+                          const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
+// Backend::dwconv_forward_fused_bf16 (float products, bfloat16 storage per io) for the shapes of
+// the fast depthwise kernels; false for any other (the caller falls back). Same conditions.
+bool dwconv_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                         const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
+// Backend::bn_act_residual_apply with bfloat16 storage (io.in: the residual, io.out: y).
+void bn_act_residual_bf16(Ctx& ctx, float* y, const float* x, const float* mean, const float* invstd,
+                          const float* gamma, const float* beta, int act, const float* residual, int64_t M, int C,
+                          Bf16Io io);
 
 }  // namespace cpu
 }  // namespace gnas

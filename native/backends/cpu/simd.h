@@ -174,6 +174,18 @@ GNAS_INLINE void store_n(float* p, vf v, int n) {
   if (n == L) store(p, v); else store(p, v, tail_mask(n));
 }
 
+// Element storage of a tensor a kernel reads or writes: float here. The bfloat16 scoring forward
+// (conv_bf16_avx512bf16.cpp) instantiates the same kernels (depthwise.h's forward, batchnorm.h's
+// block output) with its own storage type, whose loads widen to float and whose stores round, so
+// the arithmetic is the same in both.
+struct F32Io {
+  typedef float T;
+  static GNAS_INLINE vf ld(const float* p) { return load(p); }
+  static GNAS_INLINE vf ld(const float* p, tmask m) { return load(p, m); }
+  static GNAS_INLINE void st(float* p, vf v) { store(p, v); }
+  static GNAS_INLINE void st(float* p, vf v, tmask m) { store(p, v, m); }
+};
+
 // ---- activations: act(z) and dy * act'(z) with the reference's conventions at the kinks:
 // relu'(z) = [z > 0]; relu6'(z) = [0 < z < 6]; hswish'(z) = 0 (z <= -3), (2z + 3) / 6, 1 (z >= 3).
 // Act values: 0 None, 1 ReLU, 2 ReLU6, 3 HSwish (core/backend.h).
