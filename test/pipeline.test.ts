@@ -70,6 +70,20 @@ describe('supernet training resume', () => {
   });
 });
 
+describe('prepare', () => {
+  test('says when greedy rounds get fewer held-out images than asked for, and is silent otherwise', async () => {
+    const said = async (valImages: number) => {
+      const lines: string[] = [];
+      await prepare(miniConfig(tmp('gnas-val-images-'), { valImages }), { log: (l) => lines.push(l) });
+      return lines.filter((l) => l.startsWith('greedy rounds score'));
+    };
+    const reduced = await said(5000);
+    assert.equal(reduced.length, 1);
+    assert.match(reduced[0]!, /^greedy rounds score \d+ held-out images, not --val-images 5000: the held-out split has \d+/);
+    assert.deepEqual(await said(100), []);
+  });
+});
+
 describe('CLI', () => {
   test('bad options, spaces and data are rejected with a message naming them', () => {
     const d = tmp('gnas-cli-');

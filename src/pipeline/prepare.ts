@@ -105,6 +105,14 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
       `the held-out split has ${val.labels.length} images and greedy rounds score ${roundScoring.labels.length} of them, leaving none for the search: lower --val-images or raise --val-fraction`,
     );
   }
+  const wanted = scoringImagesFor(config);
+  if (!config.redrawScoringBatch && roundScoring.labels.length < wanted) {
+    // not an error: small held-out splits are normal on small datasets; but never silently fewer
+    const asked = config.valImages !== null ? `--val-images ${config.valImages}` : `the ${wanted} of the paper's cost ratio`;
+    log(
+      `greedy rounds score ${roundScoring.labels.length} held-out images, not ${asked}: the held-out split has ${val.labels.length} and the search keeps the other half (raise --val-fraction for more)`,
+    );
+  }
   for (const b of options.batches ?? []) {
     const n = b.on === 'split' ? imageCount(train) : imageCount(data.train);
     if (b.size > n) {
