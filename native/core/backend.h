@@ -237,8 +237,9 @@ class Backend {
   virtual bool fast_bf16() const { return false; }
   virtual void conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
                                        const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io = {});
-  // dwconv_forward_fused with float products and the bfloat16 storage of `io` (the depthwise conv
-  // is memory-bound: its bytes, not its products, are the cost). Default: host emulation as above.
+  // dwconv_forward_fused with bfloat16 products as conv_forward_fused_bf16's (the activated input
+  // and the weights rounded to bfloat16, float sums) and the bfloat16 storage of `io`. Default:
+  // host emulation as above.
   virtual void dwconv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
                                          const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
 
@@ -318,6 +319,9 @@ class Backend {
     Backend& be_;
     float* p_ = nullptr;
   };
+  // The defaults of conv_forward_fused_bf16 / dwconv_forward_fused_bf16 (backend_defaults.cpp).
+  void bf16_forward_emulated(bool depthwise, float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                             const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
   // Helpers of the default fused variants.
   const float* activated_input(Scratch& buf, const float* x, const BnAct* bn, const ConvShape& s) {
     if (!bn) return x;

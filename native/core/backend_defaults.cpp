@@ -101,15 +101,23 @@ static void narrow(float* out, const float* y, int64_t n) {
   }
 }
 
-void Backend::conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
-                                      const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
+// The bfloat16 forward of a conv (dense or depthwise) emulated on the host: the input widened
+// from its storage, activated, rounded to bfloat16 with the weights, the float op, the output
+// rounded into its storage. Device memory: the plain float op (no storage choice allowed).
+void Backend::bf16_forward_emulated(bool depthwise, float* y, float* out_mean, float* out_invstd, float eps,
+                                    const float* x, const BnAct* in_bn, const float* w, const ConvShape& s,
+                                    Bf16Io io) {
+  auto op = [&](float* out, const float* in, const BnAct* bn, const float* wt) {
+    if (depthwise) dwconv_forward_fused(out, out_mean, out_invstd, eps, in, bn, wt, s);
+    else conv_forward_fused(out, out_mean, out_invstd, eps, in, bn, wt, s);
+  };
   if (!host_memory()) {  // no host loops on device memory: plain FP32 (see backend.h)
     if (io.in || io.out) throw std::logic_error("bfloat16 storage needs a host-memory backend");
-    conv_forward_fused(y, out_mean, out_invstd, eps, x, in_bn, w, s);
+    op(y, x, in_bn, w);
     return;
   }
   Scratch wide(*this), act(*this), xs(*this), ws(*this), yf(*this);
-  const int64_t nx = s.in_size(), nw = int64_t(s.K) * s.k * s.k * s.C;
+  const int64_t nx = s.in_size(), nw = int64_t(depthwise ? 1 : s.K) * s.k * s.k * s.C;
   if (io.in) widen(wide.floats(nx), x, nx);
   const float* a = activated_input(act, io.in ? wide.data() : x, in_bn, s);
   float* xr = xs.floats(nx);
@@ -117,22 +125,18 @@ void Backend::conv_forward_fused_bf16(float* y, float* out_mean, float* out_invs
   for (int64_t i = 0; i < nx; i++) xr[i] = round_to_bf16(a[i]);
   for (int64_t i = 0; i < nw; i++) wr[i] = round_to_bf16(w[i]);
   float* out = io.out ? yf.floats(s.out_size()) : y;
-  conv_forward_fused(out, out_mean, out_invstd, eps, xr, nullptr, wr, s);
+  op(out, xr, nullptr, wr);
   if (io.out) narrow(y, out, s.out_size());
+}
+
+void Backend::conv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
+                                      const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
+  bf16_forward_emulated(false, y, out_mean, out_invstd, eps, x, in_bn, w, s, io);
 }
 
 void Backend::dwconv_forward_fused_bf16(float* y, float* out_mean, float* out_invstd, float eps, const float* x,
                                         const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
-  if (!host_memory()) {
-    if (io.in || io.out) throw std::logic_error("bfloat16 storage needs a host-memory backend");
-    dwconv_forward_fused(y, out_mean, out_invstd, eps, x, in_bn, w, s);
-    return;
-  }
-  Scratch wide(*this), yf(*this);
-  float* out = io.out ? yf.floats(s.out_size()) : y;
-  if (io.in) widen(wide.floats(s.in_size()), x, s.in_size());
-  dwconv_forward_fused(out, out_mean, out_invstd, eps, io.in ? wide.data() : x, in_bn, w, s);
-  if (io.out) narrow(y, out, s.out_size());
+  bf16_forward_emulated(true, y, out_mean, out_invstd, eps, x, in_bn, w, s, io);
 }
 
 void Backend::bn_act_residual_apply(float* y, const float* x, const float* mean, const float* invstd,

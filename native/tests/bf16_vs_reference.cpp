@@ -15,8 +15,9 @@
 // FP32 output by more than 1e-5 and less than 3e-2 (bfloat16 keeps 8 significant bits).
 //
 // bfloat16 storage (Bf16Io, the scoring forward's inner activations): the 1x1 convs and the
-// depthwise forward (Backend::dwconv_forward_fused_bf16) with the input and/or the output stored
-// in bfloat16, against the reference's emulation. An input in bfloat16 is the same bits on both
+// depthwise forward (Backend::dwconv_forward_fused_bf16, bfloat16 products as the 1x1 convs': the
+// CPU pairs two taps per vdpbf16ps for k = 5, 7) with the input and/or the output stored in
+// bfloat16, against the reference's emulation. An input in bfloat16 is the same bits on both
 // sides; an output in bfloat16 is rounded on both sides from float values that differ in their
 // last bits, so two neighbouring bfloat16 values may come out, one bfloat16 step apart: up to
 // 2^-7 of a value's size (8e-3; 4.2e-3 seen on C1152 K192). The batch statistics are those of
@@ -114,7 +115,8 @@ void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref) {
   // the depthwise forward with bfloat16 storage (the scoring MBConv's middle)
   struct DwCase { int N, H, W, C, k, stride; };
   const DwCase dw_cases[] = {{2, 8, 8, 24, 3, 1}, {2, 14, 14, 144, 3, 2}, {3, 7, 7, 40, 5, 1}, {2, 9, 9, 17, 5, 2},
-                             {2, 7, 7, 72, 7, 1}, {1, 12, 12, 33, 7, 2}, {2, 9, 9, 16, 3, 3} /* stride 3: emulated */};
+                             {2, 7, 7, 72, 7, 1}, {1, 12, 12, 33, 7, 2}, {2, 14, 14, 144, 5, 1}, {3, 28, 28, 48, 7, 2},
+                             {2, 9, 9, 16, 3, 3} /* stride 3: emulated */};
   for (const DwCase& c : dw_cases)
     for (int variant = 0; variant < 2; ++variant) {  // 0: plain, 1: +in_bn relu6
       ConvShape s;
@@ -194,9 +196,17 @@ void check_storage(Harness& h, const std::string& name, Backend& fast, Backend& 
     if (depthwise) {
       fast.dwconv_forward_fused_bf16(yf.data(), mf.data(), isf.data(), 1e-5f, xin, pb, w.data(), s, io);
       ref.dwconv_forward_fused_bf16(yr.data(), mr.data(), isr.data(), 1e-5f, xin, pb, w.data(), s, io);
-      // the same op all in float on the same (possibly rounded) input
+      // the same products stored in float, on the same (possibly rounded) input
       const std::vector<float> xw = io.in ? widened(x16, x.size()) : x;
-      ref.dwconv_forward_fused(y32.data(), nullptr, nullptr, 1e-5f, xw.data(), pb, w.data(), s);
+      ref.dwconv_forward_fused_bf16(y32.data(), nullptr, nullptr, 1e-5f, xw.data(), pb, w.data(), s, Bf16Io{});
+      if (!io.in && !io.out) {
+        // bfloat16 products really round, and stay close to the float op
+        std::vector<float> yfl = poisoned(ny);
+        ref.dwconv_forward_fused(yfl.data(), nullptr, nullptr, 1e-5f, x.data(), pb, w.data(), s);
+        const double rounding = rel_max_err(yr, yfl);
+        h.check(t, "ref bf16 products vs fp32 <", rounding, 3e-2);
+        h.check(t, "ref rounds: 1e-5 <", rounding > 1e-5 ? 0.0 : 1.0, 0.0);
+      }
     } else {
       fast.conv_forward_fused_bf16(yf.data(), mf.data(), isf.data(), 1e-5f, xin, pb, w.data(), s, io);
       ref.conv_forward_fused_bf16(yr.data(), mr.data(), isr.data(), 1e-5f, xin, pb, w.data(), s, io);

@@ -12,40 +12,18 @@
 //      MR * NV vdpbf16ps (two multiply-adds per lane each, float accumulation), so the tile does
 //      the work of 2 * MR * NV FP32 FMAs per step; the epilogue (store_tile, gemm.h) is the FP32
 //      one, batch statistics included.
-// Storage (Bf16Io): X may arrive in bfloat16 (rows are widened on their way into A) and Y may be
-// stored in bfloat16; the depthwise forward with the same storage choices is at the end of this
-// file, the templates of depthwise.h instantiated with Bf16Store.
+// Storage (Bf16Io): X may arrive in bfloat16 (rows are widened on their way into A, or read as A
+// directly) and Y may be stored in bfloat16. Also here: the block output with bfloat16 storage
+// (bn_act_residual_bf16); the depthwise forward is depthwise_bf16_avx512bf16.cpp.
 // Rounding: inputs are rounded to nearest even (vcvtneps2bf16, and the same rule in scalar code
 // for the weights), which is what the reference (Backend's default) emulates.
 #define GNAS_ISA_AVX512 1
 #include "backends/cpu/kernel_table.h"
+#include "backends/cpu/bf16_avx512.h"
 
 namespace gnas {
 namespace cpu {
 namespace avx512 {
-
-typedef uint16_t bf16;
-
-static inline bf16 to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7f800000u) == 0x7f800000u) return bf16(u >> 16);  // inf / NaN: truncate
-  return bf16((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-// bfloat16 storage for the depthwise forward's templates (depthwise.h) and for the rows of A:
-// loads widen exactly (the value's 16 bits become the float's upper half), stores round to
-// nearest even (vcvtneps2bf16).
-struct Bf16Store {
-  typedef bf16 T;
-  static GNAS_INLINE vf widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-  static GNAS_INLINE vf ld(const bf16* p) { return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-  static GNAS_INLINE vf ld(const bf16* p, tmask m) { return widen(_mm256_maskz_loadu_epi16(m.k, p)); }
-  static GNAS_INLINE void st(bf16* p, vf v) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(v));
-  }
-  static GNAS_INLINE void st(bf16* p, vf v, tmask m) { _mm256_mask_storeu_epi16(p, m.k, (__m256i)_mm512_cvtneps_pbh(v)); }
-};
 
 typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc,
                           int mr, int nlast, bool accum, float* ssum, float* ssq);
@@ -239,37 +217,6 @@ void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float 
                                                           s.C, s.K, bn, mean, invstd, eps);
   else
     avx512::conv1x1_forward_bf16_impl<avx512::F32Io>(ctx, y, io.out, x, w, M, s.C, s.K, bn, mean, invstd, eps);
-}
-
-namespace avx512 {
-template <class In, class Out>
-static bool dw_forward_io(Ctx& ctx, void* y, float* mean, float* invstd, float eps, const void* x, const InBn* bn,
-                          const float* w, const ConvShape& s) {
-  typename Out::T* yo = static_cast<typename Out::T*>(y);
-  const typename In::T* xi = static_cast<const typename In::T*>(x);
-  switch (s.k * 10 + s.stride) {
-    case 31: dwconv_forward_ks<3, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 32: dwconv_forward_ks<3, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 51: dwconv_forward_ks<5, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 52: dwconv_forward_ks<5, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 71: dwconv_forward_ks<7, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 72: dwconv_forward_ks<7, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-  }
-  return false;
-}
-}  // namespace avx512
-
-bool dwconv_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                         const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io) {
-  if (s.pad != s.k / 2 || s.C != s.K) return false;
-  avx512::InBn ib;
-  const avx512::InBn* bn = avx512::make_in_bn(ctx, ib, in_bn, s.C);
-  using avx512::Bf16Store;
-  using avx512::F32Io;
-  if (io.in && io.out) return avx512::dw_forward_io<Bf16Store, Bf16Store>(ctx, y, mean, invstd, eps, x, bn, w, s);
-  if (io.in) return avx512::dw_forward_io<Bf16Store, F32Io>(ctx, y, mean, invstd, eps, x, bn, w, s);
-  if (io.out) return avx512::dw_forward_io<F32Io, Bf16Store>(ctx, y, mean, invstd, eps, x, bn, w, s);
-  return avx512::dw_forward_io<F32Io, F32Io>(ctx, y, mean, invstd, eps, x, bn, w, s);
 }
 
 void bn_act_residual_bf16(Ctx& ctx, float* y, const float* x, const float* mean, const float* invstd,

@@ -90,7 +90,7 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
       for (int v = 0; v < nfull; ++v) {
         vf x = In::ld(s + v * L);
         if (ACT >= 0) x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
-        store(d + v * plane, x);
+        store(d + v * plane, In::post(x));
       }
       if (nfull < nv) {
         const int v = nv - 1;
@@ -99,7 +99,7 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
           // lanes past C: scale = shift = 0, so they stay act(0) = 0
           x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
         }
-        store(d + v * plane, x);
+        store(d + v * plane, In::post(x));
       }
     }
   }
@@ -183,6 +183,30 @@ struct NextImage {
 static int strip_len(int Q) { return ceil_div(Q, ceil_div(Q, 8)); }
 
 // ---------------------------------------------------------------- forward
+// A finished output strip: stored (as Out), and its sums and sums of squares added to ssum and
+// ssum + sstride for a fused BN, from the float values before any rounding by Out (lanes past C
+// are zero: the padded input is zero there).
+template <int QS, class Out>
+GNAS_INLINE void dw_strip_store(const vf* acc, typename Out::T* out, int64_t ops, bool tail, tmask tm, float* ssum,
+                                int64_t sstride) {
+  if (tail) {
+#pragma GCC unroll 8
+    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u], tm);
+  } else {
+#pragma GCC unroll 8
+    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u]);
+  }
+  if (!ssum) return;
+  vf s1 = zero(), s2 = zero();
+#pragma GCC unroll 8
+  for (int u = 0; u < QS; ++u) {
+    s1 = add(s1, acc[u]);
+    s2 = fmadd(acc[u], acc[u], s2);
+  }
+  store(ssum, add(load(ssum), s1));
+  store(ssum + sstride, add(load(ssum + sstride), s2));
+}
+
 // One output strip y[p][q0 .. q0+QS) for channel vector v: src = padded plane at (p*S, q0*S).
 template <int K, int S, int QS, class Out>
 static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, typename Out::T* out,
@@ -196,24 +220,7 @@ static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t 
     for (int j = 0; j < K; ++j) w[j] = load(wv + (i * K + j) * wstride);
     dw_strip<K, S, QS>(acc, src + i * rs, L, w);
   }
-  if (tail) {
-#pragma GCC unroll 8
-    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u], tm);
-  } else {
-#pragma GCC unroll 8
-    for (int u = 0; u < QS; ++u) Out::st(out + u * ops, acc[u]);
-  }
-  if (ssum) {
-    // output statistics for a fused BN, of the float outputs (before any rounding by Out) (lanes past C are zero: the padded input is zero there)
-    vf s1 = zero(), s2 = zero();
-#pragma GCC unroll 8
-    for (int u = 0; u < QS; ++u) {
-      s1 = add(s1, acc[u]);
-      s2 = fmadd(acc[u], acc[u], s2);
-    }
-    store(ssum, add(load(ssum), s1));
-    store(ssum + wstride, add(load(ssum + wstride), s2));
-  }
+  dw_strip_store<QS, Out>(acc, out, ops, tail, tm, ssum, wstride);
 }
 
 // ssum: null, or 2 x Cp floats (sums, then sums of squares) that receive the image's statistics.
@@ -248,13 +255,14 @@ static float* pack_dw_weights(Ctx& ctx, int slot, const float* w, int k, int C, 
   return wp;
 }
 
-template <int K, int S, class In = F32Io, class Out = F32Io>
-static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
-                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s) {
+// The forward's frame, shared with the bfloat16-product forward (depthwise_bf16_avx512bf16.cpp):
+// images split over the threads in contiguous runs (each thread knows its next image, to
+// prefetch it), image(tid, n, fs, next) computes image n with its statistics summed into fs
+// (2 x Cp floats, zeroed here; null without stats), and the per-thread sums are reduced in double
+// into mean and invstd.
+template <class ImageFn>
+static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* invstd, float eps, ImageFn image) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
-  const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
-  const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
-  const int64_t HWC = int64_t(s.H) * s.W * C, PQC = int64_t(s.P) * s.Q * C;
   const bool stats = mean != nullptr;
   double* acc[Workspace::kMaxThreads];
   if (stats)
@@ -262,18 +270,13 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
       acc[t] = reinterpret_cast<double*>(ctx.ws->thread(t, 3, size_t(4) * Cp));
       for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
     }
-  // contiguous runs of images per task, so that each thread knows its next image (to prefetch)
   const int64_t grain = imax<int64_t>(1, s.N / (4 * ctx.nthreads));
   parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
-    float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* fs = stats ? ctx.ws->thread(tid, 2, size_t(2) * Cp) : nullptr;
     for (int64_t n = b; n < e; ++n) {
-      pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
-      NextImage next;
-      if (n + 1 < e) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
       if (stats)
         for (int i = 0; i < 2 * Cp; ++i) fs[i] = 0.0f;
-      dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
+      image(tid, n, n + 1 < e, fs);
       if (stats)
         for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[tid] + i, load(fs + i));
     }
@@ -293,6 +296,23 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
       invstd[c] = float(1.0 / sqrt(var + double(eps)));
     }
   }
+}
+
+template <int K, int S, class In = F32Io, class Out = F32Io>
+static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
+                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s) {
+  const int C = s.C, Cp = ceil_div(C, L) * L;
+  const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
+  float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
+  In::round_weights(wp, int64_t(K) * K * Cp);
+  const int64_t HWC = int64_t(s.H) * s.W * C, PQC = int64_t(s.P) * s.Q * C;
+  dw_forward_images(ctx, s, mean, invstd, eps, [&](int tid, int64_t n, bool has_next, float* fs) {
+    float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
+    pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
+    NextImage next;
+    if (has_next) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
+    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
+  });
 }
 
 // ---------------------------------------------------------------- backward

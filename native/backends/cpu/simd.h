@@ -178,8 +178,13 @@ GNAS_INLINE void store_n(float* p, vf v, int n) {
 // (conv_bf16_avx512bf16.cpp) instantiates the same kernels (depthwise.h's forward, batchnorm.h's
 // block output) with its own storage type, whose loads widen to float and whose stores round, so
 // the arithmetic is the same in both.
+// post(x): applied to an input value once activated, before the products (the identity here);
+// round_weights: applied to packed weights (nothing here). The bfloat16-product forward rounds
+// both to bfloat16.
 struct F32Io {
   typedef float T;
+  static GNAS_INLINE vf post(vf x) { return x; }
+  static void round_weights(float*, int64_t) {}
   static GNAS_INLINE vf ld(const float* p) { return load(p); }
   static GNAS_INLINE vf ld(const float* p, tmask m) { return load(p, m); }
   static GNAS_INLINE void st(float* p, vf v) { store(p, v); }

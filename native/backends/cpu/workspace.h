@@ -12,7 +12,8 @@ namespace cpu {
 class Workspace {
  public:
   static constexpr int kSharedSlots = 10;
-  static constexpr int kPerThreadSlots = 8;  // 4 and 5: depthwise padded planes only
+  // 4 and 5: depthwise padded planes only; 8: the bfloat16 depthwise pair planes only
+  static constexpr int kPerThreadSlots = 9;
   static constexpr int kMaxThreads = 256;
 
   Workspace();

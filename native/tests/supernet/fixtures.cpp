@@ -114,6 +114,9 @@ SupernetOptions options_for(const Config& cfg, const std::string& backend) {
   o.backend = backend;
   o.device = cfg.device;
   o.math = "fp32";
+  // Backends are compared in FP32: the cpu backend would otherwise score in bfloat16 on
+  // AVX512-BF16 CPUs (its own checks: bf16_vs_reference in the op tests, test/score-math.test.ts).
+  o.score_math = "fp32";
   return o;
 }
 
