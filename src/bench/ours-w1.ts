@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const single = await timeRounds(rounds, (p) => oneByOne(p, best), false);
   log(`round (one path per call, chunk ${best}): ${single.seconds.toFixed(3)} s`);
 
-  // bfloat16 scoring: the same weights in a supernet that scores with bfloat16 1x1 convs
+  // bfloat16 scoring: the same weights in a supernet that scores in bfloat16 (scoreMath 'bf16')
   const netBf16 = await Supernet.create(space, { threads, seed: 0, scoreMath: 'bf16' });
   copyWeights(net, netBf16);
   let bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming } } | string;

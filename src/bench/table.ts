@@ -97,7 +97,7 @@ export function benchTable(
   // bfloat16 scoring rows: ours against ours in FP32 (the peer columns hold the FP32 figure)
   const bf = typeof ours.bf16 === 'string' ? null : ours.bf16;
   if (bf) {
-    rows.push([`scoring forward, bfloat16 1x1 convs, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
+    rows.push([`scoring forward, bfloat16, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
     rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s (bar: >= 1.70x)`, fmt(bf.round.batched.seconds, 3), speed('ours.roundBf16', roundFlops, 1 / bf.round.batched.seconds), 'ours fp32', fmt(ours.round.batched.seconds, 3), '', x(ours.round.batched.seconds, bf.round.batched.seconds, 'faster')]);
   }
   const fid = typeof ours.fidelity === 'string' ? null : ours.fidelity;
@@ -125,7 +125,7 @@ export function benchTable(
   ];
   if (fid)
     notes.push(
-      `bfloat16 scoring: the 1x1 convs (expand, project, head) take bfloat16 products with float sums (vdpbf16ps); depthwise, stem, BN and the classifier stay FP32. Fidelity: the supernet trained ${fid.trainSteps} steps (batch ${fid.batch}, uniform random paths, lr 0.05) on ${fid.data}, then ${fid.paths} random paths scored on ${fid.images} held-out images both ways: Kendall tau ${fid.kendallTau.toFixed(4)}, Spearman ${fid.spearman.toFixed(4)}, FP32 loss spread ${fid.lossSpread.toFixed(3)}, largest |loss difference| ${fid.maxAbsLossDiff.toExponential(2)}.`,
+      `bfloat16 scoring: the 1x1 and depthwise convs take bfloat16 products with float sums (vdpbf16ps), and an MBConv block's inner activations and (batch statistics) its output are stored in bfloat16; stem, BN and the classifier compute in FP32. Fidelity: the supernet trained ${fid.trainSteps} steps (batch ${fid.batch}, uniform random paths, lr 0.05) on ${fid.data}, then ${fid.paths} random paths scored on ${fid.images} held-out images both ways: Kendall tau ${fid.kendallTau.toFixed(4)}, Spearman ${fid.spearman.toFixed(4)}, FP32 loss spread ${fid.lossSpread.toFixed(3)}, largest |loss difference| ${fid.maxAbsLossDiff.toExponential(2)}.`,
     );
   if (typeof ours.bf16 === 'string') notes.push(`bfloat16 scoring: ${ours.bf16}`);
   if (o)

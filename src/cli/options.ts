@@ -16,7 +16,7 @@ export const OPTION_HELP: { readonly [K in keyof RunConfig]: string } = {
   threads: 'CPU threads of the native engine (0 = all cores; at most 4 x the cores)',
   gpus: 'GPUs to train on (0 = CPU; N > 1: data parallel, one path per step, batch split evenly)',
   math: 'GPU arithmetic of the dense convs (tf32/bf16: tensor cores, FP32 accumulation)',
-  scoreMath: 'arithmetic of the 1x1 convs when scoring paths (greedy rounds, search): bf16/auto = bfloat16 products on CPUs with AVX512-BF16, FP32 elsewhere; training is always FP32',
+  scoreMath: 'arithmetic when scoring paths (greedy rounds, search): bf16/auto = bfloat16 products and bfloat16-stored activations on CPUs with AVX512-BF16, FP32 elsewhere; training is always FP32',
   dataMode: 'image folders: decode into memory, stream from disk (worker threads, bounded queue), or auto (stream when the decoded training set exceeds min(4 GiB, RAM/4)); batches are the same either way',
   streamCache: 'streamed image folders: write the decoded, resized images once to the on-disk cache and read them from there',
   sampler: 'supernet sampler: uniform (SPOS), fair (FairNAS) or greedy (GreedyNAS)',

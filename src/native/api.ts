@@ -37,10 +37,11 @@ export interface EngineOptions extends Partial<OptimizerOptions> {
   /** cuda: data-parallel replicas on devices device .. device+gpus-1 (default 1). Batches must divide evenly. */
   gpus?: number;
   /**
-   * Arithmetic of the 1x1 convs when scoring paths with evaluate() (never training or predict):
-   * 'fp32', or 'bf16' / 'auto' (default): bfloat16 products with float sums where the backend has
-   * fast bfloat16 (the cpu backend on CPUs with AVX512-BF16), FP32 elsewhere. `scoreMath` on the
-   * supernet says which one evaluate() uses.
+   * Arithmetic when scoring paths with evaluate() (never training or predict): 'fp32', or
+   * 'bf16' / 'auto' (default): bfloat16 products with float sums in the 1x1 and depthwise convs,
+   * and MBConv activations stored in bfloat16 between ops, where the backend has fast bfloat16
+   * (the cpu backend on CPUs with AVX512-BF16), FP32 elsewhere. `scoreMath` on the supernet says
+   * which one evaluate() uses.
    */
   scoreMath?: 'fp32' | 'bf16' | 'auto';
 }

@@ -118,7 +118,7 @@ export class Supernet {
     return this.native.backendName();
   }
 
-  /** Arithmetic evaluate() uses for the 1x1 convs: 'bf16' where options.scoreMath allows it and the backend has fast bfloat16, else 'fp32'. */
+  /** Arithmetic evaluate() uses for the 1x1 and depthwise convs: 'bf16' where options.scoreMath allows it and the backend has fast bfloat16, else 'fp32'. */
   get scoreMath(): 'fp32' | 'bf16' {
     return this.native.scoresInBf16() ? 'bf16' : 'fp32';
   }

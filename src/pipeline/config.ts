@@ -18,7 +18,7 @@ export interface RunConfig {
   threads: number;
   gpus: number;
   math: 'fp32' | 'tf32' | 'bf16';
-  /** Arithmetic of the 1x1 convs when scoring paths (greedy rounds, search): see EngineOptions.scoreMath. */
+  /** Arithmetic of the convs when scoring paths (greedy rounds, search): see EngineOptions.scoreMath. */
   scoreMath: 'fp32' | 'bf16' | 'auto';
   /** Image folders: decoded into memory, streamed from disk by worker threads, or chosen by size ('auto'). */
   dataMode: 'auto' | 'memory' | 'stream';
