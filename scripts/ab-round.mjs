@@ -5,7 +5,8 @@
 // Loads TREE/dist/native/engine.js (TREE built: native addon + `npm run build:ts`), creates the W1
 // supernet (bench/w1.space.json, seed 0, 2 threads) and times 10 paths x 1,000 images in chunks of
 // 500, trie-batched (one evaluate call for all paths) and one path per call, 4 rounds (the last is
-// printed); AB_CHUNK=250|500|1000 sets the chunk (default 500). The images, labels and paths come from a fixed linear congruential generator written
+// printed); AB_CHUNK=250|500|1000 sets the chunk (default 500); GNAS_CPU_PROFILE=1 adds the
+// per-op profile of all 4 rounds on stderr. The images, labels and paths come from a fixed linear congruential generator written
 // here, not from either tree's RNG module, so that both trees score exactly the same work.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,3 +34,5 @@ for (let r = 0; r < 4; r++) {
   const single = await seconds(async () => { for (const p of paths) for (let c = 0; c < 1000 / N; c++) await net.evaluate([p], images, labels, { bn: 'batch' }); });
   if (r === 3) console.log(`${root}: trie-batched ${trie.toFixed(3)} s, one path per call ${single.toFixed(3)} s (10 paths x 1,000 images, chunks of ${N})`);
 }
+// disposing destroys the backend, which prints its per-op profile under GNAS_CPU_PROFILE=1
+await net.dispose();

@@ -135,7 +135,7 @@ float* Replica::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBu
 const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
                                         BnMode mode, Bf16Io io) {
   const bool fuse = fuses_bn(mode);
-  const bool one_pass = fuse && mode != BnMode::Running;
+  const bool one_pass = block_output_in_one_pass(mode);
   if ((io.in || io.out) && !(bf16_convs && one_pass))
     throw std::logic_error("bfloat16 block outputs only while scoring in bfloat16 with batch statistics");
   switch (op.kind) {
