@@ -126,8 +126,12 @@ test('latency table: predicts whole-path latency, caches per space and machine, 
     assert.equal(t.calibration.length, 8);
     assert.ok(Math.abs(t.pieceOverheadMs) < t.suffixMs, `piece overhead ${t.pieceOverheadMs}`);
     assert.ok(t.scale > 0.5 && t.scale < 2, `scale ${t.scale}`);
-    // an expanded 7x7 block costs more than a 3x3 e3 block in the first (largest) layer
-    assert.ok(t.opsMs[0]![5]! > t.opsMs[0]![0]!, `k7e6 ${t.opsMs[0]![5]} vs k3e3 ${t.opsMs[0]![0]}`);
+    // Expanded 7x7 blocks cost more than 3x3 e3 blocks (over twice the FLOPs). Summed over the
+    // layers, not one cell: a load burst during one cell's rounds once read layer 0's k7e6 at
+    // 0.098 ms against k3e3's 0.109 ms on the CI machine.
+    const opIndex = (name: string) => SPACE_FILE.ops.indexOf(name);
+    const sumOf = (name: string) => t.opsMs.reduce((acc, row) => acc + row[opIndex(name)]!, 0);
+    assert.ok(sumOf('k7e6') > sumOf('k3e3'), `k7e6 ${sumOf('k7e6')} vs k3e3 ${sumOf('k3e3')} summed over layers`);
 
     const v = await validateLatencyTable(pred, { paths: 30, warmup: 10, runs: 40, rounds: 3 });
     console.log(formatValidation(v));
