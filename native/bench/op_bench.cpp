@@ -8,8 +8,9 @@
 // FLOPs are the napkin count (2 per multiply-add: conv forward 2*M*C*K*k*k, backward twice that
 // with dx, once without); bytes are the compulsory traffic (each tensor read or written once
 // per pass). The first line states the machine, the ISA the backend dispatches to, the threads
-// and the peak it is measured against: the FMA peak of this CPU at those threads, measured here
-// by a register-only FMA loop at the widest vector width the backend uses.
+// and the limits the rows are read against: the FMA peak of this CPU at those threads, measured
+// here by a register-only FMA loop at the widest vector width the backend uses, and the memory
+// bandwidth of those threads (stream_gbps, a scale-copy over arrays far beyond the caches).
 //
 // Usage: gnas_op_bench [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS]
 // Run by `npm run bench`; the whole table takes ~15-25 s.
@@ -83,6 +84,29 @@ double measure_peak_once(int lanes, int threads) {
   for (auto& t : ts) t.join();
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   return double(iters) * 12 * lanes * 2 * threads / s / 1e9;
+}
+
+// Measured memory bandwidth in GB/s of `threads` threads: y = 1.5 * x over 64 MB arrays (far
+// beyond any cache), bytes read plus bytes written, each thread on its own contiguous range; the
+// best of three runs. The limit the memory-bound rows ("gbps") are read against.
+double measure_stream_gbps(int threads) {
+  const size_t n = size_t(16) << 20;  // floats per array
+  std::vector<float> x(n, 1.0f), y(n, 0.0f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<std::thread> ts;
+    const auto t0 = Clock::now();
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] {
+        const size_t b = n * size_t(t) / size_t(threads), e = n * size_t(t + 1) / size_t(threads);
+        for (size_t i = b; i < e; ++i) y[i] = 1.5f * x[i];
+      });
+    for (auto& t : ts) t.join();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, 2.0 * double(n) * sizeof(float) / s / 1e9);
+  }
+  if (y[n / 2] != 1.5f) std::fprintf(stderr, "stream check failed\n");
+  return best;
 }
 
 // ---------------------------------------------------------------- timing
@@ -174,6 +198,19 @@ struct BnOutput {
   }
 };
 
+// x as a bfloat16-stored input (the scoring ops' Bf16Io::in): its values truncated to bfloat16,
+// packed two to a float slot.
+std::vector<float> bf16_copy(const std::vector<float>& x) {
+  std::vector<float> out((x.size() + 1) / 2);
+  uint16_t* h = reinterpret_cast<uint16_t*>(out.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &x[i], sizeof u);
+    h[i] = uint16_t(u >> 16);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- cases
 // One conv shape: the plain ops, and (fused = true) the fused variants a train-mode unit uses:
 // forward with the output statistics, reading its input through the producer's BN+act when
@@ -197,6 +234,7 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
       invstd(size_t(s.K));
   BnInput bi(C);
   const gnas::BnAct* ib = in_bn ? &bi.bn : nullptr;
+  const std::vector<float> x16 = bf16_copy(x);
   // the fused backward of a train-mode unit: dy through the unit's own BN (out_bn), and the
   // input BN's parameter gradients from dx when the input is pre-BN
   BnOutput bo(s.K, size_t(s.out_size()));
@@ -214,6 +252,12 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
       report_flops("dwconv_forward_fused" + fname, shape, best_ms([&] {
                      be.dwconv_forward_fused(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
                    }), 2 * macs);
+    // the greedy round's scoring form: bfloat16 products, input and output stored in bfloat16
+    if (ff && be.fast_bf16())
+      report_flops("dwconv_forward_fused_bf16" + fname + " in:bf16 out:bf16", shape, best_ms([&] {
+                     be.dwconv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x16.data(), ib, w.data(),
+                                                  s, gnas::Bf16Io{true, true});
+                   }), 2 * macs);
     if (bf)
       report_flops("dwconv_backward_fused" + bfname, shape, best_ms([&] {
                      be.dwconv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib, w.data(), s);
@@ -230,6 +274,16 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
       report_flops("conv_forward_fused_bf16" + fname, shape, best_ms([&] {
                      be.conv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
                    }), 2 * macs);
+    // ... and as the greedy round stores it: input in bfloat16; an expand conv (no input BN) also
+    // stores its output in bfloat16 for the depthwise conv after it
+    if (ff && be.fast_bf16() && s.k == 1 && s.stride == 1) {
+      const gnas::Bf16Io io{true, !in_bn};
+      report_flops("conv_forward_fused_bf16" + fname + (io.out ? " in:bf16 out:bf16" : " in:bf16"), shape,
+                   best_ms([&] {
+                     be.conv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x16.data(), ib, w.data(),
+                                                s, io);
+                   }), 2 * macs);
+    }
     if (bf)
       report_flops("conv_backward_fused" + bfname, shape, best_ms([&] {
                      be.conv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib, w.data(), s);
@@ -379,9 +433,12 @@ int main(int argc, char** argv) {
   auto be = gnas::make_backend("cpu", g_opts.threads);
   const std::string isa = gnas::cpu::selected_isa();
   g_peak = measure_peak(isa, be->threads());
+  const double stream = measure_stream_gbps(be->threads());
   std::printf("{\"bench\": \"gnas_op_bench\", \"backend\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"batch\": %d, "
-              "\"peak_gflops\": %.1f, \"peak_note\": \"measured FMA peak of %d thread(s) at the %s vector width\"}\n",
-              be->name().c_str(), isa.c_str(), be->threads(), g_opts.batch, g_peak, be->threads(), isa.c_str());
+              "\"peak_gflops\": %.1f, \"peak_note\": \"measured FMA peak of %d thread(s) at the %s vector width\", "
+              "\"stream_gbps\": %.1f, \"stream_note\": \"measured memory bandwidth of %d thread(s), bytes read + written\"}\n",
+              be->name().c_str(), isa.c_str(), be->threads(), g_opts.batch, g_peak, be->threads(), isa.c_str(), stream,
+              be->threads());
   std::fflush(stdout);
 
   // stem and fixed first block (28x28)

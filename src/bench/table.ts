@@ -36,6 +36,8 @@ export type OrtSide =
 
 export interface OpBench {
   peakGflops: number;
+  /** memory bandwidth of the same threads (gnas_op_bench's scale-copy), GB/s read + written */
+  streamGbps: number | null;
   isa: string;
   threads: number;
   ops: Array<Record<string, unknown>>;
@@ -116,7 +118,8 @@ export function benchTable(
     `  rounds 1..${w.rounds.paths.length - 1} timed, median) on the same ${fmt(n, 0)} scoring images; chunk = images per forward (BN statistics per chunk; ${fmt(n, 0)} = one batch, the trainer's semantics).`,
     `  Each side runs its rounds at the chunk it found fastest in the probe rows. pytorch scores one path per forward; ours trie-batched shares the activations of common path prefixes.`,
     peak
-      ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`}).`
+      ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`})` +
+        (typeof ops !== 'string' && ops.streamGbps ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written.` : '.')
       : `% peak: not available (${String(ops)}).`,
     `Peak RSS: VmHWM of each side's own fresh process (src/bench/ours-w1.ts, bench/peers/torch_w1.py), reset through /proc/self/clear_refs at its start` +
       (ours.memoryMb.peakReset ? '' : ' (the reset was refused here: the peak then counts from exec)') +

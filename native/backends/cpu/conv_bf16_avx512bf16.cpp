@@ -25,14 +25,15 @@ namespace gnas {
 namespace cpu {
 namespace avx512 {
 
-typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc,
+typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, void* c, int64_t ldc,
                           int mr, int nlast, bool accum, float* ssum, float* ssq);
 
 // c[i][n] (+)= sum_{p < kp} A(i, 2p) B(2p, n) + A(i, 2p+1) B(2p+1, n) for rows i < mr; a: bfloat16
 // rows (stride lda, in elements) starting at the slice's first pair; b: the panel's rows of pairs
 // (stride ldb elements: the panel's full width, also when the last panel uses fewer vectors).
-template <int MR, int NV>
-static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, float* c, int64_t ldc, int mr,
+// c: float, or (OUT16: the whole reduction in one call, accum false) bfloat16.
+template <int MR, int NV, bool OUT16>
+static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, void* c, int64_t ldc, int mr,
                      int nlast, bool accum, float* ssum, float* ssq) {
   vf acc[MR][NV];
 #pragma GCC unroll 32
@@ -54,23 +55,28 @@ static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t 
     a += 2;
     b += ldb;
   }
-  store_tile<MR, NV>(acc, c, ldc, mr, nlast, accum, ssum, ssq);
+  // OUT16: rounded straight into the bfloat16 output (bit-identical to storing the float tile and
+  // narrowing it; on the short reductions of the expand convs, C = 16..40, that round trip through
+  // a float buffer cost as much as the products)
+  if constexpr (OUT16) store_tile<MR, NV, Bf16Store>(acc, static_cast<bf16*>(c), ldc, mr, nlast, false, ssum, ssq);
+  else store_tile<MR, NV>(acc, static_cast<float*>(c), ldc, mr, nlast, accum, ssum, ssq);
 }
 
-template <int MR>
+template <int MR, bool OUT16>
 static UkrBf16Fn ukr_bf16_pick(int nv) {
-  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr_bf16<MR, 1>;
-  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr_bf16<MR, 2>;
-  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr_bf16<MR, 3>;
-  if constexpr (MR * 4 <= kMaxAcc) if (nv == 4) return &ukr_bf16<MR, 4>;
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr_bf16<MR, 1, OUT16>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr_bf16<MR, 2, OUT16>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr_bf16<MR, 3, OUT16>;
+  if constexpr (MR * 4 <= kMaxAcc) if (nv == 4) return &ukr_bf16<MR, 4, OUT16>;
   return nullptr;
 }
+template <bool OUT16>
 static UkrBf16Fn ukr_bf16_for(int MR, int nv) {
   switch (MR) {
-    case kTileMR[1]: return ukr_bf16_pick<kTileMR[1]>(nv);
-    case kTileMR[2]: return ukr_bf16_pick<kTileMR[2]>(nv);
-    case kTileMR[3]: return ukr_bf16_pick<kTileMR[3]>(nv);
-    case kTileMR[4]: return ukr_bf16_pick<kTileMR[4]>(nv);
+    case kTileMR[1]: return ukr_bf16_pick<kTileMR[1], OUT16>(nv);
+    case kTileMR[2]: return ukr_bf16_pick<kTileMR[2], OUT16>(nv);
+    case kTileMR[3]: return ukr_bf16_pick<kTileMR[3], OUT16>(nv);
+    case kTileMR[4]: return ukr_bf16_pick<kTileMR[4], OUT16>(nv);
   }
   return nullptr;
 }
@@ -169,34 +175,41 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       }
       float* fs = stats ? st.block(ctx, tid) : nullptr;
       float* yb = y + m0 * K;
-      // c: where the tile's row i0 goes (row stride K)
-      auto tile = [&](float* c, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
+      // c: where the tile's row i0 goes (row stride K), float, or bfloat16 for out16 (the whole
+      // reduction in one call)
+      auto tile = [&](void* c, bool out16, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
         const int nv = imin(NV, nvec - j * NV);
-        const UkrBf16Fn k = ukr_bf16_for(MR, nv);
+        const UkrBf16Fn k = out16 ? ukr_bf16_for<true>(MR, nv) : ukr_bf16_for<false>(MR, nv);
         const int nlast = (j == npanels - 1) ? nlast_all : L;
         float* s1 = (last && fs) ? fs + j * NP : nullptr;
         float* s2 = (last && fs) ? fs + st.NPt + j * NP : nullptr;
-        k(kc, A + i0 * lda + 2 * p0, lda, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, c + j * NP, K,
+        void* cj = out16 ? static_cast<void*>(static_cast<bf16*>(c) + j * NP) : static_cast<float*>(c) + j * NP;
+        k(kc, A + i0 * lda + 2 * p0, lda, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, cj, K,
           int(imin<int64_t>(MR, rows - i0)), nlast, accum, s1, s2);
       };
-      if (y_bf16) {
+      if (y_bf16 && kp <= KCP) {
+        // one reduction slice (the expand convs): tiles are rounded straight into y
+        bf16* yh = reinterpret_cast<bf16*>(y) + m0 * K;
+        for (int64_t i0 = 0; i0 < rows; i0 += MR)
+          for (int j = 0; j < npanels; ++j) tile(yh + i0 * K, true, i0, j, 0, kp, false, true);
+      } else if (y_bf16) {
         bf16* yh = reinterpret_cast<bf16*>(y) + m0 * K;
         for (int64_t i0 = 0; i0 < rows; i0 += MR) {
           for (int p0 = 0; p0 < kp; p0 += KCP) {
             const int kc = imin(KCP, kp - p0);
-            for (int j = 0; j < npanels; ++j) tile(ytile, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
+            for (int j = 0; j < npanels; ++j) tile(ytile, false, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
           }
           rows_narrow(yh + i0 * K, ytile, imin<int64_t>(MR, rows - i0), K);
         }
       } else if (small_b) {
         // all of B fits in a third of L1: each output row tile is written in one burst
         for (int64_t i0 = 0; i0 < rows; i0 += MR)
-          for (int j = 0; j < npanels; ++j) tile(yb + i0 * K, i0, j, 0, kp, false, true);
+          for (int j = 0; j < npanels; ++j) tile(yb + i0 * K, false, i0, j, 0, kp, false, true);
       } else {
         for (int p0 = 0; p0 < kp; p0 += KCP) {
           const int kc = imin(KCP, kp - p0);
           for (int j = 0; j < npanels; ++j)
-            for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(yb + i0 * K, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
+            for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(yb + i0 * K, false, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
         }
       }
       if (stats) st.flush(fs, tid);

@@ -67,9 +67,11 @@ typedef void (*UkrFn)(int kc, const float* a, int64_t lda, const float* b, int64
 // Epilogue of a micro-kernel (this one and the bfloat16 one, conv_bf16_avx512bf16.cpp): stores
 // (or adds to) rows i < mr of the MR x NV accumulator tile, the last vector masked to nlast
 // lanes, and adds the per-column sum and sum of squares of the stored values to ssum/ssq.
-template <int MR, int NV>
-GNAS_INLINE void store_tile(vf (&acc)[MR][NV], float* c, int64_t ldc, int mr, int nlast, bool accum, float* ssum,
-                            float* ssq) {
+// Out: how C is stored (simd.h's F32Io; the bfloat16 kernel's Bf16Store rounds each value once,
+// with accum false: a partial sum is never rounded). Statistics come from the float values.
+template <int MR, int NV, class Out = F32Io>
+GNAS_INLINE void store_tile(vf (&acc)[MR][NV], typename Out::T* c, int64_t ldc, int mr, int nlast, bool accum,
+                            float* ssum, float* ssq) {
   const tmask bm = tail_mask(nlast);
   const bool partial = nlast < L;
   vf s[NV], q[NV];
@@ -78,16 +80,16 @@ GNAS_INLINE void store_tile(vf (&acc)[MR][NV], float* c, int64_t ldc, int mr, in
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
-    float* cr = c + i * ldc;
+    typename Out::T* cr = c + i * ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       vf r = acc[i][v];
       if (v == NV - 1 && partial) {
-        if (accum) r = add(r, load(cr + v * L, bm));
-        store(cr + v * L, r, bm);
+        if (accum) r = add(r, Out::ld(cr + v * L, bm));
+        Out::st(cr + v * L, r, bm);
       } else {
-        if (accum) r = add(r, load(cr + v * L));
-        store(cr + v * L, r);
+        if (accum) r = add(r, Out::ld(cr + v * L));
+        Out::st(cr + v * L, r);
       }
       s[v] = add(s[v], r);
       q[v] = fmadd(r, r, q[v]);
