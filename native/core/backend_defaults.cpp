@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/backend.h"
+#include "core/host_memory.h"
 
 namespace gnas {
 
@@ -35,15 +36,11 @@ void Backend::bn_act_apply(float* y, const float* x, const float* mean, const fl
   }
 }
 
-void* Backend::alloc(size_t bytes) {
-  // Whole cache lines, so vector tails never read past the allocation.
-  const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
+// Whole cache lines (so vector tails never read past the allocation), given back to the system on
+// release (core/host_memory.h).
+void* Backend::alloc(size_t bytes) { return host_alloc(bytes); }
 
-void Backend::release(void* p) { std::free(p); }
+void Backend::release(void* p) { host_free(p); }
 
 void Backend::upload(void* dst, const void* src_host, size_t bytes) {
   if (bytes) std::memcpy(dst, src_host, bytes);

@@ -129,14 +129,14 @@ float* Replica::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBu
 
 // Forward of one block. Returns the block output: `out` (which must hold layer_out_elems), or x
 // itself for a skip. io (bfloat16 scoring only): io.in, x is stored in bfloat16; io.out, `out` is
-// written so (a skip returns x as it is stored). With batch statistics the block output is made in
-// one pass, BN (+ act) and the residual together (bn_act_residual_apply); with running statistics
-// the unit's own BN pass and a separate residual add, as before.
+// written so (a skip returns x as it is stored). Where the BN is fused (host memory, any
+// statistics) the block output is made in one pass, BN (+ act) and the residual together
+// (bn_act_residual_apply); otherwise the unit's own BN pass and a separate residual add.
 const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
                                         BnMode mode, Bf16Io io) {
   const bool fuse = fuses_bn(mode);
   const bool one_pass = block_output_in_one_pass(mode);
-  if ((io.in || io.out) && !(bf16_convs && one_pass))
+  if ((io.in || io.out) && !block_output_in_bf16(mode))
     throw std::logic_error("bfloat16 block outputs only while scoring in bfloat16 with batch statistics");
   switch (op.kind) {
     case OpKind::Skip:

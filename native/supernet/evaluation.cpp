@@ -30,7 +30,7 @@ std::vector<PathScore> Replica::evaluate(const std::vector<std::vector<int>>& ar
 
   // Block outputs (the residual stream) stored in bfloat16 too while scoring in bfloat16 with batch
   // statistics: every block reads its input and writes its output at half the bytes.
-  const bool stream16 = m.bf16_convs && m.block_output_in_one_pass(mode);
+  const bool stream16 = m.block_output_in_bf16(mode);
   // stem and fixed blocks once for all paths
   bool cur16 = false;
   const float* cur = m.forward_stem_fixed(x, N, mode, stream16, &cur16);

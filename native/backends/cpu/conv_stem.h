@@ -92,7 +92,10 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
   const bool stats = mean != nullptr;
   OutStats st;
   if (stats) st.init(ctx, NP);
-  const int QS = strip_len(s.Q);
+  // Strips as long as the register file allows (QS x NV accumulators, NV weight vectors and one
+  // broadcast): up to 8 pixels, 6 on AVX2 with NV = 2, where 8 would spill.
+  constexpr int kQsMax = (kVecRegs - NV - 1) / NV < 8 ? (kVecRegs - NV - 1) / NV : 8;
+  const int QS = ceil_div(s.Q, ceil_div(s.Q, kQsMax));
   parallel_for(*ctx.pool, s.N, imax(1, s.N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int tid) {
     float* buf = ctx.ws->thread(tid, 0, size_t(Hp) * Wp * CS);
     for (int64_t n = b; n < e; ++n) {
@@ -114,40 +117,48 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
   if (stats) st.finish(ctx, mean, invstd, eps, int64_t(s.N) * PQ, K);
 }
 
-// dW^T[tap][0..NP) += sum over the image's pixels of x(pixel + tap) * dy[pixel][0..K).
+// dW^T[tap][0..NP) += sum over the image's pixels of x(pixel + tap) * dy[pixel][0..K), in passes
+// of VP output vectors (kk x VP accumulators must fit the registers: on AVX2 a C = 1 stem with
+// K = 16 takes its two vectors one pass each, rereading the image from L1).
 template <int KS, int CS, int S, int NV>
 static void stem_dw_image(float* part, const float* buf, int Wp, const float* dyn, int P, int Q, int K, int nlast) {
   constexpr int kk = KS * KS * CS;
+  constexpr int VP = kk * NV + NV + 1 <= kVecRegs ? NV : 1;
   const int NP = NV * L;
   const tmask tm = tail_mask(nlast);
-  vf acc[kk][NV];
+  for (int v0 = 0; v0 < NV; v0 += VP) {
+    vf acc[kk][VP];
 #pragma GCC unroll 32
-  for (int t = 0; t < kk; ++t)
+    for (int t = 0; t < kk; ++t)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[t][v] = zero();
-  for (int p = 0; p < P; ++p)
-    for (int q = 0; q < Q; ++q) {
-      const float* g = dyn + (int64_t(p) * Q + q) * K;
-      vf d[NV];
+      for (int v = 0; v < VP; ++v) acc[t][v] = zero();
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) {
+        const float* g = dyn + (int64_t(p) * Q + q) * K + v0 * L;
+        vf d[VP];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) d[v] = (v == NV - 1 && nlast < L) ? load(g + v * L, tm) : load(g + v * L);
-      const float* r = buf + (int64_t(p) * S * Wp + int64_t(q) * S) * CS;
+        for (int v = 0; v < VP; ++v) d[v] = (v0 + v == NV - 1 && nlast < L) ? load(g + v * L, tm) : load(g + v * L);
+        const float* r = buf + (int64_t(p) * S * Wp + int64_t(q) * S) * CS;
 #pragma GCC unroll 3
-      for (int i = 0; i < KS; ++i)
+        for (int i = 0; i < KS; ++i)
 #pragma GCC unroll 3
-        for (int j = 0; j < KS; ++j)
+          for (int j = 0; j < KS; ++j)
 #pragma GCC unroll 3
-          for (int c = 0; c < CS; ++c) {
-            const vf a = broadcast(r + (int64_t(i) * Wp + j) * CS + c);
+            for (int c = 0; c < CS; ++c) {
+              const vf a = broadcast(r + (int64_t(i) * Wp + j) * CS + c);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v)
-              acc[(i * KS + j) * CS + c][v] = fmadd(a, d[v], acc[(i * KS + j) * CS + c][v]);
-          }
-    }
+              for (int v = 0; v < VP; ++v)
+                acc[(i * KS + j) * CS + c][v] = fmadd(a, d[v], acc[(i * KS + j) * CS + c][v]);
+            }
+      }
 #pragma GCC unroll 32
-  for (int t = 0; t < kk; ++t)
+    for (int t = 0; t < kk; ++t)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store(part + t * NP + v * L, add(load(part + t * NP + v * L), acc[t][v]));
+      for (int v = 0; v < VP; ++v) {
+        float* pt = part + t * NP + (v0 + v) * L;
+        store(pt, add(load(pt), acc[t][v]));
+      }
+  }
 }
 
 template <int KS, int CS, int S, int NV>
@@ -192,7 +203,8 @@ static void stem_backward_dw_t(Ctx& ctx, float* dw, const float* dy, const BnBwd
 }
 
 // Dispatch over the supported stem shapes (false: not one, use im2col). `acc` is the number of
-// accumulator vectors the kernel needs: shapes that would spill registers are left to im2col.
+// accumulator vectors the kernel needs at least (forward: strips of 4 pixels; weight gradient:
+// one output vector per pass): shapes that would spill registers even so are left to im2col.
 #define GNAS_STEM_SWITCH(FN, acc, ...)                                                            \
   {                                                                                               \
     const int nv = ceil_div(s.K, L);                                                              \
@@ -211,10 +223,10 @@ static void stem_backward_dw_t(Ctx& ctx, float* dw, const float* dy, const BnBwd
   }
 
 static bool stem_forward(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x, const float* w,
-                         const ConvShape& s) GNAS_STEM_SWITCH(stem_forward_t, 8 * nv, ctx, y, mean, invstd, eps, x, w, s)
+                         const ConvShape& s) GNAS_STEM_SWITCH(stem_forward_t, 4 * nv, ctx, y, mean, invstd, eps, x, w, s)
 
 static bool stem_backward_dw(Ctx& ctx, float* dw, const float* dy, const BnBwd* ob, const float* x,
-                             const ConvShape& s) GNAS_STEM_SWITCH(stem_backward_dw_t, 9 * s.C * nv, ctx, dw, dy, ob, x, s)
+                             const ConvShape& s) GNAS_STEM_SWITCH(stem_backward_dw_t, 9 * s.C, ctx, dw, dy, ob, x, s)
 
 #undef GNAS_STEM_SWITCH
 

@@ -1,6 +1,8 @@
 // See workspace.h.
 #include "backends/cpu/workspace.h"
 
+#include "core/host_memory.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -11,13 +13,13 @@ namespace cpu {
 Workspace::Workspace() : bufs_(new Buf[kSharedSlots + kMaxThreads * kPerThreadSlots]) {}
 
 Workspace::~Workspace() {
-  for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) std::free(bufs_[i].p);
+  for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) host_free(bufs_[i].p);
   delete[] bufs_;
 }
 
 void Workspace::release_all() {
   for (int i = 0; i < kSharedSlots + kMaxThreads * kPerThreadSlots; ++i) {
-    std::free(bufs_[i].p);
+    host_free(bufs_[i].p);
     bufs_[i] = Buf{};
   }
 }
@@ -34,16 +36,14 @@ float* Workspace::thread(int tid, int slot, size_t n) { return get(kSharedSlots 
 float* Workspace::get(int index, size_t n) {
   Buf& b = bufs_[index];
   if (b.n < n) {
-    std::free(b.p);
+    host_free(b.p);
     // grow by half again so that slowly growing requests do not reallocate every call; the extra
     // 16 floats let vector loops over-read the end of a row without leaving the allocation
     const size_t want = n + n / 2 + 16;
     const size_t bytes = (want * sizeof(float) + 63) / 64 * 64;
-    b.p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!b.p) {
-      b.n = 0;
-      throw std::bad_alloc();
-    }
+    b.p = nullptr;
+    b.n = 0;
+    b.p = static_cast<float*>(host_alloc(bytes));
     b.n = want;
     std::memset(b.p, 0, bytes);
   }
