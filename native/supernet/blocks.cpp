@@ -37,13 +37,15 @@ void Replica::Impl::update_running(const BnIds& b, const float* mean, const floa
 // in_bn: the conv's input is given pre-BN (x is the producer's saved conv output) and activated
 // on the fly. out == null: the activated output is not materialised (its consumer fuses it).
 // io (bfloat16 scoring only): x and/or the saved conv output stored in bfloat16; a unit whose
-// output is stored so must leave its activation to the consumer (out == null).
+// output is stored so must leave its activation to the consumer (out == null). The conv output
+// goes to pre_into when given, else, for a transient unit with an output, to `out` (the BN then
+// runs in place), else to us.pre.
 void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
-                                  const BnAct* in_bn, Bf16Io io) {
+                                  const BnAct* in_bn, Bf16Io io, float* pre_into) {
   if (io.out && out) throw std::logic_error("a bfloat16-stored unit output cannot be activated in place");
   ConvShape s = u.shape;
   s.N = N;
-  float* pre = us.pre.ensure(s.out_size());
+  float* pre = pre_into ? pre_into : (out && transient(us)) ? out : us.pre.ensure(s.out_size());
   const int64_t M = int64_t(N) * s.P * s.Q;
   if (mode == BnMode::Running) {
     conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s, io);
@@ -141,14 +143,16 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   switch (op.kind) {
     case OpKind::Skip:
       return x;
-    case OpKind::Conv1x1:
+    case OpKind::Conv1x1: {
       if (!one_pass) {
         unit_forward(op.reduce, N, x, out, os.reduce, mode);
         return out;
       }
-      unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, false});
-      block_output(op.reduce, N, os.reduce, mode, nullptr, out, io);
+      float* pre = in_place_output(os.reduce, op.reduce, N, out, io);
+      unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, false}, pre);
+      block_output(op.reduce, N, os.reduce, pre, mode, nullptr, out, io);
       return out;
+    }
     case OpKind::MBConv:
       break;
   }
@@ -194,8 +198,9 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   if (op.has_se) h = se_forward(op, N, h, os);
   const float* residual = op.residual ? x : nullptr;
   if (one_pass) {
-    unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, false});
-    block_output(op.project, N, os.project, mode, residual, out, io);
+    float* pre = in_place_output(os.project, op.project, N, out, io);
+    unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, false}, pre);
+    block_output(op.project, N, os.project, pre, mode, residual, out, io);
     return out;
   }
   unit_forward(op.project, N, h, out, os.project, mode, in_proj, Bf16Io{h16, false});
@@ -207,15 +212,26 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   return out;
 }
 
-// out = act(BN(the unit's saved conv output)) + residual, with the batch statistics the unit's
-// forward saved; io as op_forward's (io.in: the residual's storage).
-void Replica::Impl::block_output(const ConvUnit& u, int N, UnitState& us, BnMode mode, const float* residual,
-                                  float* out, Bf16Io io) {
+// Where a block's last unit writes its conv output: the block output buffer itself for a transient
+// unit whose output is float (bn_act_residual_apply then runs in place; a bfloat16 output is
+// narrower than the float conv output it would overwrite), else the unit's saved conv output.
+float* Replica::Impl::in_place_output(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io) {
+  if (transient(us) && !io.out) return out;
+  ConvShape s = u.shape;
+  s.N = N;
+  return us.pre.ensure(s.out_size());
+}
+
+// out = act(BN(pre, the unit's conv output)) + residual, with the statistics of `mode` (those the
+// unit's forward saved, or the running ones); io as op_forward's (io.in: the residual's storage).
+// pre may be out (in place).
+void Replica::Impl::block_output(const ConvUnit& u, int N, UnitState& us, const float* pre, BnMode mode,
+                                  const float* residual, float* out, Bf16Io io) {
   ConvShape s = u.shape;
   s.N = N;
   const BnAct b = bnact_of(u, us, mode);
-  be.bn_act_residual_apply(out, us.pre.data(), b.mean, b.invstd, b.gamma, b.beta, b.act, residual,
-                           int64_t(N) * s.P * s.Q, s.K, io);
+  be.bn_act_residual_apply(out, pre, b.mean, b.invstd, b.gamma, b.beta, b.act, residual, int64_t(N) * s.P * s.Q,
+                           s.K, io);
 }
 
 // Backward of one block: dy is the gradient of its output; writes dx (input gradient).

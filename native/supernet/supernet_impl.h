@@ -197,7 +197,14 @@ struct Replica::Impl {
   void bn_act(const ConvUnit& u, float* out, const float* pre, float* mean, float* invstd, int64_t M, BnMode mode);
   void update_running(const BnIds& b, const float* mean, const float* invstd, int64_t M);
   void unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
-                    const BnAct* in_bn = nullptr, Bf16Io io = {});
+                    const BnAct* in_bn = nullptr, Bf16Io io = {}, float* pre_into = nullptr);
+  // Evaluation units whose conv output nothing reads once the unit's own BN has made its output
+  // (the stem and head, and a block's last unit, in evaluate / predict): their conv writes into
+  // the output buffer and the BN runs in place there, so no full-batch conv-output buffer is kept
+  // (100 MB on W1 at 1,000 scoring images). Training keeps every conv output for backward.
+  bool transient(const UnitState& us) const {
+    return &us == &eval_unit || &us == &eval_state.project || &us == &eval_state.reduce;
+  }
   BnAct bnact_of(const ConvUnit& u, UnitState& us, BnMode mode = BnMode::Train);
   bool fuses_bn(BnMode mode) const { return mode != BnMode::Running || be.host_memory(); }
   // Block outputs made in one pass (bn_act_residual_apply: BN, act and the residual together)
@@ -217,8 +224,9 @@ struct Replica::Impl {
   float* rebuild(const ConvUnit& u, int N, UnitState& us, BackendBuffer& into);
   const float* op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os, BnMode mode,
                           Bf16Io io = {});
-  void block_output(const ConvUnit& u, int N, UnitState& us, BnMode mode, const float* residual, float* out,
-                    Bf16Io io);
+  void block_output(const ConvUnit& u, int N, UnitState& us, const float* pre, BnMode mode, const float* residual,
+                    float* out, Bf16Io io);
+  float* in_place_output(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io);
   void op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os, const float* dy,
                    float* dx);
 
