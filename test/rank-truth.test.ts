@@ -27,25 +27,27 @@ describe('truth and rank (CLI)', () => {
   const truthDir = join(dir, 'truth');
 
   it('truth trains paths, resumes path by path and refuses another recipe', () => {
-    let r = cli(['truth', ...small, '--sample', '2', '--retrain-epochs', '1', '--out', truthDir]);
+    // Two epochs: after one, fmnist-small paths sit near chance (10-28% test accuracy, the path
+    // 1-0-1-1-1-2 exactly 10% on one build, 11.9% on another); after two all three read 76-77%.
+    let r = cli(['truth', ...small, '--sample', '2', '--retrain-epochs', '2', '--out', truthDir]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /2 paths, 0 already in .*, 2 to train/);
-    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '1', '--out', truthDir]);
+    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '2', '--out', truthDir]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /already holds a run .*: continue it with --resume/);
-    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '1', '--resume', '--out', truthDir]);
+    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '2', '--resume', '--out', truthDir]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /3 paths, 2 already in .*, 1 to train/);
     const truth = JSON.parse(readFileSync(join(truthDir, 'truth.json'), 'utf8')) as Record<string, { accuracy: number; heldOutAccuracy: number; flops: number }>;
     assert.equal(Object.keys(truth).length, 3);
     for (const t of Object.values(truth)) {
-      assert.ok(t.accuracy > 10 && t.accuracy <= 100, `accuracy ${t.accuracy}`); // better than chance after one epoch
-      assert.ok(t.heldOutAccuracy > 10 && t.flops > 0);
+      assert.ok(t.accuracy > 40 && t.accuracy <= 100, `accuracy ${t.accuracy}`); // far above chance (10%)
+      assert.ok(t.heldOutAccuracy > 40 && t.flops > 0, `held-out accuracy ${t.heldOutAccuracy}`);
     }
     const record = readFileSync(join(truthDir, 'config.json'));
-    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '2', '--resume', '--out', truthDir]);
+    r = cli(['truth', ...small, '--sample', '3', '--retrain-epochs', '3', '--resume', '--out', truthDir]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /another recipe \(retrainEpochs: 1 there, 2 now\)/);
+    assert.match(r.stderr, /another recipe \(retrainEpochs: 2 there, 3 now\)/);
     assert.ok(readFileSync(join(truthDir, 'config.json')).equals(record), 'a refused truth rerun rewrote config.json');
   });
 
