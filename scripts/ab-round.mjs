@@ -6,24 +6,19 @@
 // supernet (bench/w1.space.json, seed 0, 2 threads) and times 10 paths x 1,000 images in chunks of
 // 500, trie-batched (one evaluate call for all paths) and one path per call, 4 rounds (the last is
 // printed); AB_CHUNK=250|500|1000 sets the chunk (default 500); GNAS_CPU_PROFILE=1 adds the
-// per-op profile of all 4 rounds on stderr. The images, labels and paths come from a fixed linear congruential generator written
-// here, not from either tree's RNG module, so that both trees score exactly the same work.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+// per-op profile of all 4 rounds on stderr. The images, labels and paths come from the fixed generator
+// in scripts/w1-fixture.mjs, not from either tree's RNG module, so that both trees score exactly
+// the same work.
+import { loadW1 } from './w1-fixture.mjs';
 
-const root = resolve(process.argv[2] ?? '.');
+const w1 = await loadW1(process.argv[2] ?? '.');
+const { root } = w1;
 const scoreMath = process.argv[3];
-const { Supernet } = await import(`${root}/dist/native/engine.js`);
-const space = JSON.parse(readFileSync(`${root}/bench/w1.space.json`, 'utf8'));
-const net = await Supernet.create(space, { threads: 2, seed: 0, ...(scoreMath ? { scoreMath } : {}) });
-const { height, width, channels } = space.input;
+const net = await w1.Supernet.create(w1.space, { threads: 2, seed: 0, ...(scoreMath ? { scoreMath } : {}) });
 const N = Number(process.env.AB_CHUNK ?? 500);
-let s = 1;
-const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
-const images = Uint8Array.from({ length: N * height * width * channels }, () => Math.floor(rnd() * 256));
-const labels = Int32Array.from({ length: N }, () => Math.floor(rnd() * space.classes));
-const layers = space.stages.reduce((n, st) => n + st.layers, 0);
-const paths = Array.from({ length: 10 }, () => Array.from({ length: layers }, () => Math.floor(rnd() * space.ops.length)));
+const images = w1.images(N);
+const labels = w1.labels(N);
+const paths = w1.paths(10);
 const seconds = async (f) => {
   const t = process.hrtime.bigint();
   await f();

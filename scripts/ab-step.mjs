@@ -4,33 +4,27 @@
 //   node scripts/ab-step.mjs TREE train|predict|evaluate [CALLS]     (default 40 calls)
 // train = trainStep (lr 0.01), predict = eval mode (BN running statistics), evaluate = scoring
 // with BN statistics from the batch (FP32). Prints the median and fastest call and images/s.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+// Workload: scripts/w1-fixture.mjs.
+import { loadW1 } from './w1-fixture.mjs';
 
-const root = resolve(process.argv[2] ?? '.');
 const what = process.argv[3] ?? 'predict';
 const calls = Number(process.argv[4] ?? 40);
 if (!['train', 'predict', 'evaluate'].includes(what)) throw new Error(`expected train, predict or evaluate, got ${what}`);
 if (!Number.isInteger(calls) || calls < 1) throw new Error(`CALLS must be a positive integer, got ${process.argv[4]}`);
-const { Supernet } = await import(`${root}/dist/native/engine.js`);
-const space = JSON.parse(readFileSync(`${root}/bench/w1.space.json`, 'utf8'));
-const arch = JSON.parse(readFileSync(`${root}/bench/w1.path.json`, 'utf8')).arch;
-const net = await Supernet.create(space, { threads: 2, seed: 0, scoreMath: 'fp32' });
+const w1 = await loadW1(process.argv[2] ?? '.');
+const net = await w1.Supernet.create(w1.space, { threads: 2, seed: 0, scoreMath: 'fp32' });
 const B = 128;
-const { height, width, channels } = space.input;
-let s = 1;
-const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
-const images = Uint8Array.from({ length: B * height * width * channels }, () => Math.floor(rnd() * 256));
-const labels = Int32Array.from({ length: B }, () => Math.floor(rnd() * space.classes));
+const images = w1.images(B);
+const labels = w1.labels(B);
 const ms = [];
 for (let i = 0; i < calls; i++) {
   const t = process.hrtime.bigint();
-  if (what === 'train') await net.trainStep(arch, images, labels, { lr: 0.01 });
-  else if (what === 'predict') await net.predict(arch, images, { bn: 'running' });
-  else await net.evaluate([arch], images, labels, { bn: 'batch' });
+  if (what === 'train') await net.trainStep(w1.arch, images, labels, { lr: 0.01 });
+  else if (what === 'predict') await net.predict(w1.arch, images, { bn: 'running' });
+  else await net.evaluate([w1.arch], images, labels, { bn: 'batch' });
   ms.push(Number(process.hrtime.bigint() - t) / 1e6);
 }
 ms.sort((a, b) => a - b);
 const med = ms[Math.floor(calls / 2)];
-console.log(`${root} ${what}: median ${med.toFixed(2)} ms, fastest ${ms[0].toFixed(2)} ms, ${((B * 1000) / med).toFixed(0)} images/s (batch ${B}, ${calls} calls)`);
+console.log(`${w1.root} ${what}: median ${med.toFixed(2)} ms, fastest ${ms[0].toFixed(2)} ms, ${((B * 1000) / med).toFixed(0)} images/s (batch ${B}, ${calls} calls)`);
 await net.dispose();

@@ -38,14 +38,13 @@ void Replica::Impl::update_running(const BnIds& b, const float* mean, const floa
 // on the fly. out == null: the activated output is not materialised (its consumer fuses it).
 // io (bfloat16 scoring only): x and/or the saved conv output stored in bfloat16; a unit whose
 // output is stored so must leave its activation to the consumer (out == null). The conv output
-// goes to pre_into when given, else, for a transient unit with an output, to `out` (the BN then
-// runs in place), else to us.pre.
+// goes to pre_into when given, else where conv_output_into says.
 void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float* out, UnitState& us, BnMode mode,
                                   const BnAct* in_bn, Bf16Io io, float* pre_into) {
   if (io.out && out) throw std::logic_error("a bfloat16-stored unit output cannot be activated in place");
   ConvShape s = u.shape;
   s.N = N;
-  float* pre = pre_into ? pre_into : (out && transient(us)) ? out : us.pre.ensure(s.out_size());
+  float* pre = pre_into ? pre_into : conv_output_into(us, u, N, out, io);
   const int64_t M = int64_t(N) * s.P * s.Q;
   if (mode == BnMode::Running) {
     conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s, io);
@@ -136,19 +135,19 @@ float* Replica::Impl::rebuild(const ConvUnit& u, int N, UnitState& us, BackendBu
 // (bn_act_residual_apply); otherwise the unit's own BN pass and a separate residual add.
 const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x, float* out, OpState& os,
                                         BnMode mode, Bf16Io io) {
+  // fuse: BN applied by its consumer on the fly, and the block output made in one pass
   const bool fuse = fuses_bn(mode);
-  const bool one_pass = block_output_in_one_pass(mode);
   if ((io.in || io.out) && !block_output_in_bf16(mode))
     throw std::logic_error("bfloat16 block outputs only while scoring in bfloat16 with batch statistics");
   switch (op.kind) {
     case OpKind::Skip:
       return x;
     case OpKind::Conv1x1: {
-      if (!one_pass) {
+      if (!fuse) {
         unit_forward(op.reduce, N, x, out, os.reduce, mode);
         return out;
       }
-      float* pre = in_place_output(os.reduce, op.reduce, N, out, io);
+      float* pre = conv_output_into(os.reduce, op.reduce, N, out, io);
       unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, false}, pre);
       block_output(op.reduce, N, os.reduce, pre, mode, nullptr, out, io);
       return out;
@@ -197,8 +196,8 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   }
   if (op.has_se) h = se_forward(op, N, h, os);
   const float* residual = op.residual ? x : nullptr;
-  if (one_pass) {
-    float* pre = in_place_output(os.project, op.project, N, out, io);
+  if (fuse) {
+    float* pre = conv_output_into(os.project, op.project, N, out, io);
     unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, false}, pre);
     block_output(op.project, N, os.project, pre, mode, residual, out, io);
     return out;
@@ -212,11 +211,11 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   return out;
 }
 
-// Where a block's last unit writes its conv output: the block output buffer itself for a transient
-// unit whose output is float (bn_act_residual_apply then runs in place; a bfloat16 output is
-// narrower than the float conv output it would overwrite), else the unit's saved conv output.
-float* Replica::Impl::in_place_output(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io) {
-  if (transient(us) && !io.out) return out;
+// Where a unit writes its conv output: `out` itself (its BN then runs in place) for a transient
+// unit whose output is float (a bfloat16 output is narrower than the float conv output it would
+// overwrite), else the unit's saved conv output.
+float* Replica::Impl::conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io) {
+  if (out && transient(us) && !io.out) return out;
   ConvShape s = u.shape;
   s.N = N;
   return us.pre.ensure(s.out_size());

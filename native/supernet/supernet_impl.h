@@ -207,15 +207,10 @@ struct Replica::Impl {
   }
   BnAct bnact_of(const ConvUnit& u, UnitState& us, BnMode mode = BnMode::Train);
   bool fuses_bn(BnMode mode) const { return mode != BnMode::Running || be.host_memory(); }
-  // Block outputs made in one pass (bn_act_residual_apply: BN, act and the residual together)
-  // wherever the BN is fused, running statistics included (eval mode: one pass over the output
-  // instead of BN then add_inplace).
-  bool block_output_in_one_pass(BnMode mode) const { return fuses_bn(mode); }
-  // Where the bfloat16 scoring forward may store block outputs in bfloat16: one-pass outputs from
-  // batch statistics (with running statistics every activation stays float).
-  bool block_output_in_bf16(BnMode mode) const {
-    return bf16_convs && block_output_in_one_pass(mode) && mode != BnMode::Running;
-  }
+  // Where the bfloat16 scoring forward may store block outputs in bfloat16: the one-pass block
+  // outputs of a fused BN (op_forward) from batch statistics (with running statistics every
+  // activation stays float).
+  bool block_output_in_bf16(BnMode mode) const { return bf16_convs && fuses_bn(mode) && mode != BnMode::Running; }
   void conv_of(const ConvUnit& u, float* pre, float* mean, float* invstd, float eps, const float* x,
                const BnAct* in_bn, const ConvShape& s, Bf16Io io);
   void unit_backward(const ConvUnit& u, int N, const float* x, UnitState& us, const float* dout, float* dx,
@@ -226,7 +221,7 @@ struct Replica::Impl {
                           Bf16Io io = {});
   void block_output(const ConvUnit& u, int N, UnitState& us, const float* pre, BnMode mode, const float* residual,
                     float* out, Bf16Io io);
-  float* in_place_output(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io);
+  float* conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io);
   void op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os, const float* dy,
                    float* dx);
 

@@ -1,6 +1,5 @@
 // host_alloc / host_free (core/host_memory.h): alignment, and that a released large block gives
 // its pages back to the system, read from the process' resident set (/proc/self/statm).
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 // Shapes: k = 3, C in {1, 3}, stride 1 or 2, pad = 1, K <= 2*L, when the register tile fits the
 // ISA's register file; anything else goes to im2col.
 #pragma once
+#include <algorithm>
 
 namespace gnas {
 namespace cpu {
@@ -94,7 +95,7 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
   if (stats) st.init(ctx, NP);
   // Strips as long as the register file allows (QS x NV accumulators, NV weight vectors and one
   // broadcast): up to 8 pixels, 6 on AVX2 with NV = 2, where 8 would spill.
-  constexpr int kQsMax = (kVecRegs - NV - 1) / NV < 8 ? (kVecRegs - NV - 1) / NV : 8;
+  constexpr int kQsMax = std::min((kVecRegs - NV - 1) / NV, 8);
   const int QS = ceil_div(s.Q, ceil_div(s.Q, kQsMax));
   parallel_for(*ctx.pool, s.N, imax(1, s.N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int tid) {
     float* buf = ctx.ws->thread(tid, 0, size_t(Hp) * Wp * CS);

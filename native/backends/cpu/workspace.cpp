@@ -37,12 +37,11 @@ float* Workspace::get(int index, size_t n) {
   Buf& b = bufs_[index];
   if (b.n < n) {
     host_free(b.p);
+    b = Buf{};  // empty, not dangling, should the allocation below throw
     // grow by half again so that slowly growing requests do not reallocate every call; the extra
     // 16 floats let vector loops over-read the end of a row without leaving the allocation
     const size_t want = n + n / 2 + 16;
     const size_t bytes = (want * sizeof(float) + 63) / 64 * 64;
-    b.p = nullptr;
-    b.n = 0;
     b.p = static_cast<float*>(host_alloc(bytes));
     b.n = want;
     std::memset(b.p, 0, bytes);
