@@ -10,7 +10,11 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "backends/cpu/kernels.h"
 
@@ -44,6 +48,50 @@ const KernelTable* select_kernels() {
   if (a512) return kernels_avx512();
   if (a2) return kernels_avx2();
   return kernels_generic();
+}
+
+// The size in bytes of cpu0's highest-level cache as Linux's sysfs lists it ("32768K"), or 0. Read
+// there rather than from sysconf: on AMD EPYC, glibc reports the whole socket's L3 (256 MB on an
+// 8-CCD Milan), while a core only ever uses its own CCX's (32 MB).
+int64_t sysfs_last_level_cache_bytes() {
+  int64_t best = 0;
+  int best_level = 0;
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    int level = 0;
+    long long size = 0;
+    char unit = 0;
+    FILE* f = std::fopen((dir + "level").c_str(), "r");
+    if (!f) break;
+    const bool has_level = std::fscanf(f, "%d", &level) == 1;
+    std::fclose(f);
+    f = std::fopen((dir + "size").c_str(), "r");
+    if (!f) continue;
+    const int got = std::fscanf(f, "%lld%c", &size, &unit);
+    std::fclose(f);
+    if (!has_level || got < 1 || size <= 0 || level <= best_level) continue;
+    best_level = level;
+    best = size * (got == 2 && unit == 'K' ? 1024 : got == 2 && unit == 'M' ? 1024 * 1024 : 1);
+  }
+  return best;
+}
+
+// Ctx::stream_min_bytes: GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size (from
+// sysfs, then sysconf, else 32 MB).
+int64_t stream_min_bytes() {
+  if (const char* env = std::getenv("GNAS_CPU_STREAM_MIN_BYTES")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0) return v;
+    throw std::invalid_argument(std::string("GNAS_CPU_STREAM_MIN_BYTES must be a byte count >= 0, got '") + env +
+                                "'");
+  }
+  if (const int64_t b = sysfs_last_level_cache_bytes()) return b;
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    const long v = sysconf(name);
+    if (v > 0) return v;
+  }
+  return int64_t(32) << 20;
 }
 
 // GNAS_CPU_PROFILE=1: wall time per (op, shape), printed to stderr when the backend is destroyed.
@@ -95,7 +143,8 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads)
       : pool_(threads), k_(select_kernels()),
-        bf16_(std::strcmp(k_->isa, "avx512") == 0 && cpu_has_avx512_bf16()) {}
+        bf16_(std::strcmp(k_->isa, "avx512") == 0 && cpu_has_avx512_bf16()),
+        stream_min_bytes_(stream_min_bytes()) {}
 
   std::string name() const override { return "cpu"; }
   void set_threads(int threads) override { pool_.resize(threads); }
@@ -370,7 +419,7 @@ class CpuBackend final : public Backend {
   int64_t scratch_bytes() const override { return int64_t(ws_.bytes()); }
 
  private:
-  Ctx ctx() { return Ctx{&pool_, &ws_, pool_.size()}; }
+  Ctx ctx() { return Ctx{&pool_, &ws_, pool_.size(), stream_min_bytes_}; }
 
   OpProfiler prof_;
   // fn(), timed under the name key() when GNAS_CPU_PROFILE is set (the name is built only then).
@@ -388,6 +437,7 @@ class CpuBackend final : public Backend {
   Workspace ws_;
   const KernelTable* k_;
   bool bf16_;  // conv1x1_forward_bf16 usable (AVX-512 table and avx512bf16)
+  int64_t stream_min_bytes_;
 };
 
 }  // namespace

@@ -16,6 +16,11 @@ struct Ctx {
   ThreadPool* pool;
   Workspace* ws;
   int nthreads;  // pool->size(), cached so kernels need not call into the pool for it
+  // An op whose operands add up to more than this many bytes cannot keep them in the last-level
+  // cache, so it writes its large output with streaming stores (simd.h copy_streaming). The
+  // last-level cache size; GNAS_CPU_STREAM_MIN_BYTES overrides it (the tests set 0 to take the
+  // streaming path on small shapes).
+  int64_t stream_min_bytes;
 };
 
 struct KernelTable {

@@ -54,6 +54,7 @@ GNAS_INLINE vf load(const float* p) { return _mm512_loadu_ps(p); }
 GNAS_INLINE vf load(const float* p, tmask m) { return _mm512_maskz_loadu_ps(m.k, p); }
 GNAS_INLINE void store(float* p, vf v) { _mm512_storeu_ps(p, v); }
 GNAS_INLINE void store(float* p, vf v, tmask m) { _mm512_mask_storeu_ps(p, m.k, v); }
+GNAS_INLINE void store_stream(float* p, vf v) { _mm512_stream_ps(p, v); }  // p 64-byte aligned
 GNAS_INLINE vf set1(float a) { return _mm512_set1_ps(a); }
 GNAS_INLINE vf broadcast(const float* p) { return _mm512_set1_ps(*p); }
 GNAS_INLINE vf zero() { return _mm512_setzero_ps(); }
@@ -92,6 +93,7 @@ GNAS_INLINE vf load(const float* p) { return _mm256_loadu_ps(p); }
 GNAS_INLINE vf load(const float* p, tmask m) { return _mm256_maskload_ps(p, m.m); }
 GNAS_INLINE void store(float* p, vf v) { _mm256_storeu_ps(p, v); }
 GNAS_INLINE void store(float* p, vf v, tmask m) { _mm256_maskstore_ps(p, m.m, v); }
+GNAS_INLINE void store_stream(float* p, vf v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
 GNAS_INLINE vf set1(float a) { return _mm256_set1_ps(a); }
 GNAS_INLINE vf broadcast(const float* p) { return _mm256_broadcast_ss(p); }
 GNAS_INLINE vf zero() { return _mm256_setzero_ps(); }
@@ -133,6 +135,7 @@ GNAS_INLINE vf load(const float* p, tmask m) {
   return _mm_load_ps(t);
 }
 GNAS_INLINE void store(float* p, vf v) { _mm_storeu_ps(p, v); }
+GNAS_INLINE void store_stream(float* p, vf v) { _mm_stream_ps(p, v); }  // p 16-byte aligned
 GNAS_INLINE void store(float* p, vf v, tmask m) {
   alignas(16) float t[4];
   _mm_store_ps(t, v);
@@ -172,6 +175,22 @@ GNAS_INLINE vf load_u8(const uint8_t* p) { return _mm_setr_ps(p[0], p[1], p[2], 
 GNAS_INLINE vf load_n(const float* p, int n) { return n == L ? load(p) : load(p, tail_mask(n)); }
 GNAS_INLINE void store_n(float* p, vf v, int n) {
   if (n == L) store(p, v); else store(p, v, tail_mask(n));
+}
+
+// dst[0, n) = src[0, n) with non-temporal stores for the aligned body: dst's cache lines are
+// neither read for ownership nor kept in cache. For a large output written once that nothing
+// reads before it has left the caches anyway (a full-batch gradient): it saves the read that an
+// ordinary store of a missing line costs. Ends with a store fence, so the data is visible to
+// whichever thread reads it next.
+GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  while (i < n && reinterpret_cast<uintptr_t>(dst + i) % (sizeof(float) * L) != 0) {
+    dst[i] = src[i];
+    ++i;
+  }
+  for (; i + L <= n; i += L) store_stream(dst + i, load(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+  _mm_sfence();
 }
 
 // Element storage of a tensor a kernel reads or writes: float here. The bfloat16 scoring forward
