@@ -17,11 +17,14 @@
 // while the image is copied into the padded buffer (the activated tensor is never stored), and the
 // forward sums y and y^2 per channel from the strip registers for the BN that follows. In the
 // backward, dy can arrive as the gradient of the unit's activated output (out_bn): the image's dy
-// goes through the BN's input-gradient formula on its way into the padded buffer; and the input
-// BN's parameter-gradient sums are taken from each image's dx while it is still in L2.
+// goes through the BN's input-gradient formula on its way into the padded buffer (pad_dy_bn_t);
+// dx is computed from that plane alone, before x is touched, so that x is read once, into its
+// plane, in the same pass that takes the input BN's parameter-gradient sums against the image's
+// finished dx (pad_x_sums_t). Where the operands exceed the last-level cache, each image's dx is
+// made in a cache-resident buffer and streamed out (copy_streaming: no read for ownership).
 //
 // The zero border of a padded buffer is written once per geometry, not once per image (see
-// pad_to_blocked); for 7x7 images under a 7x7 kernel it is 2.4x the interior.
+// pad_border); for 7x7 images under a 7x7 kernel it is 2.4x the interior.
 //
 // Backward:
 //   dx: a transposed convolution. With stride s, dx[h][s*u + r] only receives taps j == (r + pad)
@@ -104,13 +107,11 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
     }
   }
 }
-template <class In = F32Io>
-static void pad_to_blocked(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
-                           int Wp, const InBn* bn = nullptr) {
-  // The zero border is written only when the buffer does not already hold one of this geometry:
-  // a key records the geometry the border was written for (a buffer that grew comes back
-  // zero-filled from the workspace, so its key never matches). For 7x7 images with
-  // k = 7 the border is 2.4x the interior, so this halves the copy's stores.
+// Writes the zero border of a padded buffer, unless the buffer already holds one of this geometry:
+// a key records the geometry the border was written for (a buffer that grew comes back zero-filled
+// from the workspace, so its key never matches). For 7x7 images with k = 7 the border is 2.4x the
+// interior, so this halves the copy's stores.
+static void pad_border(float* buf, int Hs, int Ws, int C, int oh, int ow, int Hp, int Wp) {
   const int nv = ceil_div(C, L);
   // the key sits in the 16 floats BEFORE the planes, at the same place for every geometry, so
   // writing one geometry's key always invalidates the others'
@@ -118,22 +119,27 @@ static void pad_to_blocked(float* buf, const typename In::T* src, int Hs, int Ws
   const int32_t want[8] = {0x5eed, Hp, Wp, nv, oh, ow, Hs, Ws};
   bool same = true;
   for (int i = 0; i < 8; ++i) same = same && key[i] == want[i];
-  if (!same) {
-    const int64_t plane = int64_t(Hp) * Wp * L;
-    for (int v = 0; v < nv; ++v) {
-      float* b = buf + v * plane;
-      for (int h = 0; h < Hp; ++h) {
-        float* row = b + int64_t(h) * Wp * L;
-        if (h < oh || h >= oh + Hs) {
-          for (int w = 0; w < Wp * L; ++w) row[w] = 0.0f;
-        } else {
-          for (int w = 0; w < ow * L; ++w) row[w] = 0.0f;
-          for (int w = (ow + Ws) * L; w < Wp * L; ++w) row[w] = 0.0f;
-        }
+  if (same) return;
+  const int64_t plane = int64_t(Hp) * Wp * L;
+  for (int v = 0; v < nv; ++v) {
+    float* b = buf + v * plane;
+    for (int h = 0; h < Hp; ++h) {
+      float* row = b + int64_t(h) * Wp * L;
+      if (h < oh || h >= oh + Hs) {
+        for (int w = 0; w < Wp * L; ++w) row[w] = 0.0f;
+      } else {
+        for (int w = 0; w < ow * L; ++w) row[w] = 0.0f;
+        for (int w = (ow + Ws) * L; w < Wp * L; ++w) row[w] = 0.0f;
       }
     }
-    for (int i = 0; i < 8; ++i) key[i] = want[i];
   }
+  for (int i = 0; i < 8; ++i) key[i] = want[i];
+}
+
+template <class In = F32Io>
+static void pad_to_blocked(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
+                           int Wp, const InBn* bn = nullptr) {
+  pad_border(buf, Hs, Ws, C, oh, ow, Hp, Wp);
   switch (bn ? bn->act : -1) {
     case 0: pad_to_blocked_t<0, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
     case 1: pad_to_blocked_t<1, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
@@ -316,6 +322,67 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
 }
 
 // ---------------------------------------------------------------- backward
+// The backward's two copies into padded planes, each fused with the pass it used to need apart.
+//
+// dy through the unit's BN backward (out_bn) straight into the padded dy plane: the same
+// arithmetic as bn_bwd_apply, without its per-image buffer.
+template <int ACT>
+static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
+                        const BnBwd& b) {
+  const ChanLayout& cl = b.cl;
+  const int64_t plane = int64_t(Hp) * Wp * L;
+  for (int hs = 0; hs < Hs; ++hs) {
+    float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
+    for (int w = 0; w < Ws; ++w, d += L) {
+      const int64_t px = (int64_t(hs) * Ws + w) * cl.C;
+      for (int v = 0; v < cl.nv; ++v) {
+        const vf zv = cl.ld(z + px, v);
+        const vf dz = act_backward<ACT>(fmadd(zv, load(b.scale + v * L), load(b.shift + v * L)), cl.ld(dy + px, v));
+        const vf zc = sub(zv, load(b.mean + v * L));
+        store(d + v * plane, fmadd(load(b.k1 + v * L), dz, fnmadd(load(b.k2 + v * L), zc, load(b.k3 + v * L))));
+      }
+    }
+  }
+}
+
+// x through the input BN into the padded x plane, and in the same pass over x the input BN's
+// parameter-gradient sums of this image from its finished dx (gx, in cache), added into ds / dsx
+// in the order bn_bwd_sums_rows adds them (float sums over blocks of kBnRows pixels, each added
+// to the double totals), so the result is the same as that separate pass's, which reread x.
+// acc: 2 x Cp floats of scratch.
+template <int ACT>
+static void pad_x_sums_t(float* buf, const float* x, const float* gx, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
+                         const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
+                         float* acc) {
+  const int64_t plane = int64_t(Hp) * Wp * L;
+  const int Cp = cl.nv * L;
+  float* sacc = acc;
+  float* sxacc = acc + Cp;
+  const int64_t npx = int64_t(Hs) * Ws;
+  for (int i = 0; i < 2 * Cp; ++i) acc[i] = 0.0f;
+  for (int hs = 0; hs < Hs; ++hs) {
+    float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
+    for (int w = 0; w < Ws; ++w, d += L) {
+      const int64_t pix = int64_t(hs) * Ws + w;
+      for (int v = 0; v < cl.nv; ++v) {
+        const vf xv = cl.ld(x + pix * cl.C, v);
+        const vf z = fmadd(xv, load(bn.scale + v * L), load(bn.shift + v * L));
+        store(d + v * plane, act_apply<ACT>(z));
+        const vf dz = act_backward<ACT>(z, cl.ld(gx + pix * cl.C, v));
+        store(sacc + v * L, add(load(sacc + v * L), dz));
+        store(sxacc + v * L, fmadd(dz, sub(xv, load(mean + v * L)), load(sxacc + v * L)));
+      }
+      if ((pix + 1) % kBnRows == 0 || pix + 1 == npx)
+        for (int v = 0; v < cl.nv; ++v) {
+          add_to_double(ds + v * L, load(sacc + v * L));
+          add_to_double(dsx + v * L, load(sxacc + v * L));
+          store(sacc + v * L, zero());
+          store(sxacc + v * L, zero());
+        }
+    }
+  }
+}
+
 // dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
 // weight taps (wbase + woff[r] + t * wstep).
 template <int KT, int QS>
@@ -495,7 +562,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
   parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
     float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);
-    float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(PQC)) : nullptr;
+    float* sacc = sums ? ctx.ws->thread(tid, 6, size_t(2) * Cp) : nullptr;
     // with streamed dx, each image's dx is made in this cache-resident buffer, then streamed out
     float* stage = stream_dx ? ctx.ws->thread(tid, 3, size_t(HWC)) : nullptr;
     float* pr = part[tid];
@@ -504,39 +571,50 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
       touched[tid] = true;
     }
     for (int64_t n = b; n < e; ++n) {
-      pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
-      const float* g = dy + n * PQC;
-      if (ob) {  // the output gradient through the unit's BN (second pass), for this image
-        bn_bwd_apply(gbuf, dy, n * P * Q, int64_t(P) * Q, *ob);
-        g = gbuf;
+      // dy plane first (through the unit's BN when fused), then dx from it alone, so that x is
+      // read once: into its plane and, with the input BN's sums, against the finished dx
+      if (ob) {
+        pad_border(dybuf, P, Q, C, off, off, Pp, Qp);
+#define GNAS_CALL(a) pad_dy_bn_t<a>(dybuf, dy + n * PQC, ob->x + n * PQC, P, Q, off, off, Pp, Qp, *ob)
+        GNAS_ACT_SWITCH(ob->act, GNAS_CALL)
+#undef GNAS_CALL
+      } else {
+        pad_to_blocked(dybuf, dy + n * PQC, P, Q, C, off, off, Pp, Qp);
       }
-      pad_to_blocked(dybuf, g, P, Q, C, off, off, Pp, Qp);
-      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
-      if (!dx) continue;
-      float* dxs = stream_dx ? stage : dx + n * HWC;
+      float* dxs = !dx ? nullptr : stream_dx ? stage : dx + n * HWC;
       // row-major over dx (all channel vectors of a row before the next row): dx is written in
       // address order, which on the 28x28 layer is 1.7x faster than a pass per channel vector
-      for (int h = 0; h < H; ++h)
-        for (int r = 0; r < S; ++r) {
-          const DxPlan& pl = plan[h * S + r];
-          if (pl.U <= 0) continue;
-          for (int v = 0; v < nv; ++v) {
-            const bool tail = v == nv - 1 && ctail < L;
-            const float* base = dybuf + v * dplane;
-            const float* wbase = wp + v * L;
-            float* out = dxs + (int64_t(h) * W + r) * C + v * L;
-            switch (pl.KT) {
-              case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              case 3: dw_dx_row<3>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              case 4: dw_dx_row<4>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              case 5: dw_dx_row<5>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              default: dw_dx_row<7>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+      if (dx)
+        for (int h = 0; h < H; ++h)
+          for (int r = 0; r < S; ++r) {
+            const DxPlan& pl = plan[h * S + r];
+            if (pl.U <= 0) continue;
+            for (int v = 0; v < nv; ++v) {
+              const bool tail = v == nv - 1 && ctail < L;
+              const float* base = dybuf + v * dplane;
+              const float* wbase = wp + v * L;
+              float* out = dxs + (int64_t(h) * W + r) * C + v * L;
+              switch (pl.KT) {
+                case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+                case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+                case 3: dw_dx_row<3>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+                case 4: dw_dx_row<4>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+                case 5: dw_dx_row<5>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+                default: dw_dx_row<7>(pl, base, wbase, wstep, out, ops, tail, tm); break;
+              }
             }
           }
+      if (sums) {
+        pad_border(xbuf, H, W, C, pad, pad, Hp, Wp);
+#define GNAS_CALL(a)                                                                                              \
+  pad_x_sums_t<a>(xbuf, x + n * HWC, dxs, H, W, pad, pad, Hp, Wp, ChanLayout(C), *bn, sums->mean, sums->t[tid], \
+                  sums->t[tid] + Cp, sacc)
+        GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
+#undef GNAS_CALL
+      } else {
+        pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
       }
-      // the input BN's parameter-gradient sums while this image's dx is in cache
-      if (sums) sums->add(tid, dxs, x + n * HWC, int64_t(H) * W, ChanLayout(C), bn->scale, bn->shift, bn->act);
+      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
       if (stream_dx) copy_streaming(dx + n * HWC, stage, HWC);
     }
   });
