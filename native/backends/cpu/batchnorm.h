@@ -397,6 +397,42 @@ static void bn_bwd_apply(float* dst, const float* dy, int64_t m0, int64_t rows, 
   bn_bwd_dx(dst, dy + m0 * C, b.x + m0 * C, rows, b.cl, b.scale, b.shift, b.mean, b.k1, b.k2, b.k3, b.act);
 }
 
+// One pass over `rows` rows of a pre-BN input x (rows x C): each activated value
+// a = act(x * scale + shift) goes to dst(r) + v * vstride (masked on the last, partial vector when
+// mask_tail; a padded plane takes the whole vector, whose lanes past C are zero), and the input
+// BN's parameter-gradient sums against gx (the gradient of a, same layout as x) are added into
+// ds / dsx exactly as bn_bwd_sums_rows adds them (float sums per block of kBnRows rows, each block
+// added to the double totals), so fusing this pass changes no result. The conv backwards use it to
+// read x once for both the weight gradient's operand and the sums. acc: 2 x Cp floats of scratch.
+template <int ACT, class Dst>
+GNAS_INLINE void bn_act_sums_rows(Dst dst, int64_t vstride, bool mask_tail, const float* x, const float* gx,
+                                  int64_t rows, const ChanLayout& cl, const float* scale, const float* shift,
+                                  const float* mean, double* ds, double* dsx, float* acc) {
+  const int nv = cl.nv, C = cl.C;
+  float* sacc = acc;
+  float* sxacc = acc + nv * L;
+  for (int i = 0; i < 2 * nv * L; ++i) acc[i] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* d = dst(r);
+    for (int v = 0; v < nv; ++v) {
+      const vf xv = cl.ld(x + r * C, v);
+      const vf z = fmadd(xv, load(scale + v * L), load(shift + v * L));
+      if (mask_tail) cl.st(d, v, act_apply<ACT>(z));  // cl.st indexes v * L: row-major dst
+      else store(d + v * vstride, act_apply<ACT>(z));
+      const vf dz = act_backward<ACT>(z, cl.ld(gx + r * C, v));
+      store(sacc + v * L, add(load(sacc + v * L), dz));
+      store(sxacc + v * L, fmadd(dz, sub(xv, load(mean + v * L)), load(sxacc + v * L)));
+    }
+    if ((r + 1) % kBnRows == 0 || r + 1 == rows)
+      for (int v = 0; v < nv; ++v) {
+        add_to_double(ds + v * L, load(sacc + v * L));
+        add_to_double(dsx + v * L, load(sxacc + v * L));
+        store(sacc + v * L, zero());
+        store(sxacc + v * L, zero());
+      }
+  }
+}
+
 // First pass for an input BN (in_bn) from the conv's dx: per-thread double sums (thread slot 7),
 // finished into dgamma / dbeta.
 struct InBnSums {

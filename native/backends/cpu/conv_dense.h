@@ -18,7 +18,8 @@
 //   backward out_bn: the conv's dy is computed per block of rows from the unit's output gradient
 //   (the BN's input-gradient pass) into per-thread scratch, and feeds both dX and dW from there;
 //   backward input-BN sums: the input BN's parameter-gradient sums are taken from each finished
-//   dX block while it is in L2 (batchnorm.h, InBnSums).
+//   dX block while it is in L2, in the same pass over the block of x that activates it for dW
+//   (1x1: batchnorm.h bn_act_sums_rows; other shapes: InBnSums::add).
 //
 // Threading: blocks of rows (1x1) or images (general) are handed out by the pool; weight
 // gradients are summed per thread in workspace partials and reduced at the end.
@@ -183,7 +184,8 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
 // Backward of a 1x1 stride-1 conv, per block of MB rows: dX = dY . W (rows form) and the dW
 // partial (dw form) while the block of dY is hot in L2. Fusions (see Backend::conv_backward_fused):
 // ob: dY is first computed from the unit's output gradient (BN backward, second pass) into
-// per-thread scratch; sums: the input BN's parameter-gradient sums from each finished dX block.
+// per-thread scratch; sums: the input BN's parameter-gradient sums from each finished dX block,
+// taken in the pass that activates the block of x for dW (bn_act_sums_rows), so x is read once.
 static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, const float* x, const float* w,
                              int64_t M, int C, int K, const InBn* bn, const BnBwd* ob = nullptr,
                              InBnSums* sums = nullptr) {
@@ -212,6 +214,7 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
     float* tail = ctx.ws->thread(tid, 1, size_t(imax<int64_t>(int64_t(MRx) * K, MB * tw.MR)));
     float* xbuf = bn ? ctx.ws->thread(tid, 2, size_t(MB) * C) : nullptr;
     float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(MB) * K) : nullptr;
+    float* sacc = sums ? ctx.ws->thread(tid, 3, size_t(2) * clc.nv * L) : nullptr;
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t m0 = blk * MB, rows = imin(MB, M - m0);
       const float* g = dy + m0 * K;
@@ -219,13 +222,20 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         bn_bwd_apply(gbuf, dy, m0, rows, *ob);
         g = gbuf;
       }
-      if (dx) {
-        gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail);
-        if (sums) sums->add(tid, dx + m0 * C, x + m0 * C, rows, clc, bn->scale, bn->shift, bn->act);
-      }
+      if (dx) gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail);
       const float* xb = x + m0 * C;
       if (bn) {
-        bn_act_rows(xbuf, C, xb, C, rows, C, *bn);
+        // x read once: activated for the dW operand, and with the input BN's sums from dX
+        if (sums) {
+          auto row = [&](int64_t r) { return xbuf + r * C; };
+#define GNAS_CALL(a)                                                                                              \
+  bn_act_sums_rows<a>(row, L, true, xb, dx + m0 * C, rows, clc, bn->scale, bn->shift, sums->mean, sums->t[tid], \
+                      sums->t[tid] + sums->Cp, sacc)
+          GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
+#undef GNAS_CALL
+        } else {
+          bn_act_rows(xbuf, C, xb, C, rows, C, *bn);
+        }
         xb = xbuf;
       }
       if (swap)

@@ -346,41 +346,15 @@ static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int
 }
 
 // x through the input BN into the padded x plane, and in the same pass over x the input BN's
-// parameter-gradient sums of this image from its finished dx (gx, in cache), added into ds / dsx
-// in the order bn_bwd_sums_rows adds them (float sums over blocks of kBnRows pixels, each added
-// to the double totals), so the result is the same as that separate pass's, which reread x.
-// acc: 2 x Cp floats of scratch.
+// parameter-gradient sums of this image from its finished dx (gx, in cache): bn_act_sums_rows,
+// which adds them as the separate pass that reread x did. acc: 2 x Cp floats of scratch.
 template <int ACT>
 static void pad_x_sums_t(float* buf, const float* x, const float* gx, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
                          const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
                          float* acc) {
-  const int64_t plane = int64_t(Hp) * Wp * L;
-  const int Cp = cl.nv * L;
-  float* sacc = acc;
-  float* sxacc = acc + Cp;
-  const int64_t npx = int64_t(Hs) * Ws;
-  for (int i = 0; i < 2 * Cp; ++i) acc[i] = 0.0f;
-  for (int hs = 0; hs < Hs; ++hs) {
-    float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
-    for (int w = 0; w < Ws; ++w, d += L) {
-      const int64_t pix = int64_t(hs) * Ws + w;
-      for (int v = 0; v < cl.nv; ++v) {
-        const vf xv = cl.ld(x + pix * cl.C, v);
-        const vf z = fmadd(xv, load(bn.scale + v * L), load(bn.shift + v * L));
-        store(d + v * plane, act_apply<ACT>(z));
-        const vf dz = act_backward<ACT>(z, cl.ld(gx + pix * cl.C, v));
-        store(sacc + v * L, add(load(sacc + v * L), dz));
-        store(sxacc + v * L, fmadd(dz, sub(xv, load(mean + v * L)), load(sxacc + v * L)));
-      }
-      if ((pix + 1) % kBnRows == 0 || pix + 1 == npx)
-        for (int v = 0; v < cl.nv; ++v) {
-          add_to_double(ds + v * L, load(sacc + v * L));
-          add_to_double(dsx + v * L, load(sxacc + v * L));
-          store(sacc + v * L, zero());
-          store(sxacc + v * L, zero());
-        }
-    }
-  }
+  auto dst = [&](int64_t pix) { return buf + ((pix / Ws + oh) * Wp + ow + pix % Ws) * L; };
+  bn_act_sums_rows<ACT>(dst, int64_t(Hp) * Wp * L, false, x, gx, int64_t(Hs) * Ws, cl, bn.scale, bn.shift, mean, ds,
+                        dsx, acc);
 }
 
 // dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
