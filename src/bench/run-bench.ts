@@ -98,6 +98,14 @@ async function main(): Promise<void> {
             ...process.env,
             OMP_NUM_THREADS: String(threads),
           });
+    // The FMA peak again after the sides: on a shared machine one probe can read low (a 2-core VM
+    // here read 102 against its usual ~200 GFLOP/s once), which would put rows above 100% of it.
+    // The better of the two readings is the peak; both are reported.
+    if (typeof ops !== 'string') {
+      const again = runOpBench(root, threads, true);
+      ops.peakReadings = [ops.peakGflops, ...(typeof again === 'string' ? [] : [again.peakGflops])];
+      ops.peakGflops = Math.max(...ops.peakReadings);
+    }
     const loadEnd = loadavg();
 
     const { table, notes, gflops } = benchTable(space, workload, threads, ours, torch, ort, ops);

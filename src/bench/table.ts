@@ -36,6 +36,8 @@ export type OrtSide =
 
 export interface OpBench {
   peakGflops: number;
+  /** every reading of the FMA peak in the run (before and after the sides); peakGflops is the best */
+  peakReadings?: number[];
   /** memory bandwidth of the same threads (gnas_op_bench's scale-copy), GB/s read + written */
   streamGbps: number | null;
   isa: string;
@@ -112,13 +114,18 @@ export function benchTable(
   mem('peak RSS of the whole run (rounds included), MB', ours.memoryMb.peakEnd, t?.memory_mb.peak_end);
 
   const table = formatTable(rows, ['figure', 'greedynas', '% peak', 'peer', 'peer value', '% peak', 'greedynas vs peer']);
+  const readings = typeof ops === 'string' ? [] : (ops.peakReadings ?? []);
+  const overPeak = peak !== null && Object.values(gflops).some((g) => g !== null && g > peak);
+  const peakNote =
+    (readings.length > 1 ? `; the best of ${readings.length} probes: ${readings.map((r) => fmt(r)).join(' at the start, ')} at the end` : '') +
+    (overPeak ? '; a row above 100% means every probe read low: other work shared the cores while they ran' : '');
   const notes = [
     `Every side: ${threads} thread(s), W1 space bench/w1.space.json; path bench/w1.path.json (${fmt(macs / 1e6)}M multiply-adds per image) for the batch-${B} rows,`,
     `  on the workload's ${w.train.batches} batches of ${B} images, cycled; the round rows score the workload's rounds (${m} uniform random paths each, seed ${w.rounds.seed}; round 0 is the warm-up,`,
     `  rounds 1..${w.rounds.paths.length - 1} timed, median) on the same ${fmt(n, 0)} scoring images; chunk = images per forward (BN statistics per chunk; ${fmt(n, 0)} = one batch, the trainer's semantics).`,
     `  Each side runs its rounds at the chunk it found fastest in the probe rows. pytorch scores one path per forward; ours trie-batched shares the activations of common path prefixes.`,
     peak
-      ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`})` +
+      ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`}${peakNote})` +
         (typeof ops !== 'string' && ops.streamGbps ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written.` : '.')
       : `% peak: not available (${String(ops)}).`,
     `Peak RSS: VmHWM of each side's own fresh process (src/bench/ours-w1.ts, bench/peers/torch_w1.py), reset through /proc/self/clear_refs at its start` +
