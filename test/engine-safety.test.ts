@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
+import { checkScoringMemory } from '../src/pipeline/engine-setup.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { tinySpace } from './helpers/spaces.js';
 import { Rng } from '../src/util/rng.js';
@@ -203,5 +204,31 @@ describe('engine inputs and memory', () => {
     );
     assert.ok(r.one > 10, `one supernet should hold memory: ${JSON.stringify(r)}`);
     assert.ok(r.peak - r.base < 0.5 * 40 * r.one, `40 dropped supernets of ~${r.one.toFixed(0)} MB each grew RSS by ${(r.peak - r.base).toFixed(0)} MB`);
+  });
+
+  test('a CPU scoring call larger than the available memory is refused before it runs, with the per-image cost and the options that lower it', async () => {
+    const net = await Supernet.create(tiny, { threads: 1, seed: 1 });
+    try {
+      const { images, labels } = batch(8, 3);
+      const before = net.memoryBytes;
+      await net.evaluate([[0, 1]], batch(64, 4).images, batch(64, 4).labels);
+      assert.ok(net.memoryBytes > before, `memoryBytes should grow with a 64-image scoring call: ${before} -> ${net.memoryBytes}`);
+      const ds = { images, labels, height: 8, width: 8, channels: 2, classes: 5 };
+      await checkScoringMemory(net, ds, 'batch'); // 8 images fit
+      // the check reads the number of images only: a set of 2^40 of them needs no real array
+      const huge = { ...ds, labels: { length: 2 ** 40 } as unknown as Int32Array };
+      await assert.rejects(checkScoringMemory(net, huge, 'batch'), (e: Error) => {
+        assert.equal(e.name, 'ConfigError');
+        assert.match(e.message, /^scoring 1099511627776 images at once needs about [\d.]+ GB for this network on the CPU \([\d.]+ MB per image, measured on this engine\), but only [\d.]+ GB is available: score fewer images at once \(about \d+ fit now\): --val-images .* --search-images/);
+        const perImage = Number(/\(([\d.]+) MB per image/.exec(e.message)![1]);
+        assert.ok(perImage > 0, e.message);
+        return true;
+      });
+      // the network still scores normally afterwards
+      const [r] = await net.evaluate([[0, 1]], images, labels);
+      assert.ok(Number.isFinite(r!.loss));
+    } finally {
+      await net.dispose();
+    }
   });
 });

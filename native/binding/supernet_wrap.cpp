@@ -133,6 +133,7 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
                            InstanceMethod("pathParameterCount", &SupernetWrap::Live<&SupernetWrap::PathParameterCount>),
                            InstanceMethod("backendName", &SupernetWrap::Live<&SupernetWrap::BackendName>),
                            InstanceMethod("replicas", &SupernetWrap::Live<&SupernetWrap::Replicas>),
+                           InstanceMethod("memoryBytes", &SupernetWrap::Live<&SupernetWrap::MemoryBytes>),
                            InstanceMethod("scoresInBf16", &SupernetWrap::Live<&SupernetWrap::ScoresInBf16>),
                            InstanceMethod("replicaDivergence", &SupernetWrap::Live<&SupernetWrap::ReplicaDivergence>),
                            InstanceMethod("trainStep", &SupernetWrap::Live<&SupernetWrap::TrainStep>),
@@ -312,6 +313,9 @@ class SupernetWrap : public Napi::ObjectWrap<SupernetWrap> {
   }
 
   Napi::Value Replicas(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), net_->replicas()); }
+  // What the supernet held when its last call finished (the figure V8 was told): read on the main
+  // thread without waiting for a call in flight.
+  Napi::Value MemoryBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(*reported_)); }
   Napi::Value ScoresInBf16(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), net_->scores_in_bf16());
   }

@@ -2,7 +2,7 @@
 // loader. Only src/native/engine.ts calls this directly: it validates arguments first, so the
 // binding's own checks are a second line of defence.
 //
-// Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName
+// Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName, memoryBytes
 // (they throw GNAS_BUSY while an async call is in flight). Every other method returns a Promise
 // resolved from an AsyncWorker off the event loop. Errors carry `code`: GNAS_INVALID_ARGUMENT,
 // GNAS_BUSY, GNAS_DISPOSED, GNAS_OUT_OF_MEMORY (the supernet frees its scratch memory and drops the
@@ -43,6 +43,7 @@ export interface NativeSupernet {
   backendName(): string;
   scoresInBf16(): boolean;
   replicas(): number;
+  memoryBytes(): number;
   replicaDivergence(): number;
   trainStep(arch: NativeArch, images: NativeImages, labels: Int32Array, lr: number): Promise<{ loss: number; correct: number }>;
   accumulateGradients(arch: NativeArch, images: NativeImages, labels: Int32Array): Promise<{ loss: number; correct: number }>;

@@ -123,6 +123,15 @@ export class Supernet {
     return this.native.scoresInBf16() ? 'bf16' : 'fp32';
   }
 
+  /**
+   * Native memory the network held when its last call finished, in bytes: weights, gradients and
+   * momentum, the activation buffers (they grow to the largest batch seen) and the backend's scratch
+   * (device memory on a GPU backend).
+   */
+  get memoryBytes(): number {
+    return this.native.memoryBytes();
+  }
+
   /** Data-parallel replicas (1 unless options.gpus > 1). */
   get replicas(): number {
     return this.native.replicas();
