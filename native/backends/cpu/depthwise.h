@@ -588,8 +588,8 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
       } else {
         pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
       }
-      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
       if (stream_dx) copy_streaming(dx + n * HWC, stage, HWC);
+      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
     }
   });
   // reduce the per-thread partials and drop the padding lanes
