@@ -40,7 +40,8 @@ function runOpBench(root: string, threads: number, peakOnly: boolean): OpBench |
   const head = lines.find((o) => typeof o.peak_gflops === 'number');
   if (!head) return 'gnas_op_bench printed no peak';
   const streamGbps = typeof head.stream_gbps === 'number' ? head.stream_gbps : null;
-  return { peakGflops: head.peak_gflops as number, streamGbps, isa: String(head.isa), threads: Number(head.threads), ops: lines.filter((o) => o !== head) };
+  const streamNtGbps = typeof head.stream_nt_gbps === 'number' ? head.stream_nt_gbps : null;
+  return { peakGflops: head.peak_gflops as number, streamGbps, streamNtGbps, isa: String(head.isa), threads: Number(head.threads), ops: lines.filter((o) => o !== head) };
 }
 
 async function main(): Promise<void> {
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const sideArgs = ['--workload', dir, '--threads', String(threads), ...(quick ? ['--quick'] : [])];
   try {
     const ops = runOpBench(root, threads, quick);
-    console.log(typeof ops === 'string' ? `FMA peak: ${ops}` : `FMA peak: ${ops.peakGflops.toFixed(1)} GFLOP/s (${ops.threads} thread(s), ${ops.isa})${ops.streamGbps ? `, memory bandwidth ${ops.streamGbps.toFixed(1)} GB/s` : ''}`);
+    console.log(typeof ops === 'string' ? `FMA peak: ${ops}` : `FMA peak: ${ops.peakGflops.toFixed(1)} GFLOP/s (${ops.threads} thread(s), ${ops.isa})${ops.streamGbps ? `, memory bandwidth ${ops.streamGbps.toFixed(1)} GB/s` : ''}${ops.streamNtGbps ? ` (${ops.streamNtGbps.toFixed(1)} with non-temporal stores)` : ''}`);
     const ours = runSide<OursSide>('the engine side (src/bench/ours-w1.ts)', process.execPath, [join(here, 'ours-w1.js'), ...sideArgs]);
     if (typeof ours === 'string') throw new Error(ours);
     const ort = noPeer ? 'skipped: --no-peer' : runSide<OrtSide>('the onnxruntime peer (src/bench/ort-w1.ts)', process.execPath, [join(here, 'ort-w1.js'), ...sideArgs]);

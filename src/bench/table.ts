@@ -40,6 +40,8 @@ export interface OpBench {
   peakReadings?: number[];
   /** memory bandwidth of the same threads (gnas_op_bench's scale-copy), GB/s read + written */
   streamGbps: number | null;
+  /** the same copy with non-temporal stores (no read for ownership); the op rows' x_memory_limit uses the better of the two */
+  streamNtGbps?: number | null;
   isa: string;
   threads: number;
   ops: Array<Record<string, unknown>>;
@@ -126,7 +128,9 @@ export function benchTable(
     `  Each side runs its rounds at the chunk it found fastest in the probe rows. pytorch scores one path per forward; ours trie-batched shares the activations of common path prefixes.`,
     peak
       ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`}${peakNote})` +
-        (typeof ops !== 'string' && ops.streamGbps ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written.` : '.')
+        (typeof ops !== 'string' && ops.streamGbps
+          ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written${ops.streamNtGbps ? ` (${fmt(ops.streamNtGbps)} GB/s with non-temporal stores; the per-op rows' x_memory_limit is a row's time over its compulsory bytes at the better of the two)` : ''}.`
+          : '.')
       : `% peak: not available (${String(ops)}).`,
     `Peak RSS: VmHWM of each side's own fresh process (src/bench/ours-w1.ts, bench/peers/torch_w1.py), reset through /proc/self/clear_refs at its start` +
       (ours.memoryMb.peakReset ? '' : ' (the reset was refused here: the peak then counts from exec)') +
