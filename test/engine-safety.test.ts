@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
-import { checkScoringMemory } from '../src/pipeline/engine-setup.js';
+import { checkScoringMemory, checkTrainingMemory } from '../src/pipeline/engine-setup.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { tinySpace } from './helpers/spaces.js';
 import { Rng } from '../src/util/rng.js';
@@ -206,7 +206,7 @@ describe('engine inputs and memory', () => {
     assert.ok(r.peak - r.base < 0.5 * 40 * r.one, `40 dropped supernets of ~${r.one.toFixed(0)} MB each grew RSS by ${(r.peak - r.base).toFixed(0)} MB`);
   });
 
-  test('a CPU scoring call larger than the available memory is refused before it runs, with the per-image cost and the options that lower it', async () => {
+  test('a CPU scoring call or training batch larger than the available memory is refused before it runs, with the per-image cost and the option that lowers it', async () => {
     const net = await Supernet.create(tiny, { threads: 1, seed: 1 });
     try {
       const { images, labels } = batch(8, 3);
@@ -222,6 +222,14 @@ describe('engine inputs and memory', () => {
         assert.match(e.message, /^scoring 1099511627776 images at once needs about [\d.]+ GB for this network on the CPU \([\d.]+ MB per image, measured on this engine\), but only [\d.]+ GB is available: score fewer images at once \(about \d+ fit now\): --val-images .* --search-images/);
         const perImage = Number(/\(([\d.]+) MB per image/.exec(e.message)![1]);
         assert.ok(perImage > 0, e.message);
+        return true;
+      });
+      // the same for a training batch, whose step holds more per image than scoring does
+      const stepBytes = await checkTrainingMemory(net, ds, 8, '--batch');
+      assert.ok(stepBytes > 0, `a step of 8 images should hold activation memory: ${stepBytes}`);
+      await assert.rejects(checkTrainingMemory(net, ds, 2 ** 40, '--batch'), (e: Error) => {
+        assert.equal(e.name, 'ConfigError');
+        assert.match(e.message, /^training at batch 1099511627776 needs about [\d.]+ GB for this network on the CPU \([\d.]+ MB per image, measured on this engine\), but only [\d.]+ GB is available: lower --batch \(about \d+ images per batch fit now\)$/);
         return true;
       });
       // the network still scores normally afterwards

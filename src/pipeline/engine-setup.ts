@@ -51,28 +51,33 @@ export function scorer(net: Supernet, ds: Dataset, bn: 'batch' | 'running' = 'ba
   };
 }
 
-/** What a scoring call holds on the CPU, as a line in its number of images (bytes). */
-interface ScoringMemory {
+/** The native memory a kind of call holds on the CPU, as a line in its number of images (bytes). */
+interface MemoryLine {
   fixed: number;
   perImage: number;
 }
-const scoringMemory = new WeakMap<Supernet, Promise<ScoringMemory>>();
+type CallKind = 'score' | 'train';
+const memoryLines = new WeakMap<Supernet, Map<string, Promise<MemoryLine>>>();
 
 /**
- * Measures a network's scoring memory once, on a fresh network of the same space and scoring
- * arithmetic (its buffers start empty, while the network's own have grown to the largest batch it
- * has seen): evaluate() on 2 and then 4 images, every path of one op throughout (so each layer's
- * largest op sizes the buffers), and the native memory after each. The buffers scale with the
- * images scored at once (batch statistics need all of them), so two points give the line; the
- * numbers are the engine's own buffer sizes, not a model of them.
+ * Measures, once per network and kind of call, the memory a call holds, on a fresh network of the
+ * same space and scoring arithmetic (its buffers start empty, while the network's own have grown
+ * to the largest batch it has seen): the call on 2 and then 4 images, with every path of one op
+ * throughout (so each layer's largest op sizes the buffers), and the native memory after each.
+ * Activation buffers scale with the images of a call (batch statistics need all of them at once),
+ * so two points give the line; the numbers are the engine's own buffer sizes, not a model of
+ * them. Training steps use learning rate 0 on the throwaway network.
  */
-async function measureScoringMemory(net: Supernet, ds: Dataset, bn: 'batch' | 'running'): Promise<ScoringMemory> {
+async function measureMemory(net: Supernet, input: { height: number; width: number; channels: number }, kind: CallKind, bn: 'batch' | 'running'): Promise<MemoryLine> {
   const probe = await Supernet.create(net.space, { seed: 0, scoreMath: net.scoreMath });
   try {
-    const px = ds.height * ds.width * ds.channels;
+    const px = input.height * input.width * input.channels;
     const paths = net.space.opNames.map((_, op) => net.space.layers.map(() => op));
     const after = async (n: number): Promise<number> => {
-      await probe.evaluate(paths, new Uint8Array(n * px), new Int32Array(n), { bn });
+      const images = new Uint8Array(n * px);
+      const labels = new Int32Array(n);
+      if (kind === 'score') await probe.evaluate(paths, images, labels, { bn });
+      else for (const path of paths) await probe.trainStep(path, images, labels, { lr: 0 });
       return probe.memoryBytes;
     };
     const at2 = await after(2);
@@ -84,32 +89,56 @@ async function measureScoringMemory(net: Supernet, ds: Dataset, bn: 'batch' | 'r
   }
 }
 
+function memoryLine(net: Supernet, input: { height: number; width: number; channels: number }, kind: CallKind, bn: 'batch' | 'running'): Promise<MemoryLine> {
+  let lines = memoryLines.get(net);
+  if (!lines) memoryLines.set(net, (lines = new Map()));
+  const key = `${kind}:${bn}`;
+  let line = lines.get(key);
+  if (!line) lines.set(key, (line = measureMemory(net, input, kind, bn)));
+  return line;
+}
+
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
 /**
- * Refuses, before it starts, a CPU scoring call whose buffers would not fit in the memory this
- * process can still get (process.availableMemory(): free memory, within a cgroup's limit): at
- * ImageNet size a path costs ~10 MB per image scored at once, so a scoring set of 1,000 images
- * needs ~10 GB, and a call that overran would have the process killed with no message. On a GPU
- * backend the memory is the device's, and an allocation that fails there is reported as an error.
+ * Refuses, before it starts, a CPU call of `n` images whose buffers would not fit in the memory
+ * this process can still get (process.availableMemory(): free memory, within a cgroup's limit),
+ * counting `alsoHeld` bytes that other calls of the same network will hold beside it. A call that
+ * overran would have the process killed with no message. `what` names the call, `fix` the option
+ * that lowers n. On a GPU backend the memory is the device's, and an allocation that fails there
+ * is reported as an error already.
  */
-export async function checkScoringMemory(net: Supernet, ds: Dataset, bn: 'batch' | 'running'): Promise<void> {
+async function checkMemory(net: Supernet, input: { height: number; width: number; channels: number }, kind: CallKind, bn: 'batch' | 'running', n: number, alsoHeld: number, what: string, fix: string): Promise<number> {
   // (a stand-in scorer object, as the search tests pass, has no native memory to check)
-  if (!(net instanceof Supernet) || !net.backend.startsWith('cpu')) return;
-  let model = scoringMemory.get(net);
-  if (!model) {
-    model = measureScoringMemory(net, ds, bn);
-    scoringMemory.set(net, model);
-  }
-  const { fixed, perImage } = await model;
-  const n = ds.labels.length;
-  const more = fixed + perImage * n - net.memoryBytes; // beyond what the network holds already
+  if (!(net instanceof Supernet) || !net.backend.startsWith('cpu')) return 0;
+  const { fixed, perImage } = await memoryLine(net, input, kind, bn);
+  const more = fixed + perImage * n + alsoHeld - net.memoryBytes; // beyond what the network holds already
   const available = process.availableMemory();
-  if (more <= 0.9 * available) return;
-  const fits = Math.max(0, Math.floor((0.9 * available + net.memoryBytes - fixed) / Math.max(1, perImage)));
+  if (more <= 0.9 * available) return perImage * n;
+  const fits = Math.max(0, Math.floor((0.9 * available + net.memoryBytes - fixed - alsoHeld) / Math.max(1, perImage)));
   throw new ConfigError(
-    `scoring ${n} images at once needs about ${gb(fixed + perImage * n)} for this network on the CPU ` +
+    `${what} needs about ${gb(fixed + perImage * n + alsoHeld)} for this network on the CPU ` +
       `(${(perImage / 2 ** 20).toFixed(1)} MB per image, measured on this engine), but only ${gb(available)} is available: ` +
-      `score fewer images at once (about ${fits} fit now): --val-images for the greedy rounds, --search-images for the search`,
+      fix.replace('N', String(fits)),
   );
+}
+
+/**
+ * Refuses a CPU scoring call whose buffers would not fit in memory (checkMemory): at ImageNet size
+ * a path costs ~10-12 MB per image scored at once, so a scoring set of 1,000 images needs ~12 GB.
+ * `alsoHeld`: bytes the network's training buffers will hold beside it (checkTrainingMemory).
+ */
+export async function checkScoringMemory(net: Supernet, ds: Dataset, bn: 'batch' | 'running', alsoHeld = 0): Promise<void> {
+  const n = ds.labels.length;
+  await checkMemory(net, ds, 'score', bn, n, alsoHeld, `scoring ${n} images at once`,
+    'score fewer images at once (about N fit now): --val-images for the greedy rounds, --search-images for the search');
+}
+
+/**
+ * Refuses a CPU training run whose step at `batch` images would not fit in memory (checkMemory);
+ * resolves with the bytes per step that the batch's activations hold, for the scoring checks that
+ * share the network.
+ */
+export async function checkTrainingMemory(net: Supernet, input: { height: number; width: number; channels: number }, batch: number, flag: string): Promise<number> {
+  return checkMemory(net, input, 'train', 'batch', batch, 0, `training at batch ${batch}`, `lower ${flag} (about N images per batch fit now)`);
 }

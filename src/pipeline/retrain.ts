@@ -12,7 +12,7 @@ import { CheckpointStore } from '../train/checkpoints.js';
 import { guardStep, type StepPlace } from '../train/divergence.js';
 import { learningRate } from '../train/lr-schedule.js';
 import type { RunConfig } from './config.js';
-import { createSupernet, type EngineSettings } from './engine-setup.js';
+import { checkTrainingMemory, createSupernet, type EngineSettings } from './engine-setup.js';
 import type { Prepared } from './prepare.js';
 
 /** The settings retraining reads: the engine's, and the retraining recipe. */
@@ -93,6 +93,7 @@ export async function retrain(p: Prepared<RetrainSettings>, arch: Arch, opts: Re
   const seed = c.seed + (opts.seedOffset ?? 0);
   // A reported accuracy, not a ranking: always FP32, whatever --score-math says for scoring.
   const net = await createSupernet(space, { ...c, scoreMath: 'fp32' }, seed + 909);
+  await checkTrainingMemory(net, space.input, c.retrainBatch, '--retrain-batch');
   const trainSet = opts.trainOn === 'train-split' ? p.train : p.data.train;
   const loader = createLoader(trainSet, { ...(p.data.pool ? { pool: p.data.pool } : {}), batchSize: c.retrainBatch, seed: seed + 910, augment: defaultAugmentation(space.input, { flip: c.flip }), dropLast: true });
   const bpe = loader.batchesPerEpoch;

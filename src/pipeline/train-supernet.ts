@@ -36,7 +36,7 @@ import { DivergenceError, guardStep, type StepPlace } from '../train/divergence.
 import { learningRate } from '../train/lr-schedule.js';
 import { RunLog } from '../train/run-log.js';
 import { ConfigError, scoringImagesFor, type RunConfig } from './config.js';
-import { checkScoringMemory, constraintsOf, createSupernet, scorer, type BudgetSettings, type EngineSettings } from './engine-setup.js';
+import { checkScoringMemory, checkTrainingMemory, constraintsOf, createSupernet, scorer, type BudgetSettings, type EngineSettings } from './engine-setup.js';
 import { writeSupernetMetrics } from './metrics-csv.js';
 import { fixedSubset, type HeldOutSettings, type Prepared } from './prepare.js';
 import { runMarkers } from './run-dir.js';
@@ -396,10 +396,11 @@ export async function trainSupernet(p: Prepared<SupernetTrainingSettings>, opts:
   const schedule: Schedule = { perEpoch, total: c.epochs * perEpoch, warmup: Math.round(c.warmupEpochs * perEpoch) };
   const samplers = createSamplers(c, shape, p.costs, constraintsOf(c, latencyCheck), perEpoch, schedule.total);
   const heldOut = new HeldOut(p, net, shape);
-  // A held-out set too large to score in this machine's memory is refused now, before the run
-  // writes anything, not at the first greedy round or epoch end (hours in).
-  if (samplers.greedy) await checkScoringMemory(net, p.roundScoring, 'batch');
-  await checkScoringMemory(net, p.searchSet, 'batch');
+  // A batch or held-out set too large for this machine's memory is refused now, before the run
+  // writes anything, not at the first step, greedy round or epoch end (hours in).
+  const stepBytes = await checkTrainingMemory(net, p.space.input, c.batch, '--batch');
+  if (samplers.greedy) await checkScoringMemory(net, p.roundScoring, 'batch', stepBytes);
+  await checkScoringMemory(net, p.searchSet, 'batch', stepBytes);
   if (samplers.greedy) opts.log(describeGreedyPlan(c, samplers, schedule, shape, heldOut.scoringImages));
   const trainer = new SupernetTrainer(p, opts, net, loader, samplers, heldOut, schedule);
   await trainer.start();
