@@ -103,6 +103,8 @@ export interface TrainOptions {
   /** Stop after this many iterations in this process (tests of resume); a checkpoint is written there. */
   stopAfterIterations?: number;
   quiet?: boolean;
+  /** `run` retrains the best path afterwards at this batch: checked against memory now too. */
+  retrainBatch?: number;
 }
 
 /** Iterations of the run: `perEpoch` batches an epoch, `total` in all, `warmup` of learning-rate warm-up. */
@@ -399,6 +401,8 @@ export async function trainSupernet(p: Prepared<SupernetTrainingSettings>, opts:
   // A batch or held-out set too large for this machine's memory is refused now, before the run
   // writes anything, not at the first step, greedy round or epoch end (hours in).
   const stepBytes = await checkTrainingMemory(net, p.space.input, c.batch, '--batch');
+  // a path's step holds at most what the supernet's does per image (its largest op at every layer)
+  if (opts.retrainBatch !== undefined) await checkTrainingMemory(net, p.space.input, opts.retrainBatch, '--retrain-batch');
   if (samplers.greedy) await checkScoringMemory(net, p.roundScoring, 'batch', stepBytes);
   await checkScoringMemory(net, p.searchSet, 'batch', stepBytes);
   if (samplers.greedy) opts.log(describeGreedyPlan(c, samplers, schedule, shape, heldOut.scoringImages));

@@ -60,8 +60,8 @@ async function latencyPreflight(config: RunConfig): Promise<void> {
   if (config.latencyMax !== null) await requireOnnxRuntime(`--latency-max ${config.latencyMax} (the latency table)`);
 }
 
-async function trainStage(p: Prepared, o: WriterOptions, hooks: LatencyHooks): Promise<SupernetResult> {
-  return trainSupernet(p, { resume: o.resume, log: o.log, quiet: o.quiet }, hooks.latencyCheck);
+async function trainStage(p: Prepared, o: WriterOptions, hooks: LatencyHooks, retrainBatch?: number): Promise<SupernetResult> {
+  return trainSupernet(p, { resume: o.resume, log: o.log, quiet: o.quiet, ...(retrainBatch !== undefined ? { retrainBatch } : {}) }, hooks.latencyCheck);
 }
 
 function interrupted(name: string, p: Prepared, r: SupernetResult): Interrupted {
@@ -112,7 +112,7 @@ export async function runWorkflow(config: RunConfig, o: WriterOptions): Promise<
   const p = await prepare(config, { log: o.log, batches: [supernetBatch(config), retrainBatch(config, 'all')] });
   const hooks = await recordedLatencyHooks(p, o.log);
   o.log(`\n== 1/4 supernet training (${config.sampler})`);
-  const trained = await trainStage(p, o, hooks);
+  const trained = await trainStage(p, o, hooks, config.retrainBatch);
   if (trained.interrupted) throw interrupted('run', p, trained);
   resultsFile(p, { supernet: supernetSummary(trained) });
   o.log('\n== 2/4 search');
