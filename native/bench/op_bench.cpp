@@ -156,24 +156,16 @@ bool selected(const std::string& op, const std::string& shape) {
   return g_opts.filter.empty() || (op + " " + shape).find(g_opts.filter) != std::string::npos;
 }
 
-void report_flops(const std::string& op, const std::string& shape, double ms, double flops) {
+// A compute-op row. With bytes >= 0 it is also read against the memory limit: `bytes` is the op's
+// compulsory traffic, x_memory_limit its time over bytes / g_stream (1.0 = at the measured bandwidth).
+void report_flops(const std::string& op, const std::string& shape, double ms, double flops, double bytes = -1) {
   const double gf = flops / (ms * 1e6);
-  if (g_peak > 0)
-    std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f, \"pct_peak\": %.1f}\n",
-                op.c_str(), shape.c_str(), ms, gf, 100.0 * gf / g_peak);
-  else
-    std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f}\n", op.c_str(), shape.c_str(), ms,
-                gf);
-  std::fflush(stdout);
-}
-// A compute-op row that is also read against the memory limit: `bytes` is the op's compulsory
-// traffic, x_memory_limit its time over bytes / g_stream (1.0 = at the measured bandwidth).
-void report_flops_and_bytes(const std::string& op, const std::string& shape, double ms, double flops, double bytes) {
-  const double gf = flops / (ms * 1e6);
-  std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f, \"pct_peak\": %.1f, "
-              "\"mbytes\": %.1f, \"x_memory_limit\": %.2f}\n",
-              op.c_str(), shape.c_str(), ms, gf, g_peak > 0 ? 100.0 * gf / g_peak : 0.0, bytes / 1e6,
-              g_stream > 0 ? ms / (bytes / (g_stream * 1e6)) : 0.0);
+  std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.1f", op.c_str(), shape.c_str(), ms, gf);
+  if (g_peak > 0) std::printf(", \"pct_peak\": %.1f", 100.0 * gf / g_peak);
+  if (bytes >= 0)
+    std::printf(", \"mbytes\": %.1f, \"x_memory_limit\": %.2f", bytes / 1e6,
+                g_stream > 0 ? ms / (bytes / (g_stream * 1e6)) : 0.0);
+  std::printf("}\n");
   std::fflush(stdout);
 }
 void report_bytes(const std::string& op, const std::string& shape, double ms, double bytes) {
@@ -288,7 +280,7 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
     // compulsory traffic: x read, dx written, dy and the unit's saved conv output (out_bn) read
     const double bbytes = 4.0 * (double(s.in_size()) * (need_dx ? 2 : 1) + 2.0 * double(s.out_size()));
     if (bf)
-      report_flops_and_bytes("dwconv_backward_fused" + bfname, shape, best_ms([&] {
+      report_flops("dwconv_backward_fused" + bfname, shape, best_ms([&] {
                                be.dwconv_backward_fused(dxp, dw.data(), idgp, idbp, dy.data(), &bo.g, x.data(), ib,
                                                         w.data(), s);
                              }), bflops, bbytes);

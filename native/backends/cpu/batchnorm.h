@@ -265,6 +265,15 @@ static void bn_bwd_sums_group(const float* dy, const float* x, int64_t rows, con
 }
 
 // ---- backward pass 2: dx = k1 * dz - k2 * (x - mean) + k3
+// One vector of pass 2 (channel vector v, x and dy of one row already loaded); also used by the
+// depthwise backward, which writes it straight into a padded plane (depthwise.h pad_dy_bn_t).
+template <int ACT>
+GNAS_INLINE vf bn_bwd_dx_vec(vf xv, vf gv, int v, const float* scale, const float* shift, const float* mean,
+                             const float* k1, const float* k2, const float* k3) {
+  const vf dz = act_backward<ACT>(fmadd(xv, load(scale + v * L), load(shift + v * L)), gv);
+  const vf xc = sub(xv, load(mean + v * L));
+  return fmadd(load(k1 + v * L), dz, fnmadd(load(k2 + v * L), xc, load(k3 + v * L)));
+}
 template <int ACT>
 static void bn_bwd_dx_rows(float* dx, const float* dy, const float* x, int64_t rows, const ChanLayout& cl,
                            const float* scale, const float* shift, const float* mean, const float* k1,
@@ -273,12 +282,8 @@ static void bn_bwd_dx_rows(float* dx, const float* dy, const float* x, int64_t r
     const float* xr = x + r * cl.C;
     const float* gr = dy + r * cl.C;
     float* dr = dx + r * cl.C;
-    for (int v = 0; v < cl.nv; ++v) {
-      const vf xv = cl.ld(xr, v);
-      const vf dz = act_backward<ACT>(fmadd(xv, load(scale + v * L), load(shift + v * L)), cl.ld(gr, v));
-      const vf xc = sub(xv, load(mean + v * L));
-      cl.st(dr, v, fmadd(load(k1 + v * L), dz, fnmadd(load(k2 + v * L), xc, load(k3 + v * L))));
-    }
+    for (int v = 0; v < cl.nv; ++v)
+      cl.st(dr, v, bn_bwd_dx_vec<ACT>(cl.ld(xr, v), cl.ld(gr, v), v, scale, shift, mean, k1, k2, k3));
   }
 }
 

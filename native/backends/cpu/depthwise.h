@@ -324,8 +324,8 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
 // ---------------------------------------------------------------- backward
 // The backward's two copies into padded planes, each fused with the pass it used to need apart.
 //
-// dy through the unit's BN backward (out_bn) straight into the padded dy plane: the same
-// arithmetic as bn_bwd_apply, without its per-image buffer.
+// dy through the unit's BN backward (out_bn) straight into the padded dy plane: bn_bwd_apply's
+// arithmetic (bn_bwd_dx_vec), without its per-image buffer.
 template <int ACT>
 static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
                         const BnBwd& b) {
@@ -335,12 +335,9 @@ static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int
     float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
     for (int w = 0; w < Ws; ++w, d += L) {
       const int64_t px = (int64_t(hs) * Ws + w) * cl.C;
-      for (int v = 0; v < cl.nv; ++v) {
-        const vf zv = cl.ld(z + px, v);
-        const vf dz = act_backward<ACT>(fmadd(zv, load(b.scale + v * L), load(b.shift + v * L)), cl.ld(dy + px, v));
-        const vf zc = sub(zv, load(b.mean + v * L));
-        store(d + v * plane, fmadd(load(b.k1 + v * L), dz, fnmadd(load(b.k2 + v * L), zc, load(b.k3 + v * L))));
-      }
+      for (int v = 0; v < cl.nv; ++v)
+        store(d + v * plane,
+              bn_bwd_dx_vec<ACT>(cl.ld(z + px, v), cl.ld(dy + px, v), v, b.scale, b.shift, b.mean, b.k1, b.k2, b.k3));
     }
   }
 }
