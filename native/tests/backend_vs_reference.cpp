@@ -115,10 +115,14 @@ void conv_tests(Ctx& t) {
       {2, 8, 8, 16, 24, 1, 1},  {1, 5, 7, 24, 144, 1, 1}, {2, 4, 5, 144, 40, 1, 1}, {1, 7, 5, 40, 3, 1, 1},
       {2, 3, 3, 3, 1, 1, 1},    {1, 1, 1, 1, 1, 1, 1},    {2, 9, 7, 16, 16, 1, 1},  {1, 6, 6, 24, 40, 1, 2},
       {2, 7, 5, 40, 144, 1, 2}, {1, 17, 1, 144, 16, 1, 1},
+      // channel counts a multiple of 64 floats, whose rows the weight gradient copies into tiles
+      // first (gemm.h set_conflicting_stride): x only (C = 128, over two blocks of rows), dY
+      // only (K = 192, the swapped form), both (C = 64, K = 128), and a strided 1x1 (im2col rows)
+      {3, 9, 7, 128, 40, 1, 1}, {2, 5, 5, 24, 192, 1, 1}, {1, 7, 6, 64, 128, 1, 1}, {2, 6, 6, 128, 24, 1, 2},
   };
   for (const auto& c : pw) conv_case(t, c, false);
-  // a general k x k dense conv with wide channels
-  const ConvCase dense[] = {{1, 6, 5, 16, 24, 3, 1}, {2, 5, 6, 24, 16, 5, 2}};
+  // a general k x k dense conv with wide channels (the second: im2col rows of 9 x 64 floats)
+  const ConvCase dense[] = {{1, 6, 5, 16, 24, 3, 1}, {2, 5, 6, 24, 16, 5, 2}, {1, 6, 5, 64, 24, 3, 1}};
   for (const auto& c : dense) conv_case(t, c, false);
   // network-sized layers, large enough for a fast backend to split the work across threads
   const ConvCase large[] = {{8, 64, 64, 3, 16, 3, 2}, {8, 28, 28, 24, 144, 1, 1}, {8, 14, 14, 144, 40, 1, 1},

@@ -20,7 +20,9 @@
 // A is never packed: its rows are the NHWC pixel rows themselves (contiguous channels), read
 // with a row stride, which is how a 1x1 conv avoids any reshuffling of activations. B (weights,
 // at most a few hundred KB) is packed once per call into panels of NP = NV*L columns, zero padded,
-// so the kernel's B loads are contiguous and unmasked.
+// so the kernel's B loads are contiguous and unmasked. In the dw form both operands are
+// activation rows; they are read in place unless their row stride maps them onto few L1 sets
+// (set_conflicting_stride), in which case they are copied into contiguous tiles first.
 //
 // Cache blocking (rows form): a thread owns a block of MB rows; for each KC-long slice of the
 // reduction it walks the panels, and for each panel all MR-row tiles of its block. The B panel
@@ -309,33 +311,71 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
   }
 }
 
+// Scratch floats gemm_dw_block needs for `rows` reduction rows, K output rows and Cw columns.
+static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows) {
+  const int NP = t.NV * L;
+  return rows * (int64_t(ceil_div(K, t.MR)) * t.MR + int64_t(ceil_div(Cw, NP)) * NP);
+}
+
+// Whether rows `ld` floats apart should be copied into a contiguous tile before a reduction
+// over them: at strides that are a multiple of 256 bytes (64 floats: channel counts 128, 384,
+// 576, 768 of the W1 widths) consecutive rows fall into at most a sixteenth of the L1 sets, so a
+// 128-row operand that should stay in L1 across the reduction's tiles evicts itself. At other
+// strides the rows spread over the sets and the copy costs more than it saves (C, K = 16..96).
+static bool set_conflicting_stride(int64_t ld) { return ld % 64 == 0; }
+
 // dw form on one block of rows: D[K][Cw] (ldd) += sum_{m < rows} A[m][k] (lda) * Bm[m][c] (ldb).
-// t: tile for rows = K (along MR) and cols = Cw (along lanes). tailbuf: >= rows * MR floats.
+// t: tile for rows = K (along MR) and cols = Cw (along lanes). pack: >= dw_block_scratch floats.
+// An operand at a set-conflicting stride is first copied into contiguous, zero-padded tiles: A as
+// [K/MR][rows][MR] (the MR values a reduction step broadcasts are adjacent), B as
+// [panels][rows][NP]. The last, partial MR tile of A is always copied (zero padded), so the
+// kernel never reads past column K of the last row.
 static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const float* Bm, int64_t ldb, int Cw,
-                          int64_t rows, float* D, int64_t ldd, float* tailbuf) {
+                          int64_t rows, float* D, int64_t ldd, float* pack) {
   const int MR = t.MR, NV = t.NV, NP = NV * L;
   const int nvec = ceil_div(Cw, L);
   const int npanels = ceil_div(nvec, NV);
   const int nlast_all = Cw - (nvec - 1) * L;
-  const int kfull = K / MR * MR, mrt = K - kfull;
-  if (mrt > 0) {
-    // the partial tile of output rows reads dY's last columns from a zero-padded copy
+  const int ntiles = ceil_div(K, MR);
+  const int tp0 = set_conflicting_stride(lda) ? 0 : K / MR;  // tiles ti >= tp0 are read packed
+  const bool pb = set_conflicting_stride(ldb);
+  float* ap = pack;                                        // [ntiles - tp0][rows][MR]
+  float* bp = pack + rows * int64_t(ntiles - tp0) * MR;    // [npanels][rows][NP] when pb
+  if (tp0 < ntiles || pb) {
     for (int64_t m = 0; m < rows; ++m) {
-      const float* s = A + m * lda + kfull;
-      float* d = tailbuf + m * MR;
-      for (int i = 0; i < MR; ++i) d[i] = i < mrt ? s[i] : 0.0f;
+      const float* s = A + m * lda;
+      for (int ti = tp0; ti < ntiles; ++ti) {
+        float* d = ap + (int64_t(ti - tp0) * rows + m) * MR;
+        const int k0 = ti * MR, kn = imin(MR, K - k0);
+        for (int i = 0; i < kn; ++i) d[i] = s[k0 + i];
+        for (int i = kn; i < MR; ++i) d[i] = 0.0f;
+      }
+      if (!pb) continue;
+      const float* sb = Bm + m * ldb;
+      for (int j = 0; j < npanels; ++j) {
+        float* d = bp + (int64_t(j) * rows + m) * NP;
+        const int n0 = j * NP, nn = imin(NP, Cw - n0);
+        int n = 0;
+        for (; n + L <= nn; n += L) store(d + n, load(sb + n0 + n));
+        for (; n < nn; ++n) d[n] = sb[n0 + n];
+        for (; n < NP; ++n) d[n] = 0.0f;
+      }
     }
   }
   for (int j = 0; j < npanels; ++j) {
     const int nv = imin(NV, nvec - j * NV);
     const bool lastp = j == npanels - 1;
     const int nlast = lastp ? nlast_all : L;
-    const UkrFn k = (lastp && nlast < L) ? ukr_for<true, true>(MR, nv) : ukr_for<true, false>(MR, nv);
-    const float* bj = Bm + j * NP;
+    const UkrFn k = (!pb && lastp && nlast < L) ? ukr_for<true, true>(MR, nv) : ukr_for<true, false>(MR, nv);
+    const float* bj = pb ? bp + int64_t(j) * rows * NP : Bm + j * NP;
+    const int64_t lb = pb ? NP : ldb;
     float* dj = D + j * NP;
-    for (int k0 = 0; k0 < kfull; k0 += MR)
-      k(int(rows), A + k0, lda, bj, ldb, dj + int64_t(k0) * ldd, ldd, MR, nlast, true, nullptr, nullptr);
-    if (mrt > 0) k(int(rows), tailbuf, MR, bj, ldb, dj + int64_t(kfull) * ldd, ldd, mrt, nlast, true, nullptr, nullptr);
+    for (int ti = 0; ti < ntiles; ++ti) {
+      const int k0 = ti * MR;
+      const float* a = ti >= tp0 ? ap + int64_t(ti - tp0) * rows * MR : A + k0;
+      k(int(rows), a, ti >= tp0 ? MR : lda, bj, lb, dj + int64_t(k0) * ldd, ldd, imin(MR, K - k0), nlast, true,
+        nullptr, nullptr);
+    }
   }
 }
 
