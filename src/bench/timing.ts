@@ -6,14 +6,19 @@ import { Bench } from 'tinybench';
 
 import type { PathScore } from './workload.js';
 
-/** Median latency in ms of `fn` over `iterations` timed calls after `warmup` untimed ones. */
-export async function medianMs(name: string, fn: () => Promise<unknown>, iterations: number, warmup: number): Promise<number> {
+/** Median and fastest latency in ms of `fn` over `iterations` timed calls after `warmup` untimed ones. */
+export async function latencyMs(name: string, fn: () => Promise<unknown>, iterations: number, warmup: number): Promise<{ median: number; fastest: number }> {
   const bench = new Bench({ name, iterations, warmupIterations: warmup, time: 0, warmupTime: 0 });
   bench.add(name, fn);
   await bench.run();
-  const r = bench.tasks[0]?.result as { state: string; latency?: { p50: number }; error?: unknown } | undefined;
+  const r = bench.tasks[0]?.result as { state: string; latency?: { p50: number; min: number }; error?: unknown } | undefined;
   if (!r || r.state !== 'completed' || !r.latency) throw new Error(`benchmark ${name} failed: ${String(r?.error ?? r?.state)}`);
-  return r.latency.p50;
+  return { median: r.latency.p50, fastest: r.latency.min };
+}
+
+/** Median latency in ms of `fn` over `iterations` timed calls after `warmup` untimed ones. */
+export async function medianMs(name: string, fn: () => Promise<unknown>, iterations: number, warmup: number): Promise<number> {
+  return (await latencyMs(name, fn, iterations, warmup)).median;
 }
 
 export interface RoundTiming {
