@@ -211,7 +211,8 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
       for (int64_t i = 0; i < int64_t(K) * C; ++i) p[i] = 0.0f;
       touched[tid] = true;
     }
-    float* tail = ctx.ws->thread(tid, 1, size_t(imax<int64_t>(int64_t(MRx) * K, swap ? dw_block_scratch(tw, C, K, MB) : dw_block_scratch(tw, K, C, MB))));
+    const int64_t dw_scratch = swap ? dw_block_scratch(tw, C, K, MB, C, K) : dw_block_scratch(tw, K, C, MB, K, C);
+    float* tail = ctx.ws->thread(tid, 1, size_t(imax<int64_t>(int64_t(MRx) * K, dw_scratch)));
     float* xbuf = bn ? ctx.ws->thread(tid, 2, size_t(MB) * C) : nullptr;
     float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(MB) * K) : nullptr;
     float* sacc = sums ? ctx.ws->thread(tid, 3, size_t(2) * clc.nv * L) : nullptr;
@@ -343,7 +344,8 @@ static void conv_general_backward(Ctx& ctx, float* dx, float* dw, const float* d
     }
     float* col = ctx.ws->thread(tid, 2, size_t(SB) * kkC);
     float* dcol = ctx.ws->thread(tid, 3, size_t(SB) * kkC);
-    float* tail = ctx.ws->thread(tid, 1, size_t(imax<int64_t>(int64_t(MRx) * K, dw_block_scratch(tw, K, kkC, SB))));
+    const int64_t dw_scratch = dw_block_scratch(tw, K, kkC, SB, K, kkC);
+    float* tail = ctx.ws->thread(tid, 1, size_t(imax<int64_t>(int64_t(MRx) * K, dw_scratch)));
     float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(SB) * K) : nullptr;
     for (int64_t n = b; n < e; ++n) {
       float* dxn = dx ? dx + n * HWC : nullptr;

@@ -311,12 +311,6 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
   }
 }
 
-// Scratch floats gemm_dw_block needs for `rows` reduction rows, K output rows and Cw columns.
-static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows) {
-  const int NP = t.NV * L;
-  return rows * (int64_t(ceil_div(K, t.MR)) * t.MR + int64_t(ceil_div(Cw, NP)) * NP);
-}
-
 // Whether rows `ld` floats apart should be copied into a contiguous tile before a reduction
 // over them: at strides that are a multiple of 256 bytes (64 floats: channel counts 128, 384,
 // 576, 768 of the W1 widths) consecutive rows fall into at most a sixteenth of the L1 sets, so a
@@ -324,8 +318,19 @@ static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows) {
 // strides the rows spread over the sets and the copy costs more than it saves (C, K = 16..96).
 static bool set_conflicting_stride(int64_t ld) { return ld % 64 == 0; }
 
+// Scratch floats gemm_dw_block needs for `rows` reduction rows, K output rows, Cw columns and
+// operand strides lda, ldb: the copied A tiles (all of them, or only the last, partial one) and,
+// at a conflicting ldb, the copied B panels.
+static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows, int64_t lda, int64_t ldb) {
+  const int NP = t.NV * L;
+  const int ntiles = ceil_div(K, t.MR);
+  const int packed_tiles = set_conflicting_stride(lda) ? ntiles : ntiles - K / t.MR;
+  const int64_t b = set_conflicting_stride(ldb) ? int64_t(ceil_div(Cw, NP)) * NP : 0;
+  return rows * (int64_t(packed_tiles) * t.MR + b);
+}
+
 // dw form on one block of rows: D[K][Cw] (ldd) += sum_{m < rows} A[m][k] (lda) * Bm[m][c] (ldb).
-// t: tile for rows = K (along MR) and cols = Cw (along lanes). pack: >= dw_block_scratch floats.
+// t: tile for rows = K (along MR) and cols = Cw (along lanes). pack: dw_block_scratch floats.
 // An operand at a set-conflicting stride is first copied into contiguous, zero-padded tiles: A as
 // [K/MR][rows][MR] (the MR values a reduction step broadcasts are adjacent), B as
 // [panels][rows][NP]. The last, partial MR tile of A is always copied (zero padded), so the
