@@ -318,15 +318,25 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
 // strides the rows spread over the sets and the copy costs more than it saves (C, K = 16..96).
 static bool set_conflicting_stride(int64_t ld) { return ld % 64 == 0; }
 
-// Scratch floats gemm_dw_block needs for `rows` reduction rows, K output rows, Cw columns and
-// operand strides lda, ldb: the copied A tiles (all of them, or only the last, partial one) and,
-// at a conflicting ldb, the copied B panels.
+// What gemm_dw_block copies for K output rows, Cw columns and operand strides lda, ldb: the A
+// tiles ti >= tp0 of ntiles (all of them at a conflicting lda, else only the last, partial one)
+// and, at a conflicting ldb, all B panels.
+struct DwPack {
+  int ntiles, tp0, npanels;
+  bool pb;
+  DwPack(Tile t, int K, int Cw, int64_t lda, int64_t ldb)
+      : ntiles(ceil_div(K, t.MR)),
+        tp0(set_conflicting_stride(lda) ? 0 : K / t.MR),
+        npanels(ceil_div(ceil_div(Cw, L), t.NV)),
+        pb(set_conflicting_stride(ldb)) {}
+  int64_t a_floats(Tile t, int64_t rows) const { return rows * int64_t(ntiles - tp0) * t.MR; }
+  // scratch floats for `rows` reduction rows
+  int64_t floats(Tile t, int64_t rows) const {
+    return a_floats(t, rows) + (pb ? rows * int64_t(npanels) * t.NV * L : 0);
+  }
+};
 static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows, int64_t lda, int64_t ldb) {
-  const int NP = t.NV * L;
-  const int ntiles = ceil_div(K, t.MR);
-  const int packed_tiles = set_conflicting_stride(lda) ? ntiles : ntiles - K / t.MR;
-  const int64_t b = set_conflicting_stride(ldb) ? int64_t(ceil_div(Cw, NP)) * NP : 0;
-  return rows * (int64_t(packed_tiles) * t.MR + b);
+  return DwPack(t, K, Cw, lda, ldb).floats(t, rows);
 }
 
 // dw form on one block of rows: D[K][Cw] (ldd) += sum_{m < rows} A[m][k] (lda) * Bm[m][c] (ldb).
@@ -339,13 +349,12 @@ static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const floa
                           int64_t rows, float* D, int64_t ldd, float* pack) {
   const int MR = t.MR, NV = t.NV, NP = NV * L;
   const int nvec = ceil_div(Cw, L);
-  const int npanels = ceil_div(nvec, NV);
   const int nlast_all = Cw - (nvec - 1) * L;
-  const int ntiles = ceil_div(K, MR);
-  const int tp0 = set_conflicting_stride(lda) ? 0 : K / MR;  // tiles ti >= tp0 are read packed
-  const bool pb = set_conflicting_stride(ldb);
-  float* ap = pack;                                        // [ntiles - tp0][rows][MR]
-  float* bp = pack + rows * int64_t(ntiles - tp0) * MR;    // [npanels][rows][NP] when pb
+  const DwPack plan(t, K, Cw, lda, ldb);
+  const int ntiles = plan.ntiles, tp0 = plan.tp0, npanels = plan.npanels;
+  const bool pb = plan.pb;
+  float* ap = pack;                            // [ntiles - tp0][rows][MR]
+  float* bp = pack + plan.a_floats(t, rows);   // [npanels][rows][NP] when pb
   if (tp0 < ntiles || pb) {
     for (int64_t m = 0; m < rows; ++m) {
       const float* s = A + m * lda;
