@@ -230,8 +230,8 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         if (sums) {
           auto row = [&](int64_t r) { return xbuf + r * C; };
 #define GNAS_CALL(a)                                                                                              \
-  bn_act_sums_rows<a>(row, L, true, xb, dx + m0 * C, rows, clc, bn->scale, bn->shift, sums->mean, sums->t[tid], \
-                      sums->t[tid] + sums->Cp, sacc)
+  bn_act_sums_rows<a>(row, L, true, xb, dx + m0 * C, 0, rows, rows, clc, bn->scale, bn->shift, sums->mean, \
+                      sums->t[tid], sums->t[tid] + sums->Cp, sacc)
           GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
 #undef GNAS_CALL
         } else {

@@ -18,10 +18,11 @@
 // forward sums y and y^2 per channel from the strip registers for the BN that follows. In the
 // backward, dy can arrive as the gradient of the unit's activated output (out_bn): the image's dy
 // goes through the BN's input-gradient formula on its way into the padded buffer (pad_dy_bn_t);
-// dx is computed from that plane alone, before x is touched, so that x is read once, into its
-// plane, in the same pass that takes the input BN's parameter-gradient sums against the image's
-// finished dx (pad_x_sums_t). Where the operands exceed the last-level cache, each image's dx is
-// made in a cache-resident buffer and streamed out (copy_streaming: no read for ownership).
+// dx is computed from that plane alone, row by row; each finished row of dx goes on, while in L1,
+// to the pass that reads the same row of x into its plane and takes the input BN's parameter-
+// gradient sums against it (pad_x_sums_t), so x is read once. Where the operands exceed the
+// last-level cache, each row of dx is made in a row buffer and streamed out (copy_streaming: no
+// read for ownership). The passes reading dy and x from memory prefetch ahead (prefetch_ahead).
 //
 // The zero border of a padded buffer is written once per geometry, not once per image (see
 // pad_border); for 7x7 images under a 7x7 kernel it is 2.4x the interior.
@@ -335,23 +336,28 @@ static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int
     float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
     for (int w = 0; w < Ws; ++w, d += L) {
       const int64_t px = (int64_t(hs) * Ws + w) * cl.C;
-      for (int v = 0; v < cl.nv; ++v)
+      for (int v = 0; v < cl.nv; ++v) {
+        prefetch_ahead(dy + px + v * L);
+        prefetch_ahead(z + px + v * L);
         store(d + v * plane,
               bn_bwd_dx_vec<ACT>(cl.ld(z + px, v), cl.ld(dy + px, v), v, b.scale, b.shift, b.mean, b.k1, b.k2, b.k3));
+      }
     }
   }
 }
 
-// x through the input BN into the padded x plane, and in the same pass over x the input BN's
-// parameter-gradient sums of this image from its finished dx (gx, in cache): bn_act_sums_rows,
-// which adds them as the separate pass that reread x did. acc: 2 x Cp floats of scratch.
+// Image row hs of x through the input BN into the padded x plane, and in the same pass over x the
+// input BN's parameter-gradient sums from that row's finished dx (gx, in cache): bn_act_sums_rows,
+// which adds them as the separate pass that reread x did; called for rows 0, 1, ... in order (acc,
+// 2 x Cp floats of scratch, carries the open block of sums from row to row).
 template <int ACT>
-static void pad_x_sums_t(float* buf, const float* x, const float* gx, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
-                         const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
+static void pad_x_sums_t(float* buf, const float* x, const float* gx, int hs, int Hs, int Ws, int oh, int ow, int Hp,
+                         int Wp, const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
                          float* acc) {
-  auto dst = [&](int64_t pix) { return buf + ((pix / Ws + oh) * Wp + ow + pix % Ws) * L; };
-  bn_act_sums_rows<ACT>(dst, int64_t(Hp) * Wp * L, false, x, gx, int64_t(Hs) * Ws, cl, bn.scale, bn.shift, mean, ds,
-                        dsx, acc);
+  float* row = buf + (int64_t(hs + oh) * Wp + ow) * L - int64_t(hs) * Ws * L;
+  auto dst = [&](int64_t pix) { return row + pix * L; };
+  bn_act_sums_rows<ACT>(dst, int64_t(Hp) * Wp * L, false, x, gx, int64_t(hs) * Ws, int64_t(hs + 1) * Ws,
+                        int64_t(Hs) * Ws, cl, bn.scale, bn.shift, mean, ds, dsx, acc);
 }
 
 // dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
@@ -527,15 +533,15 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
   // Written straight into dx, each store of one channel vector finds its line missing (NHWC: a
   // pixel's channel vectors are written one strip pass apart) and reads it from memory first;
   // where the operands are too large for the last-level cache (so dx would leave it before
-  // anything rereads it), dx is made per image in cache and streamed out, and costs its write only.
+  // anything rereads it), dx is made row by row in cache and streamed out, and costs its write only.
   const bool stream_dx =
       dx && int64_t(sizeof(float)) * s.N * (2 * HWC + (ob ? 2 : 1) * PQC) > ctx.stream_min_bytes;
   parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
     float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);
     float* sacc = sums ? ctx.ws->thread(tid, 6, size_t(2) * Cp) : nullptr;
-    // with streamed dx, each image's dx is made in this cache-resident buffer, then streamed out
-    float* stage = stream_dx ? ctx.ws->thread(tid, 3, size_t(HWC)) : nullptr;
+    // with streamed dx, each row of dx is made in this buffer (in L1), then streamed out
+    float* rowbuf = stream_dx ? ctx.ws->thread(tid, 3, size_t(W) * C) : nullptr;
     float* pr = part[tid];
     if (!touched[tid]) {
       for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
@@ -543,7 +549,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
     }
     for (int64_t n = b; n < e; ++n) {
       // dy plane first (through the unit's BN when fused), then dx from it alone, so that x is
-      // read once: into its plane and, with the input BN's sums, against the finished dx
+      // read once: into its plane and, with the input BN's sums, against the finished dx rows
       if (ob) {
         pad_border(dybuf, P, Q, C, off, off, Pp, Qp);
 #define GNAS_CALL(a) pad_dy_bn_t<a>(dybuf, dy + n * PQC, ob->x + n * PQC, P, Q, off, off, Pp, Qp, *ob)
@@ -552,11 +558,17 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
       } else {
         pad_to_blocked(dybuf, dy + n * PQC, P, Q, C, off, off, Pp, Qp);
       }
-      float* dxs = !dx ? nullptr : stream_dx ? stage : dx + n * HWC;
-      // row-major over dx (all channel vectors of a row before the next row): dx is written in
-      // address order, which on the 28x28 layer is 1.7x faster than a pass per channel vector
+      // dx row by row (row-major over the row: all channel vectors of a strip position before the
+      // next, so dx is written in address order, which on the 28x28 layer is 1.7x faster than a
+      // pass per channel vector). With the input BN's sums, each finished row goes straight on
+      // to them, reading its row of x into the padded plane, while the row is still in L1; with
+      // streamed dx, the row is made in a row-sized buffer and streamed out from there. Made for
+      // the whole image first, the staged dx and the two planes (~0.8 MB per image on the 28x28
+      // C96 layer) overflowed the L2 between the passes, and the x pass was half the op's time.
+      if (sums) pad_border(xbuf, H, W, C, pad, pad, Hp, Wp);
       if (dx)
-        for (int h = 0; h < H; ++h)
+        for (int h = 0; h < H; ++h) {
+          float* drow = stream_dx ? rowbuf : dx + n * HWC + int64_t(h) * W * C;
           for (int r = 0; r < S; ++r) {
             const DxPlan& pl = plan[h * S + r];
             if (pl.U <= 0) continue;
@@ -564,7 +576,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
               const bool tail = v == nv - 1 && ctail < L;
               const float* base = dybuf + v * dplane;
               const float* wbase = wp + v * L;
-              float* out = dxs + (int64_t(h) * W + r) * C + v * L;
+              float* out = drow + int64_t(r) * C + v * L;
               switch (pl.KT) {
                 case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
                 case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;
@@ -575,17 +587,16 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
               }
             }
           }
-      if (sums) {
-        pad_border(xbuf, H, W, C, pad, pad, Hp, Wp);
-#define GNAS_CALL(a)                                                                                              \
-  pad_x_sums_t<a>(xbuf, x + n * HWC, dxs, H, W, pad, pad, Hp, Wp, ChanLayout(C), *bn, sums->mean, sums->t[tid], \
-                  sums->t[tid] + Cp, sacc)
-        GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
+          if (sums) {
+#define GNAS_CALL(a)                                                                                                 \
+  pad_x_sums_t<a>(xbuf, x + n * HWC + int64_t(h) * W * C, drow, h, H, W, pad, pad, Hp, Wp, ChanLayout(C), *bn, \
+                  sums->mean, sums->t[tid], sums->t[tid] + Cp, sacc)
+            GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
 #undef GNAS_CALL
-      } else {
-        pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
-      }
-      if (stream_dx) copy_streaming(dx + n * HWC, stage, HWC);
+          }
+          if (stream_dx) copy_streaming(dx + n * HWC + int64_t(h) * W * C, rowbuf, int64_t(W) * C, h + 1 == H);
+        }
+      if (!sums) pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
       dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
     }
   });

@@ -177,12 +177,23 @@ GNAS_INLINE void store_n(float* p, vf v, int n) {
   if (n == L) store(p, v); else store(p, v, tail_mask(n));
 }
 
+// Software prefetch, into L1, of what a pass reading memory in address order will load
+// kPrefetchAheadBytes after p. The passes that read an activation tensor once from memory while
+// doing a few operations per value (the depthwise backward's copies into padded planes) ran at
+// ~8 GB/s on one Zen 4 core with the hardware prefetchers alone, which is the latency of a
+// demand miss, not the core's bandwidth (~27 GB/s); 6 KB ahead they ran 12-25% faster.
+constexpr int kPrefetchAheadBytes = 6144;
+GNAS_INLINE void prefetch_ahead(const float* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchAheadBytes, _MM_HINT_T0);
+}
+
 // dst[0, n) = src[0, n) with non-temporal stores for the aligned body: dst's cache lines are
 // neither read for ownership nor kept in cache. For a large output written once that nothing
 // reads before it has left the caches anyway (a full-batch gradient): it saves the read that an
 // ordinary store of a missing line costs. Ends with a store fence, so the data is visible to
-// whichever thread reads it next.
-GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n) {
+// whichever thread reads it next, unless `fence` is false (a caller streaming many pieces fences
+// once after the last: a fence waits for the write-combining buffers to drain).
+GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n, bool fence = true) {
   int64_t i = 0;
   while (i < n && reinterpret_cast<uintptr_t>(dst + i) % (sizeof(float) * L) != 0) {
     dst[i] = src[i];
@@ -190,7 +201,7 @@ GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n) {
   }
   for (; i + L <= n; i += L) store_stream(dst + i, load(src + i));
   for (; i < n; ++i) dst[i] = src[i];
-  _mm_sfence();
+  if (fence) _mm_sfence();
 }
 
 // Element storage of a tensor a kernel reads or writes: float here. The bfloat16 scoring forward
