@@ -410,9 +410,10 @@ static void bn_bwd_apply(float* dst, const float* dy, int64_t m0, int64_t rows, 
 // added to the double totals), so fusing this pass changes no result. The conv backwards use it to
 // read x once for both the weight gradient's operand and the sums. acc: 2 x Cp floats of scratch.
 //
-// The pass may come in pieces: rows [rb, re) of `rows` (x and gx point at row rb, dst takes the
-// absolute row); acc carries the open block's float sums from one piece to the next, so the sums
-// are the same, bit for bit, however the rows are cut (the first piece, rb = 0, zeroes acc).
+// The pass may come in pieces: rows [rb, re) of `rows`, with x, gx and dst(i) indexing the
+// piece's own rows from 0 (rb only places the piece among the kBnRows blocks); acc carries the
+// open block's float sums from one piece to the next, so the sums are the same, bit for bit,
+// however the rows are cut (the first piece, rb = 0, zeroes acc).
 template <int ACT, class Dst>
 GNAS_INLINE void bn_act_sums_rows(Dst dst, int64_t vstride, bool mask_tail, const float* x, const float* gx,
                                   int64_t rb, int64_t re, int64_t rows, const ChanLayout& cl, const float* scale,
@@ -422,17 +423,15 @@ GNAS_INLINE void bn_act_sums_rows(Dst dst, int64_t vstride, bool mask_tail, cons
   float* sxacc = acc + nv * L;
   if (rb == 0)
     for (int i = 0; i < 2 * nv * L; ++i) acc[i] = 0.0f;
-  x -= rb * C;
-  gx -= rb * C;
-  for (int64_t r = rb; r < re; ++r) {
-    float* d = dst(r);
+  for (int64_t i = 0, r = rb; r < re; ++i, ++r) {
+    float* d = dst(i);
     for (int v = 0; v < nv; ++v) {
-      prefetch_ahead(x + r * C + v * L);
-      const vf xv = cl.ld(x + r * C, v);
+      prefetch_ahead(x + i * C + v * L);
+      const vf xv = cl.ld(x + i * C, v);
       const vf z = fmadd(xv, load(scale + v * L), load(shift + v * L));
       if (mask_tail) cl.st(d, v, act_apply<ACT>(z));  // cl.st indexes v * L: row-major dst
       else store(d + v * vstride, act_apply<ACT>(z));
-      const vf dz = act_backward<ACT>(z, cl.ld(gx + r * C, v));
+      const vf dz = act_backward<ACT>(z, cl.ld(gx + i * C, v));
       store(sacc + v * L, add(load(sacc + v * L), dz));
       store(sxacc + v * L, fmadd(dz, sub(xv, load(mean + v * L)), load(sxacc + v * L)));
     }

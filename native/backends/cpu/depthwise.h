@@ -354,8 +354,8 @@ template <int ACT>
 static void pad_x_sums_t(float* buf, const float* x, const float* gx, int hs, int Hs, int Ws, int oh, int ow, int Hp,
                          int Wp, const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
                          float* acc) {
-  float* row = buf + (int64_t(hs + oh) * Wp + ow) * L - int64_t(hs) * Ws * L;
-  auto dst = [&](int64_t pix) { return row + pix * L; };
+  float* row = buf + (int64_t(hs + oh) * Wp + ow) * L;
+  auto dst = [&](int64_t w) { return row + w * L; };
   bn_act_sums_rows<ACT>(dst, int64_t(Hp) * Wp * L, false, x, gx, int64_t(hs) * Ws, int64_t(hs + 1) * Ws,
                         int64_t(Hs) * Ws, cl, bn.scale, bn.shift, mean, ds, dsx, acc);
 }
