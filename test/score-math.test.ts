@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { Supernet } from '../src/native/engine.js';
+import { describeScoreMath } from '../src/pipeline/train-supernet.js';
 import type { SpaceFile } from '../src/space/types.js';
 import { smallSpace } from './helpers/spaces.js';
 
@@ -68,6 +69,13 @@ describe('scoreMath: bfloat16 scoring', () => {
     assert.equal((await Supernet.create(tiny, { scoreMath: 'fp32' })).scoreMath, 'fp32');
     assert.equal((await Supernet.create(tiny, { backend: 'reference', scoreMath: 'bf16' })).scoreMath, 'fp32');
     await assert.rejects(Supernet.create(tiny, { scoreMath: 'fp16' as never }), /options\.scoreMath: expected 'fp32', 'bf16' or 'auto', got "fp16"/);
+  });
+
+  test('the training log names the arithmetic the rounds score in, and why FP32 when bf16 was asked for', async () => {
+    const ref = await Supernet.create(tiny, { backend: 'reference', scoreMath: 'bf16' });
+    assert.equal(describeScoreMath('bf16', ref.scoreMath), 'FP32 (--score-math bf16: no fast bfloat16 on this backend)');
+    assert.equal(describeScoreMath('fp32', 'fp32'), 'FP32');
+    assert.equal(describeScoreMath('auto', 'bf16'), 'bfloat16 products (AVX512-BF16)');
   });
 
   test('bfloat16 losses stay within bfloat16 error of FP32; training and predict are untouched', async () => {

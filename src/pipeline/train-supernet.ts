@@ -373,9 +373,16 @@ class SupernetTrainer {
   }
 }
 
-function describeGreedyPlan(c: SupernetTrainingSettings, samplers: Samplers, schedule: Schedule, shape: ArchSpace, scoringImages: number): string {
+/** The arithmetic the rounds score in, as resolved by the engine (--score-math asks; the CPU decides). */
+export function describeScoreMath(requested: SupernetTrainingSettings['scoreMath'], resolved: 'fp32' | 'bf16'): string {
+  if (resolved === 'bf16') return 'bfloat16 products (AVX512-BF16)';
+  if (requested === 'fp32') return 'FP32';
+  return `FP32 (--score-math ${requested}: no fast bfloat16 on this backend)`;
+}
+
+function describeGreedyPlan(c: SupernetTrainingSettings, samplers: Samplers, schedule: Schedule, shape: ArchSpace, scoringImages: number, net: Supernet): string {
   const perOp = samplers.greedyWarmup / shape.numChoices;
-  return `greedy: uniform warm-up for ${samplers.greedyWarmup} of ${schedule.total} iterations (~${perOp.toFixed(0)} updates per op), then rounds of m=${c.m}, k=${c.k} scored on ${scoringImages} held-out images; pool capacity ${samplers.pool!.capacity}; eps 0 -> ${c.epsMax}`;
+  return `greedy: uniform warm-up for ${samplers.greedyWarmup} of ${schedule.total} iterations (~${perOp.toFixed(0)} updates per op), then rounds of m=${c.m}, k=${c.k} scored on ${scoringImages} held-out images in ${describeScoreMath(c.scoreMath, net.scoreMath)}; pool capacity ${samplers.pool!.capacity}; eps 0 -> ${c.epsMax}`;
 }
 
 export async function trainSupernet(p: Prepared<SupernetTrainingSettings>, opts: TrainOptions, latencyCheck?: (arch: readonly number[]) => boolean): Promise<SupernetResult> {
@@ -405,7 +412,7 @@ export async function trainSupernet(p: Prepared<SupernetTrainingSettings>, opts:
   if (opts.retrainBatch !== undefined) await checkTrainingMemory(net, p.space.input, opts.retrainBatch, '--retrain-batch');
   if (samplers.greedy) await checkScoringMemory(net, p.roundScoring, 'batch', stepBytes);
   await checkScoringMemory(net, p.searchSet, 'batch', stepBytes);
-  if (samplers.greedy) opts.log(describeGreedyPlan(c, samplers, schedule, shape, heldOut.scoringImages));
+  if (samplers.greedy) opts.log(describeGreedyPlan(c, samplers, schedule, shape, heldOut.scoringImages, net));
   const trainer = new SupernetTrainer(p, opts, net, loader, samplers, heldOut, schedule);
   await trainer.start();
   await trainer.run();

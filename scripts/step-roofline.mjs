@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Roofline bound of a training step from its per-op profile: how much of the FMA peak a step could
+// reach at best on this machine, given that some ops must move more bytes than the memory can
+// deliver in the time their FLOPs take.
+//   GNAS_CPU_PROFILE=1 node scripts/ab-step.mjs . train 30 2> prof.txt
+//   node scripts/step-roofline.mjs prof.txt PEAK_GFLOPS BANDWIDTH_GBS [CACHE_MB]
+// PEAK_GFLOPS and BANDWIDTH_GBS: the `peak_gflops` and `stream_nt_gbps` that gnas_op_bench prints
+// for the same threads. Per op, the bound is max(FLOPs / peak, compulsory bytes / bandwidth), where
+// the compulsory bytes are each operand tensor read once and each output written once (float32,
+// no read-for-ownership), and an op whose tensors total less than CACHE_MB (default 16, half of a
+// 32 MB last-level cache) is taken to need no memory time at all. Both choices favour the bound,
+// so the step cannot beat it; the script prints the measured time per op class next to its bound.
+// FLOPs count 2 per multiply-add of the convolutions only (as the bench's % peak does); batch
+// norm, activations and adds count as memory traffic only.
+import { readFileSync } from 'node:fs';
+
+const [file, peakArg, bwArg, cacheArg] = process.argv.slice(2);
+const peak = Number(peakArg) * 1e9;
+const bw = Number(bwArg) * 1e9;
+const cacheBytes = Number(cacheArg ?? 16) * 2 ** 20;
+if (!file || !(peak > 0) || !(bw > 0) || !(cacheBytes >= 0)) {
+  console.error('usage: node scripts/step-roofline.mjs PROFILE_FILE PEAK_GFLOPS BANDWIDTH_GBS [CACHE_MB]');
+  process.exit(2);
+}
+
+const header = /^\s*total ms\s+calls/;
+const lines = readFileSync(file, 'utf8').split('\n');
+const start = lines.findIndex((l) => header.test(l));
+if (start < 0) throw new Error(`${file}: no "cpu backend profile" table (run with GNAS_CPU_PROFILE=1)`);
+
+/** FLOPs and compulsory bytes of one call, from the profile's op name and shape. */
+function cost(op, shape) {
+  const num = (re) => {
+    const m = shape.match(re);
+    return m ? Number(m[1]) : NaN;
+  };
+  const N = num(/N(\d+)/), H = num(/ (\d+)x\d+/), W = num(/ \d+x(\d+)/), C = num(/C(\d+)/);
+  const K = num(/K(\d+)/), k = num(/ k(\d+)/), s = num(/ s(\d+)/);
+  const M = num(/M(\d+)/), n = num(/n(\d+)/);
+  const f = 4;
+  if (op.startsWith('conv_') || op.startsWith('dwconv_')) {
+    const P = Math.ceil(H / s), Q = Math.ceil(W / s);
+    const dw = op.startsWith('dwconv_');
+    const fwdFlops = 2 * N * P * Q * (dw ? C * k * k : C * K * k * k);
+    const x = N * H * W * C * f, y = N * P * Q * K * f;
+    const outBn = shape.includes('+out_bn');
+    if (op.includes('forward')) return { flops: fwdFlops, bytes: x + y };
+    // backward: dy (and the unit's pre-BN output with out_bn) and x read, dx written (the stem,
+    // C <= 3, has no dx and counts its input gradient FLOPs as absent)
+    const hasDx = C > 3;
+    return { flops: fwdFlops * (hasDx ? 2 : 1), bytes: y * (outBn ? 2 : 1) + x + (hasDx ? x : 0) };
+  }
+  if (op === 'bn_act_backward') return { flops: 0, bytes: 2 * M * C * f };  // dy and z read (sums)
+  if (op === 'bn_act_apply') return { flops: 0, bytes: 2 * M * C * f };
+  if (op === 'bn_act_residual_apply') return { flops: 0, bytes: 3 * M * C * f };
+  if (op === 'add_inplace') return { flops: 0, bytes: 3 * n * f };
+  if (op === 'gap_backward' || op === 'gap_forward') return { flops: 0, bytes: M * C * f };
+  return { flops: 0, bytes: 0 };  // fc, softmax, sgd, normalize: small
+}
+
+const classes = new Map();
+let totalMs = 0, totalBound = 0, totalFlops = 0;
+for (const line of lines.slice(start + 1)) {
+  const m = line.match(/^\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+(\S+)\s*(.*)$/);
+  if (!m) continue;
+  const [, total, calls, , op, shape] = m;
+  const { flops, bytes } = cost(op, ` ${shape}`);
+  const c = Number(calls);
+  const memBytes = bytes >= cacheBytes ? bytes : 0;
+  const bound = Math.max(flops / peak, memBytes / bw) * c * 1e3;  // ms over all calls
+  const cls = `${op}${/ k1 /.test(shape) ? ' 1x1' : ''}${memBytes > 0 ? ' (memory-sized)' : ''}`;
+  const e = classes.get(cls) ?? { ms: 0, bound: 0, flops: 0 };
+  e.ms += Number(total);
+  e.bound += bound;
+  e.flops += flops * c;
+  classes.set(cls, e);
+  totalMs += Number(total);
+  totalBound += bound;
+  totalFlops += flops * c;
+}
+console.log(`op class                                     measured ms  bound ms  measured / bound`);
+for (const [cls, e] of [...classes].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(`${cls.padEnd(44)} ${e.ms.toFixed(1).padStart(11)} ${e.bound.toFixed(1).padStart(9)} ${(e.bound > 0 ? (e.ms / e.bound).toFixed(2) + 'x' : '-').padStart(17)}`);
+}
+const pct = (ms) => ((totalFlops / (ms / 1e3)) / peak) * 100;
+console.log(`all ops: measured ${totalMs.toFixed(1)} ms (${pct(totalMs).toFixed(1)}% of peak), roofline bound ${totalBound.toFixed(1)} ms (${pct(totalBound).toFixed(1)}% of peak at best)`);
