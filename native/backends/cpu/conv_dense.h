@@ -31,8 +31,20 @@ namespace GNAS_ISA {
 
 // Rows per block of the rows-form drivers: the A block (MB x KC) and C block (MB x N) stay in L2.
 static int64_t rows_block(int MR) { return int64_t(MR) * imax(1, 192 / MR); }
-// Reduction rows per dw-form call: the B panel (rows x NP floats) stays in L1.
+// Reduction rows per dw-form call, at least: a B panel of 128 rows x NP floats stays in L1.
 constexpr int64_t kDwRows = 128;
+// Rows per block of the 1x1 backward. Each block ends with one dw-form call per weight-gradient
+// tile, which loads and stores its tile of the partial dW once: with few channels (C, K = 16..144
+// at 28x28 and 14x14) a block of 128 rows gives that load/store, the call and the packing too few
+// FMAs to hide in. So a block takes as many rows as keep its dY and x rows within ~256 KB (a
+// quarter of a 1 MB L2; the longer B panels then stream from L2, which measured faster), up to
+// 512, never fewer than 128, leaving at least 8 blocks per thread for the pool to balance. Measured with `gnas_op_bench --threads 1` (ABBA, 4
+// rounds) against 128 rows: 1.06-1.36x on those shapes; the wide 7x7 layers keep 128 rows.
+static int64_t backward_rows_block(int K, int C, int64_t M, int nthreads) {
+  const int64_t fit = int64_t(256) * 1024 / (int64_t(K + C) * int64_t(sizeof(float)));
+  const int64_t balanced = M / (int64_t(8) * nthreads);
+  return imax(kDwRows, imin(imin<int64_t>(512, fit), balanced) / 8 * 8);
+}
 
 // Sums per-thread partials part[t][0..n) of the threads that touched theirs into out[0..n).
 // With rows > 0 the partials are laid out transposed, [n / rows][rows], and out is written as
@@ -195,7 +207,7 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
   // to K = 96, 144 in the expand convs) compute dW^T[C][K] instead and transpose in the reduction.
   const bool swap = lane_use(K) > lane_use(C) + 0.01 || (lane_use(K) >= lane_use(C) - 0.01 && K > 2 * C);
   const Tile tw = swap ? choose_tile(C, K) : choose_tile(K, C);
-  const int64_t MB = kDwRows;
+  const int64_t MB = backward_rows_block(K, C, M, ctx.nthreads);
   const int64_t nblk = ceil_div(M, MB);
   float* part[Workspace::kMaxThreads];
   bool touched[Workspace::kMaxThreads];
