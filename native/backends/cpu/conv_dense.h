@@ -38,8 +38,8 @@ constexpr int64_t kDwRows = 128;
 // at 28x28 and 14x14) a block of 128 rows gives that load/store, the call and the packing too few
 // FMAs to hide in. So a block takes as many rows as keep its dY and x rows within ~256 KB (a
 // quarter of a 1 MB L2; the longer B panels then stream from L2, which measured faster), up to
-// 512, never fewer than 128, leaving at least 8 blocks per thread for the pool to balance. Measured with `gnas_op_bench --threads 1` (ABBA, 4
-// rounds) against 128 rows: 1.06-1.36x on those shapes; the wide 7x7 layers keep 128 rows.
+// 512, never fewer than 128, leaving at least 8 blocks per thread for the pool to balance. The
+// wide 7x7 layers keep 128 rows. Measurements: docs/architecture.md, "The CPU backend".
 static int64_t backward_rows_block(int K, int C, int64_t M, int nthreads) {
   const int64_t fit = int64_t(256) * 1024 / (int64_t(K + C) * int64_t(sizeof(float)));
   const int64_t balanced = M / (int64_t(8) * nthreads);
