@@ -38,12 +38,16 @@ constexpr int64_t kDwRows = 128;
 // at 28x28 and 14x14) a block of 128 rows gives that load/store, the call and the packing too few
 // FMAs to hide in. So a block takes as many rows as keep its dY and x rows within ~256 KB (a
 // quarter of a 1 MB L2; the longer B panels then stream from L2, which measured faster), up to
-// 512, never fewer than 128, leaving at least 8 blocks per thread for the pool to balance. The
-// wide 7x7 layers keep 128 rows. Measurements: docs/architecture.md, "The CPU backend".
-static int64_t backward_rows_block(int K, int C, int64_t M, int nthreads) {
+// 512, at least 128, leaving at least 8 blocks per thread for the pool to balance (the wide 7x7
+// layers keep 128). Then the block is cut to whole row tiles of the dX GEMM (MR rows): a partial
+// tile costs a full one, and 128 rows of 14-row tiles (C = 120, 128, where 6272 = 14 x 448 makes
+// choose_tile pick them) wasted 9% of the dX FMAs. Measurements: docs/architecture.md, "The CPU
+// backend".
+static int64_t backward_rows_block(int K, int C, int64_t M, int nthreads, int MR) {
   const int64_t fit = int64_t(256) * 1024 / (int64_t(K + C) * int64_t(sizeof(float)));
   const int64_t balanced = M / (int64_t(8) * nthreads);
-  return imax(kDwRows, imin(imin<int64_t>(512, fit), balanced) / 8 * 8);
+  const int64_t rows = imax(kDwRows, imin(imin<int64_t>(512, fit), balanced) / 8 * 8);
+  return imax<int64_t>(MR, rows / MR * MR);
 }
 
 // Sums per-thread partials part[t][0..n) of the threads that touched theirs into out[0..n).
@@ -207,7 +211,8 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
   // to K = 96, 144 in the expand convs) compute dW^T[C][K] instead and transpose in the reduction.
   const bool swap = lane_use(K) > lane_use(C) + 0.01 || (lane_use(K) >= lane_use(C) - 0.01 && K > 2 * C);
   const Tile tw = swap ? choose_tile(C, K) : choose_tile(K, C);
-  const int64_t MB = backward_rows_block(K, C, M, ctx.nthreads);
+  const int MRx = dx ? Bx.t.MR : 1;
+  const int64_t MB = backward_rows_block(K, C, M, ctx.nthreads, MRx);
   const int64_t nblk = ceil_div(M, MB);
   float* part[Workspace::kMaxThreads];
   bool touched[Workspace::kMaxThreads];
@@ -215,7 +220,6 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
     part[i] = ctx.ws->thread(i, 0, size_t(K) * C);
     touched[i] = false;
   }
-  const int MRx = dx ? Bx.t.MR : 1;
   const ChanLayout clc(C);
   parallel_for(*ctx.pool, nblk, 1, [&](int64_t b, int64_t e, int tid) {
     float* p = part[tid];
