@@ -2,8 +2,8 @@
 // the reference backend, op by op, forward and backward (backend_vs_reference.cpp), plus the
 // fused conv methods against their composed defaults (fused_vs_default.cpp), and (b) the
 // reference's own checks in double: backward against central finite differences and
-// hand-computed values (reference_checks.cpp), and host memory going back to the system
-// (host_memory_checks.cpp). One line per comparison; the last line is
+// hand-computed values (reference_checks.cpp), host memory going back to the system
+// (host_memory_checks.cpp) and the CPU thread pool's two hand-outs (thread_pool_checks.cpp). One line per comparison; the last line is
 // "N passed, M failed"; the exit status is 1 on any failure or when no case ran, 2 on a usage
 // error.
 //
@@ -38,6 +38,7 @@ void run_reference_checks(Harness& h);
 void run_fused_vs_default(Harness& h, Backend& fast, Backend& ref);
 void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref);
 void run_host_memory_checks(Harness& h);
+void run_thread_pool_checks(Harness& h);
 }  // namespace test
 }  // namespace gnas
 
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
       std::printf("== reference: finite differences (double) and hand-computed values\n");
       gnas::test::run_reference_checks(h);
       gnas::test::run_host_memory_checks(h);
+      gnas::test::run_thread_pool_checks(h);
     }
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());

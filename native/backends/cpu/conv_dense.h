@@ -193,7 +193,7 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
       gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail);
       if (stats) st.flush(fs, tid);
     }
-  });
+  }, /*ordered=*/stats);  // without statistics no block adds into another: any thread may take it
   if (stats) st.finish(ctx, mean, invstd, eps, M, K);
 }
 
@@ -332,7 +332,7 @@ static void conv_general_forward(Ctx& ctx, float* y, const float* x, const float
       gemm_rows_block(B, col, kkC, rows, y + (n * PQ + r0) * s.K, s.K, fs, stats ? fs + st.NPt : nullptr, tail);
       if (stats) st.flush(fs, tid);
     }
-  });
+  }, /*ordered=*/stats);
   if (stats) st.finish(ctx, mean, invstd, eps, int64_t(s.N) * PQ, s.K);
 }
 

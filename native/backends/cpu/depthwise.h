@@ -263,10 +263,10 @@ static float* pack_dw_weights(Ctx& ctx, int slot, const float* w, int k, int C, 
 }
 
 // The forward's frame, shared with the bfloat16-product forward (depthwise_bf16_avx512bf16.cpp):
-// images split over the threads in contiguous runs (each thread knows its next image, to
-// prefetch it), image(tid, n, fs, next) computes image n with its statistics summed into fs
-// (2 x Cp floats, zeroed here; null without stats), and the per-thread sums are reduced in double
-// into mean and invstd.
+// images handed out in contiguous runs (each thread knows its next image, to prefetch it),
+// statically with statistics and first come, first served without; image(tid, n, fs, next)
+// computes image n with its statistics summed into fs (2 x Cp floats, zeroed here; null without
+// stats), and the per-thread sums are reduced in double into mean and invstd.
 template <class ImageFn>
 static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* invstd, float eps, ImageFn image) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
@@ -287,7 +287,7 @@ static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* 
       if (stats)
         for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[tid] + i, load(fs + i));
     }
-  });
+  }, /*ordered=*/stats);  // without statistics the images are independent: any thread may take one
   if (stats) {
     const double M = double(s.N) * s.P * s.Q;
     for (int c = 0; c < C; ++c) {

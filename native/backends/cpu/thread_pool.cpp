@@ -64,9 +64,11 @@ void ThreadPool::work(int tid) {
   // partial sums (BN statistics, weight gradients) then hold the same numbers added in the same
   // order on every run, so results are bit-reproducible for a given thread count: a resumed run
   // equals an uninterrupted one. (Dynamic hand-out balanced load better on a busy machine but
-  // made every reduction depend on scheduling.)
+  // made every reduction depend on scheduling.) A loop that adds nothing up across chunks asks for
+  // the dynamic hand-out (ordered = false): chunks first come, first served.
   const int64_t chunks = (n_ + grain_ - 1) / grain_;
-  for (int64_t c = tid; c < chunks; c += nthreads_) {
+  for (int64_t c = ordered_ ? tid : next_chunk_.fetch_add(1, std::memory_order_relaxed); c < chunks;
+       c = ordered_ ? c + nthreads_ : next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
     if (failed_.load(std::memory_order_relaxed)) break;
     const int64_t b = c * grain_;
     const int64_t e = b + grain_ < n_ ? b + grain_ : n_;
@@ -100,7 +102,7 @@ void ThreadPool::worker_main(int tid, uint64_t seen) {
   }
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, TaskFn fn, void* ctx) {
+void ThreadPool::run(int64_t n, int64_t grain, TaskFn fn, void* ctx, bool ordered) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   if (nthreads_ == 1 || n <= grain || t_in_task) {
@@ -118,6 +120,8 @@ void ThreadPool::run(int64_t n, int64_t grain, TaskFn fn, void* ctx) {
   ctx_ = ctx;
   n_ = n;
   grain_ = grain;
+  ordered_ = ordered;
+  next_chunk_.store(0, std::memory_order_relaxed);
   failed_.store(false, std::memory_order_relaxed);
   error_ = nullptr;
   pending_.store(nthreads_ - 1, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 // The CPU backend's own persistent worker pool: T - 1 worker threads plus the calling thread run
 // one parallel loop at a time, handing out chunks of a task range [0, n) statically (chunk c to
-// thread c % T, so that every reduction is reproducible: see work()). Workers spin briefly after each loop, because a training step issues hundreds of short
+// thread c % T, so that every reduction is reproducible: see work()), or, for loops that add
+// nothing up across chunks, to whichever thread is free. Workers spin briefly after each loop,
+// because a training step issues hundreds of short
 // loops back to back, and then sleep on a condition variable, so an idle pool costs nothing.
 //
 // The pool is compiled for plain x86-64 (it is shared by the ISA-specific kernel files), and its
@@ -38,7 +40,10 @@ class ThreadPool {
   // different threads are serialised; a call from inside a task runs inline on that thread. An
   // exception thrown by a task (std::bad_alloc from scratch growth) stops the hand-out of further
   // chunks and is rethrown here, on the calling thread, once every worker is out of the loop.
-  void run(int64_t n, int64_t grain, TaskFn fn, void* ctx);
+  // ordered = false: chunks go to whichever thread asks next (an atomic counter), for loops whose
+  // result does not depend on which thread ran a chunk (no per-thread partial sums): on a machine
+  // shared with other work, a thread that loses its core no longer holds up the whole loop.
+  void run(int64_t n, int64_t grain, TaskFn fn, void* ctx, bool ordered = true);
 
  private:
   void start(int threads);
@@ -54,6 +59,8 @@ class ThreadPool {
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0, grain_ = 1;
+  bool ordered_ = true;
+  alignas(64) std::atomic<int64_t> next_chunk_{0};  // the next chunk of an unordered loop
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;  // first exception of the current loop (guarded by failed_)
   alignas(64) std::atomic<int> pending_{0};     // workers still inside the current loop
@@ -63,15 +70,18 @@ class ThreadPool {
   std::atomic<bool> quit_{false};
 };
 
-// Typed front end: f(begin, end, tid) over chunks of [0, n).
+// Typed front end: f(begin, end, tid) over chunks of [0, n), chunk c on thread c % T; with
+// ordered = false (a loop whose chunks write disjoint outputs and add nothing up across chunks),
+// on whichever thread asks next.
 template <class F>
-void parallel_for(ThreadPool& pool, int64_t n, int64_t grain, F&& f) {
+void parallel_for(ThreadPool& pool, int64_t n, int64_t grain, F&& f, bool ordered = true) {
   if (n <= 0) return;
   using Fn = typename std::remove_reference<F>::type;
   pool.run(n, grain < 1 ? 1 : grain,
            [](void* c, int64_t b, int64_t e, int tid) { (*static_cast<Fn*>(c))(b, e, tid); },
-           const_cast<void*>(static_cast<const void*>(&f)));
+           const_cast<void*>(static_cast<const void*>(&f)), ordered);
 }
+
 
 }  // namespace cpu
 }  // namespace gnas
