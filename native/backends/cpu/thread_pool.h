@@ -2,8 +2,8 @@
 // one parallel loop at a time, handing out chunks of a task range [0, n) statically (chunk c to
 // thread c % T, so that every reduction is reproducible: see work()), or, for loops that add
 // nothing up across chunks, to whichever thread is free. Workers spin briefly after each loop,
-// because a training step issues hundreds of short
-// loops back to back, and then sleep on a condition variable, so an idle pool costs nothing.
+// because a training step issues hundreds of short loops back to back, and then sleep on a
+// condition variable, so an idle pool costs nothing.
 //
 // The pool is compiled for plain x86-64 (it is shared by the ISA-specific kernel files), and its
 // entry point takes a plain function pointer: parallel_for() below is the typed front end.
