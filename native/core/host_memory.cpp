@@ -28,6 +28,13 @@ void* host_alloc(size_t bytes) {
   if (payload >= kHostMapBytes) {
     base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    // Transparent huge pages where the system allows them on request (the common "madvise"
+    // setting): the activations of a training step (hundreds of MB, walked in large strides by
+    // the NHWC kernels) then need far fewer TLB entries; a training step 3.8% faster on the Zen 4
+    // VM (scripts/ab-paired.mjs). Only a hint: the block is valid with or without it.
+    madvise(base, total, MADV_HUGEPAGE);
+#endif
     mapped = true;
   } else {
     base = std::aligned_alloc(64, total);

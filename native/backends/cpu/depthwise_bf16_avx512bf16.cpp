@@ -115,7 +115,10 @@ static void dwp_strip(const __m512i* src, int64_t rs, const __m512i* wv, int nv,
   constexpr int NT = (QS - 1) * S + 2 * (KP - 1) + 1;
   vf acc[QS];
 #pragma GCC unroll 8
-  for (int u = 0; u < QS; ++u) acc[u] = zero();
+  for (int u = 0; u < QS; ++u) {
+    acc[u] = zero();
+    __builtin_prefetch(out + u * ops, 1, 3);  // see dw_fwd_strip
+  }
   for (int i = 0; i < K; ++i) {
     __m512bh w[KP];
 #pragma GCC unroll 4
