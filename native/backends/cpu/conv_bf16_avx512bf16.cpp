@@ -40,6 +40,16 @@ static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t 
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+  {  // the tile's output lines, fetched while its products run (see gemm.h, ukr)
+    constexpr int64_t esize = OUT16 ? 2 : 4;
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i) {
+      if (i >= mr) break;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v += (OUT16 ? 2 : 1))
+        __builtin_prefetch(static_cast<char*>(c) + (i * ldc + v * L) * esize, 1, 3);
+    }
+  }
   for (int p = 0; p < kp; ++p) {
     __m512bh bv[NV];
 #pragma GCC unroll 4
