@@ -3,7 +3,8 @@
 //   - PyTorch eager (bench/peers/torch_w1.py, Debian's python3-torch, channels-last): training
 //     step, scoring forward, greedy rounds, peak RSS;
 //   - onnxruntime-node (src/bench/ort-w1.ts): eval-mode forward of the path exported by our
-//     exporter with BN folded;
+//     exporter with BN folded, compared over alternating rounds of fresh processes of the two
+//     sides (ours: src/bench/eval-w1.ts);
 // plus the machine's FMA peak and per-op GFLOP/s (the C++ gnas_op_bench), measured in the same run.
 //
 // Like for like: the bench first writes one workload folder (src/bench/workload.ts: the training
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { packageRoot } from '../util/package-root.js';
-import { benchTable, type OpBench, type OrtSide, type OursSide, type TorchSide } from './table.js';
+import { benchTable, type EvalPairs, type OpBench, type OrtSide, type OursSide, type TorchSide } from './table.js';
 import { commit, machine, runSide } from './side.js';
 import { writeWorkload } from './workload.js';
 
@@ -99,6 +100,26 @@ async function main(): Promise<void> {
             ...process.env,
             OMP_NUM_THREADS: String(threads),
           });
+    // The eval-mode forward again, the two sides in turn: on a shared machine whose speed drifts
+    // from minute to minute, the single runs above (minutes apart) can differ by more than the two
+    // engines do; adjacent runs of a round see nearly the same machine.
+    let pairs: EvalPairs | string | null = null;
+    if (typeof ort !== 'string' && !('skipped' in ort)) {
+      const rounds = quick ? 1 : 4;
+      const got: EvalPairs = { ours: [], onnxruntime: [] };
+      for (let r = 0; r < rounds && typeof pairs !== 'string'; r++) {
+        for (const side of r % 2 === 0 ? (['ours', 'onnxruntime'] as const) : (['onnxruntime', 'ours'] as const)) {
+          const script = side === 'ours' ? 'eval-w1.js' : 'ort-w1.js';
+          const res = runSide<{ evalFwd: { imagesPerS: number } }>(`the eval-mode round's ${side} side (src/bench/${script.replace('.js', '.ts')})`, process.execPath, [join(here, script), ...sideArgs]);
+          if (typeof res === 'string') {
+            pairs = res;
+            break;
+          }
+          got[side].push(res.evalFwd.imagesPerS);
+        }
+      }
+      if (pairs === null) pairs = got;
+    }
     // The FMA peak again after the sides: on a shared machine one probe can read low (a 2-core VM
     // here read 102 against its usual ~200 GFLOP/s once), which would put rows above 100% of it.
     // The better of the two readings is the peak; both are reported.
@@ -109,7 +130,7 @@ async function main(): Promise<void> {
     }
     const loadEnd = loadavg();
 
-    const { table, notes, gflops } = benchTable(space, workload, threads, ours, torch, ort, ops);
+    const { table, notes, gflops } = benchTable(space, workload, threads, ours, torch, ort, ops, pairs);
     console.log('\n' + table);
     console.log('\n' + notes.join('\n'));
     console.log(`load average (1 min): ${loadStart[0]!.toFixed(2)} at start, ${loadEnd[0]!.toFixed(2)} at end${loadStart[0]! > 1.5 || loadEnd[0]! > 1.5 ? ' (measured under load: other work shared the cores)' : ''}`);
@@ -132,6 +153,7 @@ async function main(): Promise<void> {
       ours,
       torch,
       onnxruntime: ort,
+      evalPairs: pairs,
       ops,
     };
     const outFile = values.out ?? join(root, 'bench', 'results', `${result.date.replace(/[:.]/g, '-')}-${result.commit}.json`);

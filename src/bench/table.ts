@@ -34,6 +34,34 @@ export type OrtSide =
   | { skipped: string }
   | { version: string | null; evalFwd: { imagesPerS: number }; parity: { maxAbsDiff: number; maxRelDiff: number; argmaxAgreement: number } };
 
+/**
+ * The eval-mode forward again in alternating fresh processes (src/bench/run-bench.ts): per round
+ * one run of each side (src/bench/eval-w1.ts, src/bench/ort-w1.ts), the first side alternating
+ * between rounds; images/s per run, in round order.
+ */
+export interface EvalPairs {
+  ours: number[];
+  onnxruntime: number[];
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+};
+
+/**
+ * What the eval-mode row reports from the alternating rounds: each side's median run and the
+ * median of the per-round ratios ours / onnxruntime (not the ratio of the medians: a round's two
+ * runs see nearly the same machine, so its ratio cancels the drift between rounds).
+ */
+export function evalPairsSummary(p: EvalPairs): { ours: number; onnxruntime: number; ratio: number; ratios: number[] } {
+  if (p.ours.length === 0 || p.ours.length !== p.onnxruntime.length)
+    throw new Error(`eval-mode rounds: ${p.ours.length} runs of ours against ${p.onnxruntime.length} of onnxruntime`);
+  const ratios = p.ours.map((v, k) => v / p.onnxruntime[k]!);
+  return { ours: median(p.ours), onnxruntime: median(p.onnxruntime), ratio: median(ratios), ratios };
+}
+
 export interface OpBench {
   peakGflops: number;
   /** every reading of the FMA peak in the run (before and after the sides); peakGflops is the best */
@@ -58,6 +86,7 @@ export function benchTable(
   torch: TorchSide | string,
   ort: OrtSide | string,
   ops: OpBench | string,
+  pairs: EvalPairs | string | null = null,
 ): { table: string; notes: string[]; gflops: Record<string, number | null> } {
   const peak = typeof ops === 'string' ? null : ops.peakGflops;
   const t = typeof torch === 'string' ? null : torch;
@@ -91,7 +120,16 @@ export function benchTable(
   if (fastestStep !== undefined)
     rows.push([`training step, fastest of the timed steps, images/s`, fmt((B * 1000) / fastestStep), speed('ours.trainFastest', 3 * 2 * macs, (B * 1000) / fastestStep), '', '', '', '']);
   thr(`scoring forward (BN from the batch), batch ${B}, images/s`, 'scoreFwd', 2 * macs, ours.scoreFwd.imagesPerS, tname, t?.eval.images_per_s);
-  thr(`eval-mode forward (BN running/folded), batch ${B}, images/s`, 'evalFwd', 2 * macs, ours.evalFwd.imagesPerS, oname, o?.evalFwd.imagesPerS);
+  // the eval-mode row: from the alternating rounds when they ran (each side's median run, and the
+  // median of the per-round ratios, which a drift of the machine's speed between rounds cancels)
+  const p = typeof pairs === 'string' || pairs === null || pairs.ours.length === 0 ? null : pairs;
+  const ps = p ? evalPairsSummary(p) : null;
+  if (p && ps && o) {
+    const { ours: a, onnxruntime: b, ratio: r } = ps;
+    rows.push([`eval-mode forward (BN running/folded), batch ${B}, images/s, ${p.ours.length} alternating round${p.ours.length === 1 ? '' : 's'}`, fmt(a), speed('ours.evalFwd', 2 * macs, a), oname, fmt(b), speed('onnxruntime.evalFwd', 2 * macs, b), x(r, 1, 'faster')]);
+  } else {
+    thr(`eval-mode forward (BN running/folded), batch ${B}, images/s`, 'evalFwd', 2 * macs, ours.evalFwd.imagesPerS, oname, o?.evalFwd.imagesPerS);
+  }
 
   // seconds rows
   const sec = (figure: string, key: string, flops: number, a: number, b: number | undefined) =>
@@ -150,6 +188,15 @@ export function benchTable(
     notes.push(
       `onnxruntime: our exporter's model of the path (BN folded), intra-op threads ${threads}, inter-op 1, input normalised and NCHW outside the timed call; its logits vs ours: max relative difference ${o.parity.maxRelDiff.toExponential(1)}, argmax agreement ${(100 * o.parity.argmaxAgreement).toFixed(0)}%.`,
     );
+  if (p && ps && o) {
+    const ratios = ps.ratios;
+    const range = (xs: number[], d: number) => `${fmt(Math.min(...xs), d)}-${fmt(Math.max(...xs), d)}`;
+    notes.push(
+      `Eval-mode row: ${p.ours.length} round${p.ours.length === 1 ? '' : 's'} of fresh processes, one per side (src/bench/eval-w1.ts: predict; src/bench/ort-w1.ts), the side that runs first alternating, each the median of its calls; the row gives each side's median run (ours ${range(p.ours, 1)}, onnxruntime ${range(p.onnxruntime, 1)} images/s) and the median of the per-round ratios ours / onnxruntime (${range(ratios, 3)}). The first runs of the two sides, minutes apart, read ours ${fmt(ours.evalFwd.imagesPerS)}, onnxruntime ${fmt(o.evalFwd.imagesPerS)}.`,
+    );
+  } else if (typeof pairs === 'string') {
+    notes.push(`Eval-mode row: the alternating rounds did not run (${pairs}); the row compares the two sides' single runs.`);
+  }
   if (typeof torch === 'string') notes.push(`pytorch peer: ${torch}`);
   if (typeof ort === 'string') notes.push(`onnxruntime peer: ${ort}`);
   else if ('skipped' in ort) notes.push(`onnxruntime peer: skipped: ${ort.skipped}`);
