@@ -116,10 +116,10 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = zero();
   const tmask bm = tail_mask(nlast);
-  // Rows form: the tile's lines of C are fetched while its FMAs run, so its stores do not wait for
-  // them. The outputs of the wide convs (7x7 x 480-768 channels x 128 images, 12-19 MB, written
-  // once and past L2) otherwise stalled the store queue on every tile (scripts/ab-paired.mjs:
-  // eval-mode predict 1.4-3.0% faster). The dw form accumulates into a partial that is in cache.
+  // Rows form: the tile's lines of C are fetched while its FMAs run, so its stores need not wait
+  // for each line's read for ownership; the outputs of the wide convs (7x7 x 480-768 channels x
+  // 128 images, 12-19 MB) are written once, past the L2 (scripts/ab-paired.mjs: eval-mode predict
+  // 1.4-3.0% faster). The dw form accumulates into a partial that is in cache.
   if constexpr (!ACOL) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
