@@ -11,12 +11,12 @@
 // new tree was the faster. Both engines get the same images and labels (scripts/w1-fixture.mjs)
 // and the same seed; only one engine runs at a time (the other's thread pool is asleep: its
 // workers spin for at most ~20,000 pauses after a loop, then wait on a condition variable).
-import { loadW1 } from './w1-fixture.mjs';
+import { W1_CALLS, loadW1, w1Call } from './w1-fixture.mjs';
 
 const [oldTree, newTree, what = 'train', pairsArg = '40', threadsArg = '2', scoreMath = 'fp32'] = process.argv.slice(2);
 const pairs = Number(pairsArg);
 const threads = Number(threadsArg);
-if (!oldTree || !newTree || !['train', 'predict', 'evaluate'].includes(what) || !Number.isInteger(pairs) || pairs < 2 ||
+if (!oldTree || !newTree || !W1_CALLS.includes(what) || !Number.isInteger(pairs) || pairs < 2 ||
     !Number.isInteger(threads) || threads < 1 || !['fp32', 'bf16', 'auto'].includes(scoreMath)) {
   console.error('usage: node scripts/ab-paired.mjs OLD_TREE NEW_TREE train|predict|evaluate [PAIRS >= 2] [THREADS] [fp32|bf16|auto]');
   process.exit(2);
@@ -31,13 +31,7 @@ const labels = a.labels(B);
 const sides = [];
 for (const w of [a, b]) {
   const net = await w.Supernet.create(w.space, { threads, seed: 0, scoreMath });
-  const call =
-    what === 'train'
-      ? () => net.trainStep(w.arch, images, labels, { lr: 0.01 })
-      : what === 'predict'
-        ? () => net.predict(w.arch, images, { bn: 'running' })
-        : () => net.evaluate([w.arch], images, labels, { bn: 'batch' });
-  sides.push({ root: w.root, call, ms: [] });
+  sides.push({ root: w.root, call: () => w1Call(net, w.arch, what, images, labels), ms: [] });
 }
 
 async function timed(side) {

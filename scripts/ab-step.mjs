@@ -5,12 +5,12 @@
 // train = trainStep (lr 0.01), predict = eval mode (BN running statistics), evaluate = scoring
 // with BN statistics from the batch (FP32). Prints the median and fastest call and images/s.
 // Workload: scripts/w1-fixture.mjs.
-import { loadW1 } from './w1-fixture.mjs';
+import { W1_CALLS, loadW1, w1Call } from './w1-fixture.mjs';
 
 const what = process.argv[3] ?? 'predict';
 const calls = Number(process.argv[4] ?? 40);
 const threads = Number(process.argv[5] ?? 2);
-if (!['train', 'predict', 'evaluate'].includes(what)) throw new Error(`expected train, predict or evaluate, got ${what}`);
+if (!W1_CALLS.includes(what)) throw new Error(`expected train, predict or evaluate, got ${what}`);
 if (!Number.isInteger(calls) || calls < 1) throw new Error(`CALLS must be a positive integer, got ${process.argv[4]}`);
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`THREADS must be a positive integer, got ${process.argv[5]}`);
 const w1 = await loadW1(process.argv[2] ?? '.');
@@ -21,9 +21,7 @@ const labels = w1.labels(B);
 const ms = [];
 for (let i = 0; i < calls; i++) {
   const t = process.hrtime.bigint();
-  if (what === 'train') await net.trainStep(w1.arch, images, labels, { lr: 0.01 });
-  else if (what === 'predict') await net.predict(w1.arch, images, { bn: 'running' });
-  else await net.evaluate([w1.arch], images, labels, { bn: 'batch' });
+  await w1Call(net, w1.arch, what, images, labels);
   ms.push(Number(process.hrtime.bigint() - t) / 1e6);
 }
 ms.sort((a, b) => a - b);

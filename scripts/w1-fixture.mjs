@@ -25,3 +25,17 @@ export async function loadW1(tree = '.') {
     paths: (m) => Array.from({ length: m }, () => Array.from({ length: layers }, () => Math.floor(rnd() * space.ops.length))),
   };
 }
+
+/** The engine calls the A/B scripts time, by name. */
+export const W1_CALLS = ['train', 'predict', 'evaluate'];
+
+/**
+ * One timed unit of work on the W1 path: train = trainStep (lr 0.01), predict = eval mode (BN
+ * running statistics), evaluate = scoring with BN statistics from the batch.
+ */
+export function w1Call(net, arch, what, images, labels) {
+  if (what === 'train') return net.trainStep(arch, images, labels, { lr: 0.01 });
+  if (what === 'predict') return net.predict(arch, images, { bn: 'running' });
+  if (what === 'evaluate') return net.evaluate([arch], images, labels, { bn: 'batch' });
+  throw new Error(`expected one of ${W1_CALLS.join(', ')}, got ${what}`);
+}

@@ -3,6 +3,7 @@
 // GFLOP/s as a share of the FMA peak measured in the same run.
 import { formatTable } from '../report/summary.js';
 import { archFlops } from '../space/cost.js';
+import { median } from '../profile/latency-table.js';
 import type { ResolvedSpace } from '../space/types.js';
 import type { FidelityResult } from './score-fidelity.js';
 import type { RoundTiming } from './timing.js';
@@ -43,12 +44,6 @@ export interface EvalPairs {
   ours: number[];
   onnxruntime: number[];
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
 
 /**
  * What the eval-mode row reports from the alternating rounds: each side's median run and the
@@ -122,8 +117,8 @@ export function benchTable(
   thr(`scoring forward (BN from the batch), batch ${B}, images/s`, 'scoreFwd', 2 * macs, ours.scoreFwd.imagesPerS, tname, t?.eval.images_per_s);
   // the eval-mode row: from the alternating rounds when they ran (each side's median run, and the
   // median of the per-round ratios, which a drift of the machine's speed between rounds cancels)
-  const p = typeof pairs === 'string' || pairs === null || pairs.ours.length === 0 ? null : pairs;
-  const ps = p ? evalPairsSummary(p) : null;
+  const p = typeof pairs === 'string' || pairs === null ? null : pairs;
+  const ps = p ? evalPairsSummary(p) : null;  // throws on empty or unmatched runs
   if (p && ps && o) {
     const { ours: a, onnxruntime: b, ratio: r } = ps;
     rows.push([`eval-mode forward (BN running/folded), batch ${B}, images/s, ${p.ours.length} alternating round${p.ours.length === 1 ? '' : 's'}`, fmt(a), speed('ours.evalFwd', 2 * macs, a), oname, fmt(b), speed('onnxruntime.evalFwd', 2 * macs, b), x(r, 1, 'faster')]);
@@ -189,10 +184,9 @@ export function benchTable(
       `onnxruntime: our exporter's model of the path (BN folded), intra-op threads ${threads}, inter-op 1, input normalised and NCHW outside the timed call; its logits vs ours: max relative difference ${o.parity.maxRelDiff.toExponential(1)}, argmax agreement ${(100 * o.parity.argmaxAgreement).toFixed(0)}%.`,
     );
   if (p && ps && o) {
-    const ratios = ps.ratios;
     const range = (xs: number[], d: number) => `${fmt(Math.min(...xs), d)}-${fmt(Math.max(...xs), d)}`;
     notes.push(
-      `Eval-mode row: ${p.ours.length} round${p.ours.length === 1 ? '' : 's'} of fresh processes, one per side (src/bench/eval-w1.ts: predict; src/bench/ort-w1.ts), the side that runs first alternating, each the median of its calls; the row gives each side's median run (ours ${range(p.ours, 1)}, onnxruntime ${range(p.onnxruntime, 1)} images/s) and the median of the per-round ratios ours / onnxruntime (${range(ratios, 3)}). The first runs of the two sides, minutes apart, read ours ${fmt(ours.evalFwd.imagesPerS)}, onnxruntime ${fmt(o.evalFwd.imagesPerS)}.`,
+      `Eval-mode row: ${p.ours.length} round${p.ours.length === 1 ? '' : 's'} of fresh processes, one per side (src/bench/eval-w1.ts: predict; src/bench/ort-w1.ts), the side that runs first alternating, each the median of its calls; the row gives each side's median run (ours ${range(p.ours, 1)}, onnxruntime ${range(p.onnxruntime, 1)} images/s) and the median of the per-round ratios ours / onnxruntime (${range(ps.ratios, 3)}). The first runs of the two sides, minutes apart, read ours ${fmt(ours.evalFwd.imagesPerS)}, onnxruntime ${fmt(o.evalFwd.imagesPerS)}.`,
     );
   } else if (typeof pairs === 'string') {
     notes.push(`Eval-mode row: the alternating rounds did not run (${pairs}); the row compares the two sides' single runs.`);
