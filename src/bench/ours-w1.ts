@@ -8,7 +8,8 @@
 //              at the best chunk, trie-batched (one evaluate of all m paths per chunk) and one
 //              path per call
 //   bf16       the round and the scoring forward again with bfloat16 scoring (scoreMath 'bf16', the
-//              same weights), or why not (no AVX512-BF16); and the fidelity check
+//              same weights), then the timed rounds again both ways in alternation (pairs: the
+//              bar's ratio), or why not (no AVX512-BF16); and the fidelity check
 //              (src/bench/score-fidelity.ts): FP32 vs bfloat16 losses of random paths, Kendall tau
 //   memory     VmHWM (peak RSS) after a reset at start, after the training phase and at the end
 // Then writes, for the onnxruntime peer, the W1 path exported with BN folded (w1.onnx), the
@@ -26,7 +27,7 @@ import { Supernet } from '../native/engine.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { copyWeights, scoreFidelity } from './score-fidelity.js';
-import { latencyMs, medianMs, timeRounds, type RoundTiming } from './timing.js';
+import { latencyMs, medianMs, timeRoundPairs, timeRounds, type RoundPairs, type RoundTiming } from './timing.js';
 import { peakRssMb, readWorkload, resetPeakRss, type PathScore } from './workload.js';
 
 async function main(): Promise<void> {
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   // bfloat16 scoring: the same weights in a supernet that scores in bfloat16 (scoreMath 'bf16')
   const netBf16 = await Supernet.create(space, { threads, seed: 0, scoreMath: 'bf16' });
   copyWeights(net, netBf16);
-  let bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming } } | string;
+  let bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; pairs: RoundPairs } } | string;
   if (netBf16.scoreMath !== 'bf16') {
     bf16 = 'skipped: this CPU has no AVX512-BF16 (or the backend no fast bfloat16): scoring runs in FP32 here';
   } else {
@@ -111,7 +112,10 @@ async function main(): Promise<void> {
     const bestB = fastest(probeB);
     const batchedB = await timeRounds(rounds, (p) => chunkedOn(netBf16, p, bestB), true);
     log(`round (bfloat16 scoring, trie-batched, chunk ${bestB}): ${batchedB.seconds.toFixed(3)} s`);
-    bf16 = { scoreFwd: { imagesPerS: (B * 1000) / ms }, round: { chunkProbeSeconds: probeB, chunk: bestB, batched: batchedB } };
+    // the bar's ratio from rounds timed both ways back to back (the two rows above are minutes apart)
+    const pairs = await timeRoundPairs(rounds, (p) => chunked(p, best), (p) => chunkedOn(netBf16, p, bestB), quick ? 1 : 2);
+    log(`rounds in alternation, fp32 ${pairs.fp32.map((v) => v.toFixed(3)).join(' ')} s, bfloat16 ${pairs.bf16.map((v) => v.toFixed(3)).join(' ')} s`);
+    bf16 = { scoreFwd: { imagesPerS: (B * 1000) / ms }, round: { chunkProbeSeconds: probeB, chunk: bestB, batched: batchedB, pairs } };
   }
   const peakEnd = peakRssMb();
 

@@ -6,7 +6,7 @@ import { archFlops } from '../space/cost.js';
 import { median } from '../profile/latency-table.js';
 import type { ResolvedSpace } from '../space/types.js';
 import type { FidelityResult } from './score-fidelity.js';
-import type { RoundTiming } from './timing.js';
+import type { RoundPairs, RoundTiming } from './timing.js';
 import type { Workload } from './workload.js';
 
 export interface OursSide {
@@ -18,7 +18,13 @@ export interface OursSide {
   evalFwd: { imagesPerS: number };
   round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; oneByOne: RoundTiming };
   /** bfloat16 scoring (scoreMath 'bf16'), or why it was skipped. */
-  bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming } } | string;
+  bf16:
+    | {
+        scoreFwd: { imagesPerS: number };
+        /** pairs: the FP32 and bfloat16 rounds timed in alternation (timeRoundPairs); older results lack it */
+        round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; pairs?: RoundPairs };
+      }
+    | string;
   fidelity: FidelityResult | string;
   memoryMb: { vmhwmAtStart: number | null; peakReset: boolean; rssAfterLoad: number; peakAfterTraining: number | null; peakEnd: number | null };
 }
@@ -46,15 +52,26 @@ export interface EvalPairs {
 }
 
 /**
- * What the eval-mode row reports from the alternating rounds: each side's median run and the
- * median of the per-round ratios ours / onnxruntime (not the ratio of the medians: a round's two
- * runs see nearly the same machine, so its ratio cancels the drift between rounds).
+ * What a row read from alternating rounds reports: each side's median run and the median of the
+ * per-round ratios a / b (not the ratio of the medians: a round's two runs see nearly the same
+ * machine, so its ratio cancels the drift between rounds). `what` names the runs in the error.
  */
+export function pairedSummary(a: number[], b: number[], what: [string, string]): { a: number; b: number; ratio: number; ratios: number[] } {
+  if (a.length === 0 || a.length !== b.length) throw new Error(`alternating rounds: ${a.length} runs of ${what[0]} against ${b.length} of ${what[1]}`);
+  const ratios = a.map((v, k) => v / b[k]!);
+  return { a: median(a), b: median(b), ratio: median(ratios), ratios };
+}
+
+/** The eval-mode row's rounds: images/s, so ours / onnxruntime > 1 is ours faster. */
 export function evalPairsSummary(p: EvalPairs): { ours: number; onnxruntime: number; ratio: number; ratios: number[] } {
-  if (p.ours.length === 0 || p.ours.length !== p.onnxruntime.length)
-    throw new Error(`eval-mode rounds: ${p.ours.length} runs of ours against ${p.onnxruntime.length} of onnxruntime`);
-  const ratios = p.ours.map((v, k) => v / p.onnxruntime[k]!);
-  return { ours: median(p.ours), onnxruntime: median(p.onnxruntime), ratio: median(ratios), ratios };
+  const s = pairedSummary(p.ours, p.onnxruntime, ['ours', 'onnxruntime']);
+  return { ours: s.a, onnxruntime: s.b, ratio: s.ratio, ratios: s.ratios };
+}
+
+/** The bfloat16 round row's rounds: seconds, so fp32 / bf16 > 1 is bfloat16 scoring faster. */
+export function roundPairsSummary(p: RoundPairs): { fp32: number; bf16: number; ratio: number; ratios: number[] } {
+  const s = pairedSummary(p.fp32, p.bf16, ['fp32', 'bf16']);
+  return { fp32: s.a, bf16: s.b, ratio: s.ratio, ratios: s.ratios };
 }
 
 export interface OpBench {
@@ -140,7 +157,13 @@ export function benchTable(
   const bf = typeof ours.bf16 === 'string' ? null : ours.bf16;
   if (bf) {
     rows.push([`scoring forward, bfloat16, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
-    rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s (bar: >= 1.70x)`, fmt(bf.round.batched.seconds, 3), speed('ours.roundBf16', roundFlops, 1 / bf.round.batched.seconds), 'ours fp32', fmt(ours.round.batched.seconds, 3), '', x(ours.round.batched.seconds, bf.round.batched.seconds, 'faster')]);
+    const rp = bf.round.pairs ? roundPairsSummary(bf.round.pairs) : null;  // throws on empty or unmatched runs
+    if (rp) {
+      const n = bf.round.pairs!.bf16.length;
+      rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s, ${n} round${n === 1 ? '' : 's'} alternating with fp32 (chunk ${ours.round.chunk}) (bar: >= 1.70x)`, fmt(rp.bf16, 3), speed('ours.roundBf16', roundFlops, 1 / rp.bf16), 'ours fp32', fmt(rp.fp32, 3), '', x(rp.ratio, 1, 'faster')]);
+    } else {
+      rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s (bar: >= 1.70x)`, fmt(bf.round.batched.seconds, 3), speed('ours.roundBf16', roundFlops, 1 / bf.round.batched.seconds), 'ours fp32', fmt(ours.round.batched.seconds, 3), '', x(ours.round.batched.seconds, bf.round.batched.seconds, 'faster')]);
+    }
   }
   const fid = typeof ours.fidelity === 'string' ? null : ours.fidelity;
   if (fid) rows.push([`Kendall tau, fp32 vs bfloat16 losses of ${fid.paths} paths (bar: >= 0.95)`, fid.kendallTau.toFixed(4), '', '', '', '', '']);

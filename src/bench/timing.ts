@@ -55,3 +55,40 @@ export async function timeRounds(rounds: number[][][], score: (paths: number[][]
   const seconds = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return { seconds, runs, coldSeconds, meanLoss: last.reduce((a, s) => a + s.loss, 0) / Math.max(1, last.length) };
 }
+
+/** Seconds per round of two ways of scoring the same rounds, timed in alternation (timeRoundPairs). */
+export interface RoundPairs {
+  fp32: number[];
+  bf16: number[];
+}
+
+/**
+ * The greedy round in FP32 and in bfloat16 scoring, in turn: round 0 once each as the warm-up, then
+ * rounds 1.. (`repeats` times over) each scored both ways back to back, the way that goes first
+ * alternating from one round to the next. Timed minutes apart (as the FP32 and bfloat16 round rows
+ * are), the two had drifted with the shared machine's speed by about as much as the bar's margin;
+ * a round's two timings see nearly the same machine, so their ratio does not.
+ */
+export async function timeRoundPairs(
+  rounds: number[][][],
+  fp32: (paths: number[][]) => Promise<PathScore[]>,
+  bf16: (paths: number[][]) => Promise<PathScore[]>,
+  repeats: number,
+): Promise<RoundPairs> {
+  if (rounds.length < 2) throw new Error('timeRoundPairs: need at least 2 rounds (round 0 is the warm-up)');
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`timeRoundPairs: repeats must be a positive integer, got ${repeats}`);
+  await fp32(rounds[0]!);
+  await bf16(rounds[0]!);
+  const out: RoundPairs = { fp32: [], bf16: [] };
+  let k = 0;
+  for (let rep = 0; rep < repeats; rep++) {
+    for (const paths of rounds.slice(1)) {
+      for (const side of k++ % 2 === 0 ? (['fp32', 'bf16'] as const) : (['bf16', 'fp32'] as const)) {
+        const t0 = performance.now();
+        await (side === 'fp32' ? fp32 : bf16)(paths);
+        out[side].push((performance.now() - t0) / 1000);
+      }
+    }
+  }
+  return out;
+}
