@@ -115,9 +115,9 @@ void Replica::Impl::build() {
   fc_w = st.add("fc.weight", {sp.classes, sp.head_cout}, TensorKind::Param, true);
   fc_b = st.add("fc.bias", {sp.classes}, TensorKind::Param, false);
   st.finalize();
-  for (size_t i = 0; i < fixed.size(); i++) fixed_state.emplace_back(be);
-  for (size_t i = 0; i < layers.size(); i++) layer_state.emplace_back(be);
-  for (size_t i = 0; i < layers.size(); i++) eval_depth.emplace_back(be);
+  for (size_t i = 0; i < fixed.size(); i++) fixed_state.emplace_back(be, &arena);
+  for (size_t i = 0; i < layers.size(); i++) layer_state.emplace_back(be, &arena);
+  for (size_t i = 0; i < layers.size(); i++) eval_depth.emplace_back(be, &arena);
   be.upload(norm_mean.ensure(sp.channels), sp.mean.data(), size_t(sp.channels) * sizeof(float));
   be.upload(norm_std.ensure(sp.channels), sp.std.data(), size_t(sp.channels) * sizeof(float));
 }

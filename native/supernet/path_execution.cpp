@@ -11,7 +11,10 @@ using namespace detail;
 
 // ---------------- whole path ----------------
 // Normalises the batch into `input` (uploading images and labels first on a device backend).
+// Every call that runs the network starts here: a new call of the arena, whose buffers the call
+// then sizes afresh (what the last call left in them is dead).
 const float* Replica::Impl::prepare_input(const Batch& b) {
+  arena.begin_call();
   const SpaceDesc& sp = net.space_;
   const int64_t M = int64_t(b.n) * sp.height * sp.width;
   const int64_t elems = M * sp.channels;

@@ -52,14 +52,15 @@ struct OpUnits {
 // activated output is NOT kept: backward rebuilds it with bn_act_apply when it needs it (as the
 // next conv's input), which halves the activations a training step holds.
 struct UnitState {
-  explicit UnitState(Backend& be) : pre(be), mean(be), invstd(be) {}
+  UnitState(Backend& be, CallArena* a) : pre(be, a), mean(be, a), invstd(be, a) {}
   BackendBuffer pre;  // conv output (BN input)
   BackendBuffer mean, invstd;
 };
 
 struct OpState {
-  explicit OpState(Backend& be)
-      : expand(be), dw(be), project(be), reduce(be), se_pooled(be), se_hidden(be), se_gate(be), out(be) {}
+  OpState(Backend& be, CallArena* a)
+      : expand(be, a), dw(be, a), project(be, a), reduce(be, a), se_pooled(be, a), se_hidden(be, a), se_gate(be, a),
+        out(be, a) {}
   UnitState expand, dw, project, reduce;
   BackendBuffer se_pooled, se_hidden, se_gate;  // small: per image and channel
   BackendBuffer out;  // block output (project output + residual): the next block's input
@@ -78,6 +79,9 @@ struct Replica::Impl {
   Replica& net;
   Backend& be;
   TensorStore& st;
+  // The memory of every per-call buffer below (CallArena): a training step's and a scoring call's
+  // buffers share it. Declared before them, so it outlives them.
+  CallArena arena{be};
 
   ConvUnit stem;
   std::vector<OpUnits> fixed;
@@ -87,41 +91,41 @@ struct Replica::Impl {
 
   // Every buffer below is backend memory (device memory for CUDA).
   // Training state: saved activations per position (stem, fixed..., layers..., head).
-  UnitState stem_state{be}, head_state{be};
-  BackendBuffer stem_out{be};  // the stem's activated output is the first block's input: kept
+  UnitState stem_state{be, &arena}, head_state{be, &arena};
+  BackendBuffer stem_out{be, &arena};  // the stem's activated output is the first block's input: kept
   // Transient activated outputs inside a block (expand, depthwise, SE), shared by all blocks:
   // written in forward, rebuilt in backward.
-  BackendBuffer t_exp{be}, t_dw{be}, t_se{be}, t_head{be};
+  BackendBuffer t_exp{be, &arena}, t_dw{be, &arena}, t_se{be, &arena}, t_head{be, &arena};
   std::vector<OpState> fixed_state, layer_state;
-  BackendBuffer input{be}, pooled{be}, logits{be}, dlogits{be}, losses{be};
+  BackendBuffer input{be, &arena}, pooled{be, &arena}, logits{be, &arena}, dlogits{be, &arena}, losses{be, &arena};
   // The batch as the backend sees it (device backends: uploaded images and labels) and the
   // normalisation constants.
-  BackendBuffer batch_images{be}, batch_labels{be}, norm_mean{be}, norm_std{be};
+  BackendBuffer batch_images{be, &arena}, batch_labels{be, &arena}, norm_mean{be}, norm_std{be};
   const int32_t* labels_dev = nullptr;
   // Input of each block in the last saved forward (a skip passes its input through, so these
   // point into earlier blocks' outputs); the last entry is the head's input.
   std::vector<const float*> block_in;
-  BackendBuffer correct_dev{be};
+  BackendBuffer correct_dev{be, &arena};
   std::vector<float> loss_host;
   std::vector<uint8_t> correct_host;
   // Backward scratch, reused by every block: the block-level gradient ping-pong pair and the
   // unit-level intermediates.
-  BackendBuffer g_a{be}, g_b{be}, s_pre{be}, s_mid1{be}, s_mid2{be}, d_pooled{be}, d_head{be};
-  BackendBuffer t_dg{be}, t_db{be}, t_dg2{be}, t_db2{be};  // BN parameter gradients from fused backwards
+  BackendBuffer g_a{be, &arena}, g_b{be, &arena}, s_pre{be, &arena}, s_mid1{be, &arena}, s_mid2{be, &arena}, d_pooled{be, &arena}, d_head{be, &arena};
+  BackendBuffer t_dg{be, &arena}, t_db{be, &arena}, t_dg2{be, &arena}, t_db2{be, &arena};  // BN parameter gradients from fused backwards
   std::vector<BackendBuffer> staging;
   int staging_used = 0;
   // Evaluation: one shared set of unit buffers plus one block-output buffer per depth.
-  OpState eval_state{be};
-  UnitState eval_unit{be};
+  OpState eval_state{be, &arena};
+  UnitState eval_unit{be, &arena};
   std::vector<BackendBuffer> eval_depth;
-  BackendBuffer eval_fixed_a{be}, eval_fixed_b{be};
+  BackendBuffer eval_fixed_a{be, &arena}, eval_fixed_b{be, &arena};
   float momentum_override = -1.f;  // >= 0 during calibration (cumulative average)
   // During evaluate when scoring in bfloat16: 1x1 convs with bfloat16 products, and an MBConv
   // block's inner activations (expand and dw conv outputs) stored in bfloat16 (op_forward).
   bool bf16_convs = false;
 
   Impl(Replica& n) : net(n), be(*n.backend_), st(n.store_) {
-    for (int i = 0; i < 6; i++) staging.emplace_back(be);
+    for (int i = 0; i < 6; i++) staging.emplace_back(be, &arena);
   }
 
   // Every per-call buffer (all but the normalisation constants uploaded at build time).
@@ -150,16 +154,13 @@ struct Replica::Impl {
 
   void trim() {
     for_each_call_buffer([](BackendBuffer& b) { b.reset(); });
+    arena.reset();
     block_in.clear();
     loss_host = {};
     correct_host = {};
   }
 
-  int64_t call_buffer_bytes() {
-    int64_t floats = 0;
-    for_each_call_buffer([&](BackendBuffer& b) { floats += b.capacity(); });
-    return floats * int64_t(sizeof(float));
-  }
+  int64_t call_buffer_bytes() const { return arena.capacity_bytes(); }
 
   // ---------------- gradient sinks ----------------
   // The first gradient of a tensor since the last update is written straight into its grad

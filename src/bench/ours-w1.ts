@@ -11,7 +11,8 @@
 //              same weights), then the timed rounds again both ways in alternation (pairs: the
 //              bar's ratio), or why not (no AVX512-BF16); and the fidelity check
 //              (src/bench/score-fidelity.ts): FP32 vs bfloat16 losses of random paths, Kendall tau
-//   memory     VmHWM (peak RSS) after a reset at start, after the training phase and at the end
+//   memory     VmHWM (peak RSS) after a reset at start, after the training phase, after the FP32
+//              rounds (the peer's whole run) and at the end (the bfloat16 supernet's rounds too)
 // Then writes, for the onnxruntime peer, the W1 path exported with BN folded (w1.onnx), the
 // normalised NCHW input of train batch 0 (w1.input-nchw.f32) and our eval-mode logits of it
 // (w1.logits-ours.f32).
@@ -99,6 +100,9 @@ async function main(): Promise<void> {
   log(`round (trie-batched, chunk ${best}): ${batched.seconds.toFixed(3)} s`);
   const single = await timeRounds(rounds, (p) => oneByOne(p, best), false);
   log(`round (one path per call, chunk ${best}): ${single.seconds.toFixed(3)} s`);
+  // the peak over the same work as the PyTorch peer's (training, then the FP32 rounds); the bfloat16
+  // supernet below is a second model in this process, which the peer does not hold
+  const peakEnd = peakRssMb();
 
   // bfloat16 scoring: the same weights in a supernet that scores in bfloat16 (scoreMath 'bf16')
   const netBf16 = await Supernet.create(space, { threads, seed: 0, scoreMath: 'bf16' });
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
     log(`rounds in alternation, fp32 ${pairs.fp32.map((v) => v.toFixed(3)).join(' ')} s, bfloat16 ${pairs.bf16.map((v) => v.toFixed(3)).join(' ')} s`);
     bf16 = { scoreFwd: { imagesPerS: (B * 1000) / ms }, round: { chunkProbeSeconds: probeB, chunk: bestB, batched: batchedB, pairs } };
   }
-  const peakEnd = peakRssMb();
+  const peakWithBf16 = peakRssMb();
 
   // For the onnxruntime peer: the path exported by our exporter (BN folded), its input, our logits.
   const model = exportOnnx(space, arch, (name) => net.getTensor(name), { foldBn: true });
@@ -150,7 +154,7 @@ async function main(): Promise<void> {
     },
     bf16,
     fidelity,
-    memoryMb: { vmhwmAtStart: hwmAtStart, peakReset: reset, rssAfterLoad, peakAfterTraining: peakAfterTrain, peakEnd },
+    memoryMb: { vmhwmAtStart: hwmAtStart, peakReset: reset, rssAfterLoad, peakAfterTraining: peakAfterTrain, peakEnd, peakWithBf16 },
   };
   process.stdout.write(JSON.stringify(result) + '\n');
   await net.dispose();

@@ -26,7 +26,16 @@ export interface OursSide {
       }
     | string;
   fidelity: FidelityResult | string;
-  memoryMb: { vmhwmAtStart: number | null; peakReset: boolean; rssAfterLoad: number; peakAfterTraining: number | null; peakEnd: number | null };
+  memoryMb: {
+    vmhwmAtStart: number | null;
+    peakReset: boolean;
+    rssAfterLoad: number;
+    peakAfterTraining: number | null;
+    /** after the FP32 rounds: the same work as the peer's whole run */
+    peakEnd: number | null;
+    /** at the end, the second (bfloat16) supernet and its rounds included; older results lack it */
+    peakWithBf16?: number | null;
+  };
 }
 
 export interface TorchSide {
@@ -172,7 +181,7 @@ export function benchTable(
   const mem = (figure: string, a: number | null, b: number | undefined) =>
     rows.push([figure, a === null ? '-' : fmt(a), '', tname, b === undefined ? '-' : fmt(b), '', a === null || b === undefined ? '-' : x(b, a, 'less')]);
   mem('peak RSS from start to end of training, MB', ours.memoryMb.peakAfterTraining, t?.memory_mb.peak_after_training);
-  mem('peak RSS of the whole run (rounds included), MB', ours.memoryMb.peakEnd, t?.memory_mb.peak_end);
+  mem('peak RSS of the whole run (FP32 rounds included), MB', ours.memoryMb.peakEnd, t?.memory_mb.peak_end);
 
   const table = formatTable(rows, ['figure', 'greedynas', '% peak', 'peer', 'peer value', '% peak', 'greedynas vs peer']);
   const readings = typeof ops === 'string' ? [] : (ops.peakReadings ?? []);
@@ -194,7 +203,9 @@ export function benchTable(
     `Training step rows: the median of the timed steps (the figure compared with the peer), and the fastest, which is the like-for-like reading against the FMA peak (itself the best of several probes); on a quiet machine the two agree within a few percent.`,
     `Peak RSS: VmHWM of each side's own fresh process (src/bench/ours-w1.ts, bench/peers/torch_w1.py), reset through /proc/self/clear_refs at its start` +
       (ours.memoryMb.peakReset ? '' : ' (the reset was refused here: the peak then counts from exec)') +
-      `; ours ${fmt(ours.memoryMb.rssAfterLoad)} MB after loading the engine and the supernet${t ? `, pytorch ${fmt(t.memory_mb.rss_after_import_torch)} MB after import torch` : ''}.`,
+      `; ours ${fmt(ours.memoryMb.rssAfterLoad)} MB after loading the engine and the supernet${t ? `, pytorch ${fmt(t.memory_mb.rss_after_import_torch)} MB after import torch` : ''}.` +
+      ` The whole-run row stops where the peer's run does, after the FP32 rounds (the peaks depend on the chunk each side's probe picked)` +
+      (ours.memoryMb.peakWithBf16 != null ? `; ours with the bfloat16 supernet, a second model in the process, and its rounds too: ${fmt(ours.memoryMb.peakWithBf16)} MB.` : '.'),
     `Scoring sanity (mean loss of the last timed round's paths at initialisation, ~ln ${space.classes} = ${Math.log(space.classes).toFixed(2)}): ours ${ours.round.batched.meanLoss.toFixed(3)}${t ? `, pytorch ${t.round.mean_loss.toFixed(3)}` : ''} (different initial weights).`,
   ];
   if (fid)

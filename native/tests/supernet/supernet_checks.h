@@ -1,7 +1,7 @@
 // Shared pieces of gnas_supernet_tests (supernet_tests.cpp has the usage and the list of checks):
 // the tolerances, the seeded fixtures (space, batches, paths), the metrics, and the check groups,
 // one file each: lockstep.cpp (a, b), determinism.cpp (c), checkpoint_checks.cpp (d),
-// space_desc_text_checks.cpp.
+// space_desc_text_checks.cpp, call_arena_checks.cpp.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -137,6 +137,8 @@ void checkpoint_checks(Harness& h, const Config& cfg, const std::string& dev);  
 // file_text: the --desc file's contents (empty for the built-in space). A file written by
 // src/native/space-desc-text.ts must be exactly what format_space_desc_text writes.
 void desc_text_checks(Harness& h, const SpaceDesc& space, const std::string& file_text);
+// The per-call buffer arena (supernet/tensor_store.h), on the CPU backend.
+void call_arena_checks(Harness& h);
 
 }  // namespace test
 }  // namespace gnas

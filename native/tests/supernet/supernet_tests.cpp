@@ -5,6 +5,8 @@
 //
 //   space_desc_text        the text form of the space: format/parse round trip, error line
 //                          numbers, arch parsing (no backend involved)
+//   call arena             the per-call buffer memory (supernet/tensor_store.h) on the CPU
+//                          backend: no overlap, one block per call, stale buffers unreadable
 //   (a) cpu vs reference   always (unless --skip-reference)
 //   (b) DEVICE vs cpu      --backend (default cuda); where no device is usable it prints
 //                          "SKIP cuda trajectory: <why>", which is not a failure
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
               cfg.space.name.c_str(), cfg.space.height, cfg.space.width, cfg.space.channels, cfg.space.layers.size(),
               cfg.space.layers[0].ops.size(), cfg.steps, cfg.batch, double(cfg.lr));
   guarded(h, "space_desc_text", [&] { desc_text_checks(h, cfg.space, desc_text); });
+  guarded(h, "call arena", [&] { call_arena_checks(h); });
 
   if (skip_reference) {
     std::printf("SKIP cpu vs reference: --skip-reference\n");
