@@ -110,8 +110,10 @@ struct Replica::Impl {
   std::vector<uint8_t> correct_host;
   // Backward scratch, reused by every block: the block-level gradient ping-pong pair and the
   // unit-level intermediates.
-  BackendBuffer g_a{be, &arena}, g_b{be, &arena}, s_pre{be, &arena}, s_mid1{be, &arena}, s_mid2{be, &arena}, d_pooled{be, &arena}, d_head{be, &arena};
-  BackendBuffer t_dg{be, &arena}, t_db{be, &arena}, t_dg2{be, &arena}, t_db2{be, &arena};  // BN parameter gradients from fused backwards
+  BackendBuffer g_a{be, &arena}, g_b{be, &arena}, s_pre{be, &arena}, s_mid1{be, &arena}, s_mid2{be, &arena},
+      d_pooled{be, &arena}, d_head{be, &arena};
+  // BN parameter gradients from fused backwards
+  BackendBuffer t_dg{be, &arena}, t_db{be, &arena}, t_dg2{be, &arena}, t_db2{be, &arena};
   std::vector<BackendBuffer> staging;
   int staging_used = 0;
   // Evaluation: one shared set of unit buffers plus one block-output buffer per depth.

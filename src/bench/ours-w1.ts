@@ -28,7 +28,8 @@ import { Supernet } from '../native/engine.js';
 import { resolveSpace } from '../space/resolve.js';
 import type { SpaceFile } from '../space/types.js';
 import { copyWeights, scoreFidelity } from './score-fidelity.js';
-import { latencyMs, medianMs, timeRoundPairs, timeRounds, type RoundPairs, type RoundTiming } from './timing.js';
+import type { OursSide } from './table.js';
+import { latencyMs, medianMs, timeRoundPairs, timeRounds } from './timing.js';
 import { peakRssMb, readWorkload, resetPeakRss, type PathScore } from './workload.js';
 
 async function main(): Promise<void> {
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
   // bfloat16 scoring: the same weights in a supernet that scores in bfloat16 (scoreMath 'bf16')
   const netBf16 = await Supernet.create(space, { threads, seed: 0, scoreMath: 'bf16' });
   copyWeights(net, netBf16);
-  let bf16: { scoreFwd: { imagesPerS: number }; round: { chunkProbeSeconds: Record<string, number>; chunk: number; batched: RoundTiming; pairs: RoundPairs } } | string;
+  let bf16: OursSide['bf16'];
   if (netBf16.scoreMath !== 'bf16') {
     bf16 = 'skipped: this CPU has no AVX512-BF16 (or the backend no fast bfloat16): scoring runs in FP32 here';
   } else {
