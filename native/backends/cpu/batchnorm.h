@@ -266,7 +266,7 @@ static void bn_bwd_sums_group(const float* dy, const float* x, int64_t rows, con
 
 // ---- backward pass 2: dx = k1 * dz - k2 * (x - mean) + k3
 // One vector of pass 2 (channel vector v, x and dy of one row already loaded); also used by the
-// depthwise backward, which writes it straight into a padded plane (depthwise.h pad_dy_bn_t).
+// depthwise backward, which writes it straight into a padded plane (depthwise_backward.h pad_dy_bn_t).
 template <int ACT>
 GNAS_INLINE vf bn_bwd_dx_vec(vf xv, vf gv, int v, const float* scale, const float* shift, const float* mean,
                              const float* k1, const float* k2, const float* k3) {

@@ -11,7 +11,8 @@
 //   gemm.h             register-blocked GEMM micro-kernel, weight packing, block drivers
 //   conv_dense.h       dense conv (1x1 via GEMM, others via im2col + GEMM), fused BN in/out
 //   conv_stem.h        direct kernels for the stem (3x3 conv over 1 or 3 channels)
-//   depthwise.h        depthwise kxk conv forward / backward, fused BN in/out
+//   depthwise.h        depthwise kxk conv forward (fused BN in, statistics out), padded planes
+//   depthwise_backward.h  depthwise kxk conv backward, fused BN in/out
 //   batchnorm.h        BN + activation forward (train / eval / apply) and backward
 //   squeeze_excite.h, pooling.h (GAP), fully_connected.h, softmax_xent.h, elementwise.h
 //                      (add_inplace, sgd_update), normalize.h (input normalisation)

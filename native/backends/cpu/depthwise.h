@@ -13,30 +13,14 @@
 // multiplied into every output that uses them (a sliding window: (QS-1)*S + k loads for QS*k
 // FMAs instead of QS*k loads), with the k taps of the kernel row in registers.
 //
-// Fusions (Backend::dwconv_forward_fused / dwconv_backward_fused): an input BN+act is applied
-// while the image is copied into the padded buffer (the activated tensor is never stored), and the
-// forward sums y and y^2 per channel from the strip registers for the BN that follows. In the
-// backward, dy can arrive as the gradient of the unit's activated output (out_bn): the image's dy
-// goes through the BN's input-gradient formula on its way into the padded buffer (pad_dy_bn_t);
-// dx is computed from that plane alone, row by row; each finished row of dx goes on, while in L1,
-// to the pass that reads the same row of x into its plane and takes the input BN's parameter-
-// gradient sums against it (pad_x_sums_t), so x is read once. Where the operands exceed the
-// last-level cache, each row of dx is made in a row buffer and streamed out (copy_streaming: no
-// read for ownership). The passes reading dy and x from memory prefetch ahead (prefetch_ahead).
+// Fusion (Backend::dwconv_forward_fused): an input BN+act is applied while the image is copied
+// into the padded buffer (the activated tensor is never stored), and the forward sums y and y^2
+// per channel from the strip registers for the BN that follows.
 //
 // The zero border of a padded buffer is written once per geometry, not once per image (see
 // pad_border); for 7x7 images under a 7x7 kernel it is 2.4x the interior.
 //
-// Backward:
-//   dx: a transposed convolution. With stride s, dx[h][s*u + r] only receives taps j == (r + pad)
-//       mod s, from dy columns u + const, so for each output parity r it is again a stride-1
-//       sliding-window strip over the zero-padded dy plane, with the kernel row's taps reversed
-//       (and for s = 2, every other tap). Same dw_strip kernel, no zero-stuffing waste. The tap
-//       structure of each (row, parity) is planned once per call (DxPlan); strips run up to 14
-//       outputs, since with 1-4 taps per output a short strip is all call overhead.
-//   dw: per channel vector and kernel row i, the k accumulators dw[i][0..k) are registers and
-//       the strip of dy values is in registers; each padded input pixel is loaded once per row.
-//       Per-thread partial sums, reduced at the end.
+// The backward (depthwise_backward.h) uses the same padded planes and strip kernels.
 // Work is split by images (N = 128 in training gives each thread dozens).
 #pragma once
 
@@ -333,305 +317,6 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
   });
 }
 
-// ---------------------------------------------------------------- backward
-// The backward's two copies into padded planes, each fused with the pass it used to need apart.
-//
-// dy through the unit's BN backward (out_bn) straight into the padded dy plane: bn_bwd_apply's
-// arithmetic (bn_bwd_dx_vec), without its per-image buffer.
-template <int ACT>
-static void pad_dy_bn_t(float* buf, const float* dy, const float* z, int Hs, int Ws, int oh, int ow, int Hp, int Wp,
-                        const BnBwd& b) {
-  const ChanLayout& cl = b.cl;
-  const int64_t plane = int64_t(Hp) * Wp * L;
-  for (int hs = 0; hs < Hs; ++hs) {
-    float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
-    for (int w = 0; w < Ws; ++w, d += L) {
-      const int64_t px = (int64_t(hs) * Ws + w) * cl.C;
-      for (int v = 0; v < cl.nv; ++v) {
-        prefetch_ahead(dy + px + v * L);
-        prefetch_ahead(z + px + v * L);
-        store(d + v * plane,
-              bn_bwd_dx_vec<ACT>(cl.ld(z + px, v), cl.ld(dy + px, v), v, b.scale, b.shift, b.mean, b.k1, b.k2, b.k3));
-      }
-    }
-  }
-}
-
-// Image row hs of x through the input BN into the padded x plane, and in the same pass over x the
-// input BN's parameter-gradient sums from that row's finished dx (gx, in cache): bn_act_sums_rows,
-// which adds them as the separate pass that reread x did; called for rows 0, 1, ... in order (acc,
-// 2 x Cp floats of scratch, carries the open block of sums from row to row).
-template <int ACT>
-static void pad_x_sums_t(float* buf, const float* x, const float* gx, int hs, int Hs, int Ws, int oh, int ow, int Hp,
-                         int Wp, const ChanLayout& cl, const InBn& bn, const float* mean, double* ds, double* dsx,
-                         float* acc) {
-  float* row = buf + (int64_t(hs + oh) * Wp + ow) * L;
-  auto dst = [&](int64_t w) { return row + w * L; };
-  bn_act_sums_rows<ACT>(dst, int64_t(Hp) * Wp * L, false, x, gx, int64_t(hs) * Ws, int64_t(hs + 1) * Ws,
-                        int64_t(Hs) * Ws, cl, bn.scale, bn.shift, mean, ds, dsx, acc);
-}
-
-// dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
-// weight taps (wbase + woff[r] + t * wstep).
-template <int KT, int QS>
-static void dw_dx_strip(const float* base, const int64_t* roff, const float* wbase, const int64_t* woff, int nrows,
-                        int64_t src_off, int64_t wstep, float* out, int64_t ops, bool tail, tmask tm) {
-  vf acc[QS];
-#pragma GCC unroll 16
-  for (int u = 0; u < QS; ++u) acc[u] = zero();
-  for (int r = 0; r < nrows; ++r) {
-    vf w[KT];
-#pragma GCC unroll 8
-    for (int t = 0; t < KT; ++t) w[t] = load(wbase + woff[r] + t * wstep);
-    dw_strip<KT, 1, QS>(acc, base + roff[r] + src_off, L, w);
-  }
-  if (tail) {
-#pragma GCC unroll 16
-    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u], tm);
-  } else {
-#pragma GCC unroll 16
-    for (int u = 0; u < QS; ++u) store(out + u * ops, acc[u]);
-  }
-}
-
-// Up to 14 outputs per strip when the register file allows (dx strips have few taps per output,
-// so a longer strip is what amortises the per-call overhead).
-constexpr int kDxStripMax = kVecRegs >= 32 ? 14 : 8;
-#define GNAS_QS_SWITCH14(n, CALL) \
-  switch (n) {                    \
-    case 1: CALL(1); break;       \
-    case 2: CALL(2); break;       \
-    case 3: CALL(3); break;       \
-    case 4: CALL(4); break;       \
-    case 5: CALL(5); break;       \
-    case 6: CALL(6); break;       \
-    case 7: CALL(7); break;       \
-    case 8: CALL(8); break;       \
-    case 9: CALL(9); break;       \
-    case 10: CALL(10); break;     \
-    case 11: CALL(11); break;     \
-    case 12: CALL(12); break;     \
-    case 13: CALL(13); break;     \
-    default: CALL(14); break;     \
-  }
-
-// The transposed-conv structure of one dx row h and output parity r (the same for every image
-// and channel vector, so it is planned once per call): which dy rows and kernel rows meet, the
-// number of column taps, where the window starts, how many outputs.
-struct DxPlan {
-  int nrows, KT, U;
-  int64_t start;     // first dy column (padded) under output u = 0
-  int64_t roff[7];   // dy row offsets in the padded plane
-  int64_t woff[7];   // weight offset of tap t' = 0 of each row
-};
-
-template <int KT>
-static void dw_dx_row(const DxPlan& pl, const float* base, const float* wbase, int64_t wstep, float* out, int64_t ops,
-                      bool tail, tmask tm) {
-  const int U = pl.U;
-  if (pl.nrows == 0) {
-    for (int u = 0; u < U; ++u) {
-      if (tail) store(out + u * ops, zero(), tm); else store(out + u * ops, zero());
-    }
-    return;
-  }
-  const int QS = ceil_div(U, ceil_div(U, kDxStripMax));
-  for (int u0 = 0; u0 < U; u0 += QS) {
-    const int qs = imin(QS, U - u0);
-    if constexpr (kDxStripMax > 8) {
-#define GNAS_CALL(n) \
-  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
-      GNAS_QS_SWITCH14(qs, GNAS_CALL)
-#undef GNAS_CALL
-    } else {
-#define GNAS_CALL(n) \
-  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
-      GNAS_QS_SWITCH(qs, GNAS_CALL)
-#undef GNAS_CALL
-    }
-  }
-}
-
-// Weight-gradient contribution of one image for channel vector v and kernel row i:
-// acc[j] = sum_{p,q} dy[p][q] * x[p*S + i][q*S + j].
-template <int K, int S, int QS>
-static void dw_dw_rowstrip(vf* acc, const float* xrow, const float* dyrow, int q0) {
-  vf d[QS];
-#pragma GCC unroll 8
-  for (int u = 0; u < QS; ++u) d[u] = load(dyrow + (q0 + u) * L);
-  dww_strip<K, S, QS>(acc, xrow + int64_t(q0) * S * L, L, d);
-}
-
-template <int K, int S>
-static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
-                        int nv, float* part, int Cp) {
-  const int QS = strip_len(Q);
-  const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
-  for (int v = 0; v < nv; ++v) {
-    const float* xpl = xbuf + int64_t(v) * Hp * xrs;
-    const float* dpl = dybuf + int64_t(v) * Pp * drs + int64_t(off) * drs + int64_t(off) * L;
-    for (int i = 0; i < K; ++i) {
-      vf acc[K];
-#pragma GCC unroll 8
-      for (int j = 0; j < K; ++j) acc[j] = zero();
-      for (int p = 0; p < P; ++p) {
-        const float* xrow = xpl + (int64_t(p) * S + i) * xrs;
-        const float* dyrow = dpl + int64_t(p) * drs;
-        for (int q0 = 0; q0 < Q; q0 += QS) {
-          const int qs = imin(QS, Q - q0);
-#define GNAS_CALL(n) dw_dw_rowstrip<K, S, n>(acc, xrow, dyrow, q0)
-          GNAS_QS_SWITCH(qs, GNAS_CALL)
-#undef GNAS_CALL
-        }
-      }
-      float* pr = part + int64_t(i) * K * Cp + v * L;
-#pragma GCC unroll 8
-      for (int j = 0; j < K; ++j) store(pr + j * Cp, add(load(pr + j * Cp), acc[j]));
-    }
-  }
-}
-
-template <int K, int S>
-static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, const float* x, const InBn* bn,
-                               const float* w, const ConvShape& s, const BnBwd* ob, InBnSums* sums) {
-  const int C = s.C, Cp = ceil_div(C, L) * L, nv = Cp / L;
-  const int ctail = C - (nv - 1) * L;
-  const tmask tm = tail_mask(ctail);
-  const int pad = s.pad, H = s.H, W = s.W, P = s.P, Q = s.Q;
-  const int Hp = H + 2 * pad, Wp = W + 2 * pad;
-  // dy plane padded by `off` on every side: enough for every tap of the transposed conv
-  const int off = K / 2 + 1;
-  const int Pp = P + 2 * off, Qp = Q + 2 * off;
-  const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
-  const int64_t HWC = int64_t(H) * W * C, PQC = int64_t(P) * Q * C;
-  const int64_t wsize = int64_t(K) * K * Cp;
-  float* part[Workspace::kMaxThreads];
-  bool touched[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t) {
-    part[t] = ctx.ws->thread(t, 2, size_t(wsize));
-    touched[t] = false;
-  }
-  // dx plan per (output row h, column parity r), shared by all images and channel vectors
-  const int64_t drs = int64_t(Qp) * L, dplane = int64_t(Pp) * drs;
-  const int64_t wstep = -int64_t(S) * Cp, ops = int64_t(S) * C;
-  DxPlan* plan = reinterpret_cast<DxPlan*>(ctx.ws->shared(1, (size_t(H) * S * sizeof(DxPlan) + 3) / 4));
-  if (dx)
-    for (int h = 0; h < H; ++h) {
-      // row taps i == (h + pad) mod S, from dy row p = (h + pad - i) / S
-      int64_t roff[K];
-      int ti[K], nrows = 0;
-      for (int i = (h + pad) % S; i < K; i += S) {
-        const int p = (h + pad - i) / S;
-        if (p < 0 || p >= P) continue;  // zero rows contribute nothing
-        roff[nrows] = int64_t(p + off) * drs;
-        ti[nrows++] = i;
-      }
-      for (int r = 0; r < S; ++r) {
-        // outputs w = S*u + r take taps j = j0 + S*t from dy column u + (r + pad - j) / S; listed
-        // in increasing source column t' = KT-1-t, i.e. j = j0 + S*(KT-1-t'), weight step -S
-        DxPlan& pl = plan[h * S + r];
-        pl.U = ceil_div(W - r, S);
-        const int j0 = (r + pad) % S;
-        pl.KT = ceil_div(K - j0, S);
-        pl.start = (r + pad - j0) / S - (pl.KT - 1) + off;
-        pl.nrows = nrows;
-        for (int rr = 0; rr < nrows; ++rr) {
-          pl.roff[rr] = roff[rr];
-          pl.woff[rr] = (int64_t(ti[rr]) * K + j0 + S * (pl.KT - 1)) * Cp;
-        }
-      }
-    }
-  // Written straight into dx, each store of one channel vector finds its line missing (NHWC: a
-  // pixel's channel vectors are written one strip pass apart) and reads it from memory first;
-  // where the operands are too large for the last-level cache (so dx would leave it before
-  // anything rereads it), dx is made row by row in cache and streamed out, and costs its write only.
-  const bool stream_dx =
-      dx && int64_t(sizeof(float)) * s.N * (2 * HWC + (ob ? 2 : 1) * PQC) > ctx.stream_min_bytes;
-  parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
-    float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
-    float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);
-    float* sacc = sums ? ctx.ws->thread(tid, 6, size_t(2) * Cp) : nullptr;
-    // with streamed dx, each row of dx is made in this buffer (in L1), then streamed out
-    float* rowbuf = stream_dx ? ctx.ws->thread(tid, 3, size_t(W) * C) : nullptr;
-    float* pr = part[tid];
-    if (!touched[tid]) {
-      for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
-      touched[tid] = true;
-    }
-    for (int64_t n = b; n < e; ++n) {
-      // dy plane first (through the unit's BN when fused), then dx from it alone, so that x is
-      // read once: into its plane and, with the input BN's sums, against the finished dx rows
-      if (ob) {
-        pad_border(dybuf, P, Q, C, off, off, Pp, Qp);
-#define GNAS_CALL(a) pad_dy_bn_t<a>(dybuf, dy + n * PQC, ob->x + n * PQC, P, Q, off, off, Pp, Qp, *ob)
-        GNAS_ACT_SWITCH(ob->act, GNAS_CALL)
-#undef GNAS_CALL
-      } else {
-        pad_to_blocked(dybuf, dy + n * PQC, P, Q, C, off, off, Pp, Qp);
-      }
-      // dx row by row (row-major over the row: all channel vectors of a strip position before the
-      // next, so dx is written in address order, which on the 28x28 layer is 1.7x faster than a
-      // pass per channel vector). With the input BN's sums, each finished row goes straight on
-      // to them, reading its row of x into the padded plane, while the row is still in L1; with
-      // streamed dx, the row is made in a row-sized buffer and streamed out from there. Made for
-      // the whole image first, the staged dx and the two planes (~0.8 MB per image on the 28x28
-      // C96 layer) overflowed the L2 between the passes, and the x pass was half the op's time.
-      if (sums) pad_border(xbuf, H, W, C, pad, pad, Hp, Wp);
-      if (dx)
-        for (int h = 0; h < H; ++h) {
-          float* drow = stream_dx ? rowbuf : dx + n * HWC + int64_t(h) * W * C;
-          // Row h of x, which the x pass reads right after this row of dx, is fetched into L1
-          // during the dx strips (compute only), a slice per channel vector: the x pass stalled
-          // on it from memory (scripts/ab-paired.mjs: a training step 2.2-2.6% faster). A row
-          // ahead was no better; the next image's operands into L2 (tried: dy, z and x) evicted
-          // the current image's planes and were slower.
-          SpreadPrefetch<3> xrow;
-          if (sums) xrow.init(x + n * HWC + int64_t(h) * W * C, int64_t(W) * C * int64_t(sizeof(float)), int64_t(S) * nv);
-          for (int r = 0; r < S; ++r) {
-            const DxPlan& pl = plan[h * S + r];
-            for (int v = 0; v < nv; ++v) {
-              xrow.tick();
-              if (pl.U <= 0) continue;
-              const bool tail = v == nv - 1 && ctail < L;
-              const float* base = dybuf + v * dplane;
-              const float* wbase = wp + v * L;
-              float* out = drow + int64_t(r) * C + v * L;
-              switch (pl.KT) {
-                case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-                case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-                case 3: dw_dx_row<3>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-                case 4: dw_dx_row<4>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-                case 5: dw_dx_row<5>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-                default: dw_dx_row<7>(pl, base, wbase, wstep, out, ops, tail, tm); break;
-              }
-            }
-          }
-          if (sums) {
-#define GNAS_CALL(a)                                                                                                 \
-  pad_x_sums_t<a>(xbuf, x + n * HWC + int64_t(h) * W * C, drow, h, H, W, pad, pad, Hp, Wp, ChanLayout(C), *bn, \
-                  sums->mean, sums->t[tid], sums->t[tid] + Cp, sacc)
-            GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
-#undef GNAS_CALL
-          }
-          if (stream_dx) copy_streaming(dx + n * HWC + int64_t(h) * W * C, rowbuf, int64_t(W) * C, h + 1 == H);
-        }
-      if (!sums) pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
-      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
-    }
-  });
-  // reduce the per-thread partials and drop the padding lanes
-  int T = 0;
-  const float* src[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t)
-    if (touched[t]) src[T++] = part[t];
-  for (int tap = 0; tap < K * K; ++tap)
-    for (int c = 0; c < C; ++c) {
-      float acc = 0.0f;
-      for (int t = 0; t < T; ++t) acc += src[t][tap * Cp + c];
-      dw[tap * C + c] = acc;
-    }
-}
-
 #define GNAS_DW_DISPATCH(FN, ...)                                        \
   switch (s.k * 10 + s.stride) {                                         \
     case 31: FN<3, 1>(__VA_ARGS__); return true;                         \
@@ -647,12 +332,6 @@ static bool dwconv_forward_fast(Ctx& ctx, float* y, float* mean, float* invstd, 
                                 const InBn* bn, const float* w, const ConvShape& s) {
   if (s.pad != s.k / 2) return false;
   GNAS_DW_DISPATCH(dwconv_forward_ks, ctx, y, mean, invstd, eps, x, bn, w, s)
-  return false;
-}
-static bool dwconv_backward_fast(Ctx& ctx, float* dx, float* dw, const float* dy, const float* x, const InBn* bn,
-                                 const float* w, const ConvShape& s, const BnBwd* ob, InBnSums* sums) {
-  if (s.pad != s.k / 2) return false;
-  GNAS_DW_DISPATCH(dwconv_backward_ks, ctx, dx, dw, dy, x, bn, w, s, ob, sums)
   return false;
 }
 
@@ -672,32 +351,6 @@ static void dwconv_forward_any(float* y, const float* x, const float* w, const C
             const float* xi = x + ((int64_t(n) * s.H + h) * s.W + ww) * s.C;
             const float* wi = w + (int64_t(i) * s.k + j) * s.C;
             for (int c = 0; c < s.C; ++c) yo[c] += xi[c] * wi[c];
-          }
-        }
-      }
-}
-static void dwconv_backward_any(float* dx, float* dw, const float* dy, const float* x, const float* w,
-                                const ConvShape& s) {
-  const int64_t in = int64_t(s.N) * s.H * s.W * s.C;
-  if (dx)
-    for (int64_t i = 0; i < in; ++i) dx[i] = 0.0f;
-  for (int64_t i = 0; i < int64_t(s.k) * s.k * s.C; ++i) dw[i] = 0.0f;
-  for (int n = 0; n < s.N; ++n)
-    for (int p = 0; p < s.P; ++p)
-      for (int q = 0; q < s.Q; ++q) {
-        const float* g = dy + ((int64_t(n) * s.P + p) * s.Q + q) * s.C;
-        for (int i = 0; i < s.k; ++i) {
-          const int h = p * s.stride - s.pad + i;
-          if (h < 0 || h >= s.H) continue;
-          for (int j = 0; j < s.k; ++j) {
-            const int ww = q * s.stride - s.pad + j;
-            if (ww < 0 || ww >= s.W) continue;
-            const int64_t xi = ((int64_t(n) * s.H + h) * s.W + ww) * s.C;
-            const int64_t wi = (int64_t(i) * s.k + j) * s.C;
-            for (int c = 0; c < s.C; ++c) {
-              dw[wi + c] += g[c] * x[xi + c];
-              if (dx) dx[xi + c] += g[c] * w[wi + c];
-            }
           }
         }
       }
@@ -736,33 +389,6 @@ static void dwconv_forward(Ctx& ctx, float* y, float* mean, float* invstd, float
     }
   }
 }
-// Backend::dwconv_backward_fused (dwconv_backward: all fusions null).
-static void dwconv_backward(Ctx& ctx, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
-                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
-                            const ConvShape& s) {
-  BnBwd obb;
-  const BnBwd* ob = make_bn_bwd(ctx, &obb, out_bn, s.K, int64_t(s.N) * s.P * s.Q);
-  InBn ib;
-  const InBn* bn = make_in_bn(ctx, ib, in_bn, s.C);
-  InBnSums sums;
-  const bool want_sums = in_dgamma && bn && dx;
-  if (want_sums) sums.init(ctx, s.C, in_bn->mean);
-  if (!dwconv_backward_fast(ctx, dx, dw, dy, x, bn, w, s, ob, want_sums ? &sums : nullptr)) {
-    // plain loops for other shapes: materialise the fused operands
-    const float* g = dy;
-    if (ob) {
-      const int64_t rows = int64_t(s.N) * s.P * s.Q;
-      float* gb = ctx.ws->shared(7, size_t(rows) * s.C);
-      bn_bwd_apply(gb, dy, 0, rows, *ob);
-      g = gb;
-    }
-    dwconv_backward_any(dx, dw, g, dw_activated_copy(ctx, x, bn, s), w, s);
-    if (want_sums)
-      sums.add(0, dx, x, int64_t(s.N) * s.H * s.W, ChanLayout(s.C), bn->scale, bn->shift, bn->act);
-  }
-  if (want_sums) sums.finish(ctx, in_dgamma, in_dbeta, in_bn->invstd, s.C);
-}
-
 }  // namespace GNAS_ISA
 }  // namespace cpu
 }  // namespace gnas

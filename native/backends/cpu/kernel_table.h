@@ -9,6 +9,7 @@
 #include "backends/cpu/batchnorm.h"
 #include "backends/cpu/conv_dense.h"
 #include "backends/cpu/depthwise.h"
+#include "backends/cpu/depthwise_backward.h"
 #include "backends/cpu/conv_stem.h"
 #include "backends/cpu/pooling.h"
 #include "backends/cpu/squeeze_excite.h"
