@@ -16,7 +16,7 @@ const { values, positionals } = parseArgs({
 const root = new URL('..', import.meta.url).pathname;
 const { Supernet } = await import(`${root}dist/native/engine.js`);
 const { loadSpace } = await import(`${root}dist/space/presets.js`);
-const { checkScoringMemory, checkTrainingMemory } = await import(`${root}dist/pipeline/engine-setup.js`);
+const { checkScoringMemory, checkTrainingMemory, memoryLine } = await import(`${root}dist/pipeline/engine-setup.js`);
 const space = loadSpace(positionals[0] ?? 'greedynas-imagenet');
 const input = space.input;
 const counts = (s) => s.split(',').filter(Boolean).map(Number);
@@ -46,12 +46,15 @@ await net.dispose();
 const B = Number(values.verify);
 if (B > 0) {
   const real = await Supernet.create(space, { seed: 0 });
-  const probe = await checkTrainingMemory(real, input, B, '--batch');
-  const before = real.memoryBytes;
+  // the check's own need for this batch: the line's fixed part (weights, gradients, optimizer
+  // state, scratch) plus the batch's activations
+  const { fixed, perImage } = await memoryLine(real, input, 'train', 'batch');
   const images = new Uint8Array(B * input.height * input.width * input.channels).fill(90);
   const labels = new Int32Array(B);
   for (let op = 0; op < space.opNames.length; op++) await real.trainStep(space.layers.map(() => op), images, labels, { lr: 0 });
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-  console.log(`verify at batch ${B}: the line predicts ${mb(before + probe)}; after a step on every single-op path the network holds ${mb(real.memoryBytes)} (peak RSS of this process ${mb(hwm)})`);
+  const held = real.memoryBytes;
+  const predicted = fixed + perImage * B;
+  console.log(`verify at batch ${B}: the line predicts ${mb(predicted)}; after a step on every single-op path the network holds ${mb(held)} (${((held / predicted - 1) * 100).toFixed(1)}% off the line; peak RSS of this process ${mb(hwm)})`);
   await real.dispose();
 }

@@ -52,11 +52,11 @@ export function scorer(net: Supernet, ds: Dataset, bn: 'batch' | 'running' = 'ba
 }
 
 /** The native memory a kind of call holds on the CPU, as a line in its number of images (bytes). */
-interface MemoryLine {
+export interface MemoryLine {
   fixed: number;
   perImage: number;
 }
-type CallKind = 'score' | 'train';
+export type CallKind = 'score' | 'train';
 const memoryLines = new WeakMap<Supernet, Map<string, Promise<MemoryLine>>>();
 
 /**
@@ -92,7 +92,12 @@ async function measureMemory(net: Supernet, input: { height: number; width: numb
   return { fixed: at4 - 4 * perImage, perImage };
 }
 
-function memoryLine(net: Supernet, input: { height: number; width: number; channels: number }, kind: CallKind, bn: 'batch' | 'running'): Promise<MemoryLine> {
+/**
+ * The line the memory checks use for one kind of call (measured once per network): native bytes
+ * = fixed + perImage x images. Exported for scripts/memory-lines.mjs, which holds it against a
+ * real step.
+ */
+export function memoryLine(net: Supernet, input: { height: number; width: number; channels: number }, kind: CallKind, bn: 'batch' | 'running'): Promise<MemoryLine> {
   let lines = memoryLines.get(net);
   if (!lines) memoryLines.set(net, (lines = new Map()));
   const key = `${kind}:${bn}`;
