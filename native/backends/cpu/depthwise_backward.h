@@ -65,9 +65,14 @@ static void pad_x_sums_t(float* buf, const float* x, const float* gx, int hs, in
 
 // dx strip: acc[u] = sum over the row taps r of a KT-tap window of dy row (base + roff[r]) against
 // weight taps (wbase + woff[r] + t * wstep).
-template <int KT, int QS>
+template <int KT, int QS, int EDGES = kInterior>
 static void dw_dx_strip(const float* base, const int64_t* roff, const float* wbase, const int64_t* woff, int nrows,
                         int64_t src_off, int64_t wstep, float* out, int64_t ops, bool tail, tmask tm) {
+  // stride 1 (dx_row_edges): the window under output u covers dy columns u - pad .. u + pad, so at
+  // the image's left edge the first pad taps and at its right edge those from pad + QS on are
+  // padding
+  constexpr int ZL = (EDGES & kLeftEdge) ? KT / 2 : 0;
+  constexpr int ZR = (EDGES & kRightEdge) ? KT / 2 + QS : QS - 1 + KT;
   vf acc[QS];
 #pragma GCC unroll 16
   for (int u = 0; u < QS; ++u) acc[u] = zero();
@@ -75,7 +80,7 @@ static void dw_dx_strip(const float* base, const int64_t* roff, const float* wba
     vf w[KT];
 #pragma GCC unroll 8
     for (int t = 0; t < KT; ++t) w[t] = load(wbase + woff[r] + t * wstep);
-    dw_strip<KT, 1, QS>(acc, base + roff[r] + src_off, L, w);
+    dw_strip<KT, 1, QS, ZL, ZR>(acc, base + roff[r] + src_off, L, w);
   }
   if (tail) {
 #pragma GCC unroll 16
@@ -117,7 +122,35 @@ struct DxPlan {
   int64_t woff[7];   // weight offset of tap t' = 0 of each row
 };
 
-template <int KT>
+// One strip of dx_row, with the edges of the image it touches skipped (EDGE_SKIP: stride 1, k > 3,
+// where the plan's window for output u starts pad columns left of it).
+template <int KT, bool EDGE_SKIP>
+static void dw_dx_strip_at(const DxPlan& pl, int u0, int qs, const float* base, const float* wbase, int64_t wstep,
+                           float* out, int64_t ops, bool tail, tmask tm) {
+  const int e = EDGE_SKIP ? (u0 == 0 ? kLeftEdge : 0) | (u0 + qs == pl.U ? kRightEdge : 0) : kInterior;
+#define GNAS_CALL_E(n, E) \
+  dw_dx_strip<KT, n, E>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
+#define GNAS_CALL(n)                                          \
+  if constexpr (EDGE_SKIP) {                                  \
+    switch (e) {                                              \
+      case kLeftEdge: GNAS_CALL_E(n, kLeftEdge); break;       \
+      case kRightEdge: GNAS_CALL_E(n, kRightEdge); break;     \
+      case kBothEdges: GNAS_CALL_E(n, kBothEdges); break;     \
+      default: GNAS_CALL_E(n, kInterior); break;              \
+    }                                                         \
+  } else {                                                    \
+    GNAS_CALL_E(n, kInterior);                                \
+  }
+  if constexpr (kDxStripMax > 8) {
+    GNAS_QS_SWITCH14(qs, GNAS_CALL)
+  } else {
+    GNAS_QS_SWITCH(qs, GNAS_CALL)
+  }
+#undef GNAS_CALL
+#undef GNAS_CALL_E
+}
+
+template <int KT, bool EDGE_SKIP = false>
 static void dw_dx_row(const DxPlan& pl, const float* base, const float* wbase, int64_t wstep, float* out, int64_t ops,
                       bool tail, tmask tm) {
   const int U = pl.U;
@@ -128,36 +161,36 @@ static void dw_dx_row(const DxPlan& pl, const float* base, const float* wbase, i
     return;
   }
   const int QS = ceil_div(U, ceil_div(U, kDxStripMax));
-  for (int u0 = 0; u0 < U; u0 += QS) {
-    const int qs = imin(QS, U - u0);
-    if constexpr (kDxStripMax > 8) {
-#define GNAS_CALL(n) \
-  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
-      GNAS_QS_SWITCH14(qs, GNAS_CALL)
-#undef GNAS_CALL
-    } else {
-#define GNAS_CALL(n) \
-  dw_dx_strip<KT, n>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
-      GNAS_QS_SWITCH(qs, GNAS_CALL)
-#undef GNAS_CALL
-    }
-  }
+  for (int u0 = 0; u0 < U; u0 += QS)
+    dw_dx_strip_at<KT, EDGE_SKIP>(pl, u0, imin(QS, U - u0), base, wbase, wstep, out, ops, tail, tm);
 }
 
 // Weight-gradient contribution of one image for channel vector v and kernel row i:
 // acc[j] = sum_{p,q} dy[p][q] * x[p*S + i][q*S + j].
-template <int K, int S, int QS>
+template <int K, int S, int QS, int EDGES>
 static void dw_dw_rowstrip(vf* acc, const float* xrow, const float* dyrow, int q0) {
+  constexpr int ZL = (EDGES & kLeftEdge) ? K / 2 : 0;
+  constexpr int ZR = (EDGES & kRightEdge) ? K / 2 + QS * S : (QS - 1) * S + K;
   vf d[QS];
 #pragma GCC unroll 8
   for (int u = 0; u < QS; ++u) d[u] = load(dyrow + (q0 + u) * L);
-  dww_strip<K, S, QS>(acc, xrow + int64_t(q0) * S * L, L, d);
+  dww_strip<K, S, QS, ZL, ZR>(acc, xrow + int64_t(q0) * S * L, L, d);
+}
+template <int K, int S, int EDGES>
+static void dw_dw_rowstrip_qs(int qs, vf* acc, const float* xrow, const float* dyrow, int q0) {
+#define GNAS_CALL(n) dw_dw_rowstrip<K, S, n, EDGES>(acc, xrow, dyrow, q0)
+  GNAS_QS_SWITCH(qs, GNAS_CALL)
+#undef GNAS_CALL
 }
 
+// The image's weight gradient, channel vector by channel vector. Products with the zero padding
+// of x are skipped (for k = 5 and 7: at 7x7 they are ~40% of a k = 7 kernel's), which leaves the
+// sums' bits as they were (see dw_strip).
 template <int K, int S>
 static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
                         int nv, float* part, int Cp) {
   const int QS = strip_len(Q);
+  const int H = Hp - 2 * (K / 2), W = Wp - 2 * (K / 2);
   const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
   for (int v = 0; v < nv; ++v) {
     const float* xpl = xbuf + int64_t(v) * Hp * xrs;
@@ -167,13 +200,20 @@ static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, i
 #pragma GCC unroll 8
       for (int j = 0; j < K; ++j) acc[j] = zero();
       for (int p = 0; p < P; ++p) {
-        const float* xrow = xpl + (int64_t(p) * S + i) * xrs;
+        const int row = p * S + i;  // in the padded plane
+        if (K > 3 && (row < K / 2 || row >= K / 2 + H)) continue;
+        const float* xrow = xpl + int64_t(row) * xrs;
         const float* dyrow = dpl + int64_t(p) * drs;
         for (int q0 = 0; q0 < Q; q0 += QS) {
           const int qs = imin(QS, Q - q0);
-#define GNAS_CALL(n) dw_dw_rowstrip<K, S, n>(acc, xrow, dyrow, q0)
-          GNAS_QS_SWITCH(qs, GNAS_CALL)
+          switch (K > 3 ? strip_edges(q0, qs, Q, S, W) : kInterior) {
+#define GNAS_CALL(e) dw_dw_rowstrip_qs<K, S, e>(qs, acc, xrow, dyrow, q0)
+            case kLeftEdge: GNAS_CALL(kLeftEdge); break;
+            case kRightEdge: GNAS_CALL(kRightEdge); break;
+            case kBothEdges: GNAS_CALL(kBothEdges); break;
+            default: GNAS_CALL(kInterior); break;
 #undef GNAS_CALL
+          }
         }
       }
       float* pr = part + int64_t(i) * K * Cp + v * L;
@@ -288,6 +328,11 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
               const float* base = dybuf + v * dplane;
               const float* wbase = wp + v * L;
               float* out = drow + int64_t(r) * C + v * L;
+              if constexpr (S == 1 && K > 3) {
+                // stride 1: every row has the kernel's K taps, and the edges' padding is skipped
+                dw_dx_row<K, true>(pl, base, wbase, wstep, out, ops, tail, tm);
+                continue;
+              }
               switch (pl.KT) {
                 case 1: dw_dx_row<1>(pl, base, wbase, wstep, out, ops, tail, tm); break;
                 case 2: dw_dx_row<2>(pl, base, wbase, wstep, out, ops, tail, tm); break;

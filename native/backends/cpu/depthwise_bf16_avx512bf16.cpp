@@ -107,25 +107,30 @@ static const __m512i* pack_pair_weights(Ctx& ctx, const float* w, int k, int C, 
 }
 
 // One output strip y[p][q0 .. q0+QS) of channel vector v: src = the pair plane at (p*S, q0*S),
-// wv = the weight pairs of vector v (stride nv between pairs).
-template <int K, int S, int QS, class Out>
+// wv = the weight pairs of vector v (stride nv between pairs). As depthwise.h's dw_fwd_strip, only
+// the kernel rows inside the image and, at an edge of the image (EDGES), only the entries that are
+// not wholly padding are taken (an entry pairs columns c and c + 1).
+template <int K, int S, int QS, int EDGES, class Out>
 static void dwp_strip(const __m512i* src, int64_t rs, const __m512i* wv, int nv, typename Out::T* out, int64_t ops,
-                      bool tail, tmask tm, float* ssum, int64_t sstride) {
+                      bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
   constexpr int KP = (K + 1) / 2;
   constexpr int NT = (QS - 1) * S + 2 * (KP - 1) + 1;
+  constexpr int ZL = (EDGES & kLeftEdge) ? K / 2 - 1 : 0;
+  constexpr int ZR = (EDGES & kRightEdge) ? K / 2 + QS * S : NT;
   vf acc[QS];
 #pragma GCC unroll 8
   for (int u = 0; u < QS; ++u) {
     acc[u] = zero();
     __builtin_prefetch(out + u * ops, 1, 3);  // see dw_fwd_strip
   }
-  for (int i = 0; i < K; ++i) {
+  for (int i = rows.i0; i < rows.i1; ++i) {
     __m512bh w[KP];
 #pragma GCC unroll 4
     for (int j = 0; j < KP; ++j) w[j] = (__m512bh)_mm512_load_si512(wv + (int64_t(i) * KP + j) * nv);
     const __m512i* row = src + i * rs;
 #pragma GCC unroll 32
     for (int t = 0; t < NT; ++t) {
+      if (t < ZL || t >= ZR) continue;
       const __m512bh xv = (__m512bh)_mm512_load_si512(row + t);
 #pragma GCC unroll 4
       for (int j = 0; j < KP; ++j) {
@@ -135,6 +140,14 @@ static void dwp_strip(const __m512i* src, int64_t rs, const __m512i* wv, int nv,
     }
   }
   dw_strip_store<QS, Out>(acc, out, ops, tail, tm, ssum, sstride);
+}
+
+template <int K, int S, int EDGES, class Out>
+static void dwp_strip_qs(int qs, const __m512i* src, int64_t rs, const __m512i* wv, int nv, typename Out::T* out,
+                         int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
+#define GNAS_CALL(m) dwp_strip<K, S, m, EDGES, Out>(src, rs, wv, nv, out, ops, tail, tm, ssum, sstride, rows)
+  GNAS_QS_SWITCH(qs, GNAS_CALL)
+#undef GNAS_CALL
 }
 
 template <int K, int S, class In, class Out>
@@ -156,16 +169,23 @@ static void dwconv_forward_pairs(Ctx& ctx, typename Out::T* y, float* mean, floa
     for (int v = 0; v < nv; ++v) {
       const __m512i* plane = pb + int64_t(v) * Hp * Wp;
       const bool tail = v == nv - 1 && ctail < L;
-      for (int p = 0; p < s.P; ++p, next.tick())
+      for (int p = 0; p < s.P; ++p, next.tick()) {
+        const KernelRows rows(p, S, K, s.H);
         for (int q0 = 0; q0 < s.Q; q0 += QS) {
           const int qs = imin(QS, s.Q - q0);
           const __m512i* src = plane + int64_t(p) * S * Wp + int64_t(q0) * S;
           typename Out::T* out = yn + (int64_t(p) * s.Q + q0) * C + v * L;
           float* ss = fs ? fs + v * L : nullptr;
-#define GNAS_CALL(m) dwp_strip<K, S, m, Out>(src, Wp, wv + v, nv, out, C, tail, tm, ss, Cp)
-          GNAS_QS_SWITCH(qs, GNAS_CALL)
+          switch (strip_edges(q0, qs, s.Q, S, s.W)) {
+#define GNAS_CALL(e) dwp_strip_qs<K, S, e, Out>(qs, src, Wp, wv + v, nv, out, C, tail, tm, ss, Cp, rows)
+            case kLeftEdge: GNAS_CALL(kLeftEdge); break;
+            case kRightEdge: GNAS_CALL(kRightEdge); break;
+            case kBothEdges: GNAS_CALL(kBothEdges); break;
+            default: GNAS_CALL(kInterior); break;
 #undef GNAS_CALL
+          }
         }
+      }
     }
   });
 }
