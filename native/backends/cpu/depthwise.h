@@ -217,6 +217,14 @@ enum StripEdges { kInterior = 0, kLeftEdge = 1, kRightEdge = 2, kBothEdges = 3 }
 static int strip_edges(int q0, int qs, int Q, int S, int W) {
   return (q0 == 0 ? kLeftEdge : 0) | (q0 + qs == Q && W == Q * S ? kRightEdge : 0);
 }
+// CALL(E) with the StripEdges value e as a compile-time constant.
+#define GNAS_EDGES_SWITCH(e, CALL)             \
+  switch (e) {                                 \
+    case kLeftEdge: CALL(kLeftEdge); break;   \
+    case kRightEdge: CALL(kRightEdge); break; \
+    case kBothEdges: CALL(kBothEdges); break; \
+    default: CALL(kInterior); break;          \
+  }
 // Kernel rows [i0, i1) of output row p fall inside the image (the others read zero padding).
 struct KernelRows {
   int i0, i1;
@@ -277,14 +285,9 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
         const float* src = plane + int64_t(p) * S * rs + int64_t(q0) * S * L;
         typename Out::T* out = yn + (int64_t(p) * Q + q0) * C + v * L;
         float* ss = ssum ? ssum + v * L : nullptr;
-        switch (K > 3 ? strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)) : kInterior) {
 #define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e, Out>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows)
-          case kLeftEdge: GNAS_CALL(kLeftEdge); break;
-          case kRightEdge: GNAS_CALL(kRightEdge); break;
-          case kBothEdges: GNAS_CALL(kBothEdges); break;
-          default: GNAS_CALL(kInterior); break;
+        GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)) : kInterior, GNAS_CALL)
 #undef GNAS_CALL
-        }
       }
     }
   }

@@ -124,30 +124,31 @@ struct DxPlan {
 
 // One strip of dx_row, with the edges of the image it touches skipped (EDGE_SKIP: stride 1, k > 3,
 // where the plan's window for output u starts pad columns left of it).
-template <int KT, bool EDGE_SKIP>
-static void dw_dx_strip_at(const DxPlan& pl, int u0, int qs, const float* base, const float* wbase, int64_t wstep,
+template <int KT, int EDGES>
+static void dw_dx_strip_qs(const DxPlan& pl, int u0, int qs, const float* base, const float* wbase, int64_t wstep,
                            float* out, int64_t ops, bool tail, tmask tm) {
-  const int e = EDGE_SKIP ? (u0 == 0 ? kLeftEdge : 0) | (u0 + qs == pl.U ? kRightEdge : 0) : kInterior;
-#define GNAS_CALL_E(n, E) \
-  dw_dx_strip<KT, n, E>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
-#define GNAS_CALL(n)                                          \
-  if constexpr (EDGE_SKIP) {                                  \
-    switch (e) {                                              \
-      case kLeftEdge: GNAS_CALL_E(n, kLeftEdge); break;       \
-      case kRightEdge: GNAS_CALL_E(n, kRightEdge); break;     \
-      case kBothEdges: GNAS_CALL_E(n, kBothEdges); break;     \
-      default: GNAS_CALL_E(n, kInterior); break;              \
-    }                                                         \
-  } else {                                                    \
-    GNAS_CALL_E(n, kInterior);                                \
-  }
+#define GNAS_CALL(n) \
+  dw_dx_strip<KT, n, EDGES>(base, pl.roff, wbase, pl.woff, pl.nrows, (pl.start + u0) * L, wstep, out + u0 * ops, ops, tail, tm)
   if constexpr (kDxStripMax > 8) {
     GNAS_QS_SWITCH14(qs, GNAS_CALL)
   } else {
     GNAS_QS_SWITCH(qs, GNAS_CALL)
   }
 #undef GNAS_CALL
-#undef GNAS_CALL_E
+}
+// One strip of dx_row, with the edges of the image it touches skipped (EDGE_SKIP: stride 1, k > 3,
+// where the plan's window for output u starts pad columns left of it).
+template <int KT, bool EDGE_SKIP>
+static void dw_dx_strip_at(const DxPlan& pl, int u0, int qs, const float* base, const float* wbase, int64_t wstep,
+                           float* out, int64_t ops, bool tail, tmask tm) {
+  const int e = EDGE_SKIP ? (u0 == 0 ? kLeftEdge : 0) | (u0 + qs == pl.U ? kRightEdge : 0) : kInterior;
+#define GNAS_CALL(E) dw_dx_strip_qs<KT, E>(pl, u0, qs, base, wbase, wstep, out, ops, tail, tm)
+  if constexpr (EDGE_SKIP) {
+    GNAS_EDGES_SWITCH(e, GNAS_CALL)
+  } else {
+    GNAS_CALL(kInterior);
+  }
+#undef GNAS_CALL
 }
 
 template <int KT, bool EDGE_SKIP = false>
@@ -206,14 +207,9 @@ static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, i
         const float* dyrow = dpl + int64_t(p) * drs;
         for (int q0 = 0; q0 < Q; q0 += QS) {
           const int qs = imin(QS, Q - q0);
-          switch (K > 3 ? strip_edges(q0, qs, Q, S, W) : kInterior) {
 #define GNAS_CALL(e) dw_dw_rowstrip_qs<K, S, e>(qs, acc, xrow, dyrow, q0)
-            case kLeftEdge: GNAS_CALL(kLeftEdge); break;
-            case kRightEdge: GNAS_CALL(kRightEdge); break;
-            case kBothEdges: GNAS_CALL(kBothEdges); break;
-            default: GNAS_CALL(kInterior); break;
+          GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, W) : kInterior, GNAS_CALL)
 #undef GNAS_CALL
-          }
         }
       }
       float* pr = part + int64_t(i) * K * Cp + v * L;

@@ -176,14 +176,9 @@ static void dwconv_forward_pairs(Ctx& ctx, typename Out::T* y, float* mean, floa
           const __m512i* src = plane + int64_t(p) * S * Wp + int64_t(q0) * S;
           typename Out::T* out = yn + (int64_t(p) * s.Q + q0) * C + v * L;
           float* ss = fs ? fs + v * L : nullptr;
-          switch (strip_edges(q0, qs, s.Q, S, s.W)) {
 #define GNAS_CALL(e) dwp_strip_qs<K, S, e, Out>(qs, src, Wp, wv + v, nv, out, C, tail, tm, ss, Cp, rows)
-            case kLeftEdge: GNAS_CALL(kLeftEdge); break;
-            case kRightEdge: GNAS_CALL(kRightEdge); break;
-            case kBothEdges: GNAS_CALL(kBothEdges); break;
-            default: GNAS_CALL(kInterior); break;
+          GNAS_EDGES_SWITCH(strip_edges(q0, qs, s.Q, S, s.W), GNAS_CALL)
 #undef GNAS_CALL
-          }
         }
       }
     }
