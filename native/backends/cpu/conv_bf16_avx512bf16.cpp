@@ -26,15 +26,16 @@ namespace cpu {
 namespace avx512 {
 
 typedef void (*UkrBf16Fn)(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, void* c, int64_t ldc,
-                          int mr, int nlast, bool accum, float* ssum, float* ssq);
+                          int mr, int nlast, bool accum, float* ssum, float* ssq, const char* pf);
 
 // c[i][n] (+)= sum_{p < kp} A(i, 2p) B(2p, n) + A(i, 2p+1) B(2p+1, n) for rows i < mr; a: bfloat16
 // rows (stride lda, in elements) starting at the slice's first pair; b: the panel's rows of pairs
 // (stride ldb elements: the panel's full width, also when the last panel uses fewer vectors).
-// c: float, or (OUT16: the whole reduction in one call, accum false) bfloat16.
-template <int MR, int NV, bool OUT16>
+// c: float, or (OUT16: the whole reduction in one call, accum false) bfloat16. PF: the read-ahead
+// of the next block (gemm.h, AheadPrefetch), one line from pf every kAheadEvery steps.
+template <int MR, int NV, bool OUT16, bool PF>
 static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t ldb, void* c, int64_t ldc, int mr,
-                     int nlast, bool accum, float* ssum, float* ssq) {
+                     int nlast, bool accum, float* ssum, float* ssq, const char* pf) {
   vf acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
@@ -51,6 +52,8 @@ static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t 
     }
   }
   for (int p = 0; p < kp; ++p) {
+    if constexpr (PF)
+      if (p % kAheadEvery == 0) __builtin_prefetch(pf + (p / kAheadEvery) * 64, 0, 2);  // into L2
     __m512bh bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + v * 2 * L);
@@ -72,21 +75,21 @@ static void ukr_bf16(int kp, const bf16* a, int64_t lda, const bf16* b, int64_t 
   else store_tile<MR, NV>(acc, static_cast<float*>(c), ldc, mr, nlast, accum, ssum, ssq);
 }
 
-template <int MR, bool OUT16>
+template <int MR, bool OUT16, bool PF>
 static UkrBf16Fn ukr_bf16_pick(int nv) {
-  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr_bf16<MR, 1, OUT16>;
-  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr_bf16<MR, 2, OUT16>;
-  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr_bf16<MR, 3, OUT16>;
-  if constexpr (MR * 4 <= kMaxAcc) if (nv == 4) return &ukr_bf16<MR, 4, OUT16>;
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr_bf16<MR, 1, OUT16, PF>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr_bf16<MR, 2, OUT16, PF>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr_bf16<MR, 3, OUT16, PF>;
+  if constexpr (MR * 4 <= kMaxAcc) if (nv == 4) return &ukr_bf16<MR, 4, OUT16, PF>;
   return nullptr;
 }
-template <bool OUT16>
+template <bool OUT16, bool PF>
 static UkrBf16Fn ukr_bf16_for(int MR, int nv) {
   switch (MR) {
-    case kTileMR[1]: return ukr_bf16_pick<kTileMR[1], OUT16>(nv);
-    case kTileMR[2]: return ukr_bf16_pick<kTileMR[2], OUT16>(nv);
-    case kTileMR[3]: return ukr_bf16_pick<kTileMR[3], OUT16>(nv);
-    case kTileMR[4]: return ukr_bf16_pick<kTileMR[4], OUT16>(nv);
+    case kTileMR[1]: return ukr_bf16_pick<kTileMR[1], OUT16, PF>(nv);
+    case kTileMR[2]: return ukr_bf16_pick<kTileMR[2], OUT16, PF>(nv);
+    case kTileMR[3]: return ukr_bf16_pick<kTileMR[3], OUT16, PF>(nv);
+    case kTileMR[4]: return ukr_bf16_pick<kTileMR[4], OUT16, PF>(nv);
   }
   return nullptr;
 }
@@ -185,17 +188,23 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       }
       float* fs = stats ? st.block(ctx, tid) : nullptr;
       float* yb = y + m0 * K;
+      // read-ahead of the rows of x of this thread's next block (an ordered loop: block blk + T)
+      AheadPrefetch pf;
+      const int64_t nb = blk + ctx.nthreads;
+      if (nb < nblk) pf.add(x + nb * MB * C, imin(MB, M - nb * MB) * C * int64_t(sizeof(typename In::T)));
       // c: where the tile's row i0 goes (row stride K), float, or bfloat16 for out16 (the whole
       // reduction in one call)
       auto tile = [&](void* c, bool out16, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
         const int nv = imin(NV, nvec - j * NV);
-        const UkrBf16Fn k = out16 ? ukr_bf16_for<true>(MR, nv) : ukr_bf16_for<false>(MR, nv);
+        const char* q = pf.take(ceil_div(kc, kAheadEvery));
+        const UkrBf16Fn k = out16 ? (q ? ukr_bf16_for<true, true>(MR, nv) : ukr_bf16_for<true, false>(MR, nv))
+                                  : (q ? ukr_bf16_for<false, true>(MR, nv) : ukr_bf16_for<false, false>(MR, nv));
         const int nlast = (j == npanels - 1) ? nlast_all : L;
         float* s1 = (last && fs) ? fs + j * NP : nullptr;
         float* s2 = (last && fs) ? fs + st.NPt + j * NP : nullptr;
         void* cj = out16 ? static_cast<void*>(static_cast<bf16*>(c) + j * NP) : static_cast<float*>(c) + j * NP;
         k(kc, A + i0 * lda + 2 * p0, lda, B + (int64_t(j) * kp + p0) * NP * 2, NP * 2, cj, K,
-          int(imin<int64_t>(MR, rows - i0)), nlast, accum, s1, s2);
+          int(imin<int64_t>(MR, rows - i0)), nlast, accum, s1, s2, q);
       };
       if (y_bf16 && kp <= KCP) {
         // one reduction slice (the expand convs): tiles are rounded straight into y

@@ -190,7 +190,12 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
         bn_act_rows(abuf, C, a, C, rows, C, *bn);
         a = abuf;
       }
-      gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail);
+      // read-ahead of the rows of x of this thread's next block: block blk + T in an ordered
+      // loop; without statistics the loop is unordered and that is the likely next block
+      AheadPrefetch pf;
+      const int64_t nb = blk + ctx.nthreads;
+      if (nb < nblk) pf.add(x + nb * MB * C, imin(MB, M - nb * MB) * C * int64_t(sizeof(float)));
+      gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail, &pf);
       if (stats) st.flush(fs, tid);
     }
   }, /*ordered=*/stats);  // without statistics no block adds into another: any thread may take it
@@ -239,7 +244,17 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         bn_bwd_apply(gbuf, dy, m0, rows, *ob);
         g = gbuf;
       }
-      if (dx) gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail);
+      // read-ahead of this thread's next block (an ordered loop: block blk + T): what its BN pass
+      // and its dW operand read, in that order
+      AheadPrefetch pf;
+      const int64_t nb = blk + ctx.nthreads;
+      if (nb < nblk) {
+        const int64_t n0 = nb * MB, nrows = imin(MB, M - n0);
+        pf.add(dy + n0 * K, nrows * K * int64_t(sizeof(float)));
+        if (ob) pf.add(ob->x + n0 * K, nrows * K * int64_t(sizeof(float)));
+        pf.add(x + n0 * C, nrows * C * int64_t(sizeof(float)));
+      }
+      if (dx) gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail, &pf);
       const float* xb = x + m0 * C;
       if (bn) {
         // x read once: activated for the dW operand, and with the input BN's sums from dX

@@ -32,6 +32,10 @@
 // B fits in a third of L1 (short reductions: the expand convs, C = 16..40) the order flips to
 // row tile outermost, so each output row is written in one burst (~15% faster on those shapes).
 //
+// Read-ahead: the rows-form kernel can carry a stream of cache lines to prefetch into L2, one
+// every kAheadEvery reduction steps (AheadPrefetch): the conv drivers pass it the rows of the
+// thread's next block, whose memory pass would otherwise wait on memory between two GEMMs.
+//
 // Epilogue: besides storing (or accumulating) the tile, it can add per-column sums of the tile
 // and of its squares into a statistics array: the batch statistics of a conv output for the BN
 // that follows, taken while the values are still in registers.
@@ -54,6 +58,10 @@ constexpr int kMaxNV = 3;
 constexpr int kTileMR[kMaxNV + 1] = {0, 8, 4, 3};
 constexpr int kMaxAcc = 9;
 #endif
+// Read-ahead (AheadPrefetch): one cache line into L2 every kAheadEvery reduction steps. Every 2
+// steps measured best on the W1 training step (Zen 4: every step read the same, every 4 covered
+// too little of the next block to gain); into L1 read a little slower than into L2.
+constexpr int kAheadEvery = 2;
 static_assert(kTileMR[1] <= 32 && kTileMR[2] * 2 <= kMaxAcc && kTileMR[3] * 3 <= kMaxAcc, "tile table");
 
 // Micro-kernel. c[i][n] (+)= sum_{kk < kc} A(i, kk) * b[kk * ldb + n] for i < mr (rows mr..MR-1
@@ -64,7 +72,7 @@ static_assert(kTileMR[1] <= 32 && kTileMR[2] * 2 <= kMaxAcc && kTileMR[3] * 3 <=
 // accum: add to C instead of overwriting. ssum/ssq (may be null): per-column sum and sum of
 // squares of the stored values are added to ssum[0..NV*L), ssq[0..NV*L) (BN statistics).
 typedef void (*UkrFn)(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-                      int mr, int nlast, bool accum, float* ssum, float* ssq);
+                      int mr, int nlast, bool accum, float* ssum, float* ssq, const char* pf);
 
 // Epilogue of a micro-kernel (this one and the bfloat16 one, conv_bf16_avx512bf16.cpp): stores
 // (or adds to) rows i < mr of the MR x NV accumulator tile, the last vector masked to nlast
@@ -107,9 +115,9 @@ GNAS_INLINE void store_tile(vf (&acc)[MR][NV], typename Out::T* c, int64_t ldc, 
   }
 }
 
-template <int MR, int NV, bool ACOL, bool BMASK>
+template <int MR, int NV, bool ACOL, bool BMASK, bool PF = false>
 static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
-                int nlast, bool accum, float* ssum, float* ssq) {
+                int nlast, bool accum, float* ssum, float* ssq, const char* pf) {
   vf acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; ++i)
@@ -129,6 +137,8 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
     }
   }
   for (int kk = 0; kk < kc; ++kk) {
+    if constexpr (PF)
+      if (kk % kAheadEvery == 0) __builtin_prefetch(pf + (kk / kAheadEvery) * 64, 0, 2);  // into L2
     vf bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = (BMASK && v == NV - 1) ? load(b + v * L, bm) : load(b + v * L);
@@ -145,22 +155,22 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
 }
 
 // Kernel for MR rows and nv vectors (nv <= the NV that MR was chosen for).
-template <int MR, bool ACOL, bool BMASK>
+template <int MR, bool ACOL, bool BMASK, bool PF>
 static UkrFn ukr_pick(int nv) {
-  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK>;
-  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK>;
-  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr<MR, 3, ACOL, BMASK>;
-  if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK>;
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK, PF>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK, PF>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr<MR, 3, ACOL, BMASK, PF>;
+  if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK, PF>;
   return nullptr;
 }
-template <bool ACOL, bool BMASK>
+template <bool ACOL, bool BMASK, bool PF = false>
 static UkrFn ukr_for(int MR, int nv) {
   switch (MR) {
-    case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK>(nv);
-    case kTileMR[2]: return ukr_pick<kTileMR[2], ACOL, BMASK>(nv);
-    case kTileMR[3]: return ukr_pick<kTileMR[3], ACOL, BMASK>(nv);
+    case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK, PF>(nv);
+    case kTileMR[2]: return ukr_pick<kTileMR[2], ACOL, BMASK, PF>(nv);
+    case kTileMR[3]: return ukr_pick<kTileMR[3], ACOL, BMASK, PF>(nv);
 #if defined(GNAS_ISA_AVX512)
-    case kTileMR[4]: return ukr_pick<kTileMR[4], ACOL, BMASK>(nv);
+    case kTileMR[4]: return ukr_pick<kTileMR[4], ACOL, BMASK, PF>(nv);
 #endif
   }
   return nullptr;
@@ -260,10 +270,42 @@ static int kc_block(int Kd, int NV) {
   return ceil_div(Kd, nk);
 }
 
+// The read-ahead of a thread's next block of memory operands (the rows of dY and of the BN input
+// that the 1x1 backward's BN pass reads, the rows of x that the forward activates), issued from
+// inside the micro-kernel calls of the block it is computing: a block's own memory pass otherwise
+// runs between two GEMMs at the latency-bound speed of one core, with nothing to overlap it. The
+// lines go to L2 a few per reduction step (kAheadEvery), never in bursts: a burst of ~60
+// prefetches between kernel calls fills the core's miss buffers and measured no gain (docs/
+// performance.md, "Read-ahead of the next block").
+struct AheadPrefetch {
+  static constexpr int kMaxStreams = 3;
+  const char* p[kMaxStreams];
+  int64_t lines[kMaxStreams];
+  int ns = 0, s = 0;
+  // Queues bytes [ptr, ptr + bytes) as whole cache lines.
+  void add(const void* ptr, int64_t bytes) {
+    if (!ptr || bytes <= 0 || ns == kMaxStreams) return;
+    const uintptr_t b = reinterpret_cast<uintptr_t>(ptr) & ~uintptr_t(63);
+    const uintptr_t e = reinterpret_cast<uintptr_t>(ptr) + uintptr_t(bytes);
+    p[ns] = reinterpret_cast<const char*>(b);
+    lines[ns++] = int64_t((e - b + 63) / 64);
+  }
+  // Start of the next n lines for one kernel call, or null once all are issued. A call may run a
+  // few lines past the end of a stream: a prefetch never faults.
+  const char* take(int64_t n) {
+    if (s >= ns) return nullptr;
+    const char* r = p[s];
+    p[s] += n * 64;
+    lines[s] -= n;
+    if (lines[s] <= 0) ++s;
+    return r;
+  }
+};
+
 // Rows form on one block of rows: C[rows][N] (ldc) = A[rows][Kd] (lda) . B. ssum/ssq: per-thread
 // statistics arrays of npanels*NP floats, or null. tailbuf: >= MR * Kd floats of scratch.
 static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc,
-                            float* ssum, float* ssq, float* tailbuf) {
+                            float* ssum, float* ssq, float* tailbuf, AheadPrefetch* pf = nullptr) {
   const int MR = B.t.MR, NV = B.t.NV, NP = B.NP, Kd = B.Kd;
   const int nvec = ceil_div(B.N, L);
   const int nlast_all = B.N - (nvec - 1) * L;
@@ -286,11 +328,12 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
   if (small_b) {
     // all of B fits in a third of L1: walk whole rows (every panel of a row tile back to back),
     // so that each output row is written in one sequential burst
-    UkrFn kj[64];
+    UkrFn kj[64], kjp[64];
     int nlj[64];
     const int np = imin(B.npanels, 64);
     for (int j = 0; j < np; ++j) {
       kj[j] = ukr_for<false, false>(MR, imin(NV, nvec - j * NV));
+      kjp[j] = ukr_for<false, false, true>(MR, imin(NV, nvec - j * NV));
       nlj[j] = (j == B.npanels - 1) ? nlast_all : L;
     }
     if (np == B.npanels) {
@@ -298,9 +341,11 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
         const bool t = i0 >= full;
         const float* a = t ? tailbuf : A + i0 * lda;
         const int64_t la = t ? Kd : lda;
-        for (int j = 0; j < np; ++j)
-          kj[j](Kd, a, la, B.p + int64_t(j) * Kd * NP, NP, C + i0 * ldc + j * NP, ldc, t ? mrt : MR, nlj[j], false,
-                ssum ? ssum + j * NP : nullptr, ssum ? ssq + j * NP : nullptr);
+        for (int j = 0; j < np; ++j) {
+          const char* q = pf ? pf->take(ceil_div(Kd, kAheadEvery)) : nullptr;
+          (q ? kjp[j] : kj[j])(Kd, a, la, B.p + int64_t(j) * Kd * NP, NP, C + i0 * ldc + j * NP, ldc, t ? mrt : MR,
+                                nlj[j], false, ssum ? ssum + j * NP : nullptr, ssum ? ssq + j * NP : nullptr, q);
+        }
       }
       return;
     }
@@ -312,13 +357,16 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
       const int nv = imin(NV, nvec - j * NV);
       const int nlast = (j == B.npanels - 1) ? nlast_all : L;
       const UkrFn k = ukr_for<false, false>(MR, nv);
+      const UkrFn kp = ukr_for<false, false, true>(MR, nv);
       const float* bp = B.p + int64_t(j) * Kd * NP + int64_t(kb) * NP;
       float* cj = C + j * NP;
       float* s1 = (last && ssum) ? ssum + j * NP : nullptr;
       float* s2 = (last && ssum) ? ssq + j * NP : nullptr;
-      for (int64_t i0 = 0; i0 < full; i0 += MR)
-        k(kc, A + i0 * lda + kb, lda, bp, NP, cj + i0 * ldc, ldc, MR, nlast, accum, s1, s2);
-      if (mrt > 0) k(kc, tailbuf + kb, Kd, bp, NP, cj + full * ldc, ldc, mrt, nlast, accum, s1, s2);
+      for (int64_t i0 = 0; i0 < full; i0 += MR) {
+        const char* q = pf ? pf->take(ceil_div(kc, kAheadEvery)) : nullptr;
+        (q ? kp : k)(kc, A + i0 * lda + kb, lda, bp, NP, cj + i0 * ldc, ldc, MR, nlast, accum, s1, s2, q);
+      }
+      if (mrt > 0) k(kc, tailbuf + kb, Kd, bp, NP, cj + full * ldc, ldc, mrt, nlast, accum, s1, s2, nullptr);
     }
   }
 }
@@ -400,7 +448,7 @@ static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const floa
       const int k0 = ti * MR;
       const float* a = ti >= tp0 ? ap + int64_t(ti - tp0) * rows * MR : A + k0;
       k(int(rows), a, ti >= tp0 ? MR : lda, bj, lb, dj + int64_t(k0) * ldd, ldd, imin(MR, K - k0), nlast, true,
-        nullptr, nullptr);
+        nullptr, nullptr, nullptr);
     }
   }
 }
