@@ -244,11 +244,11 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         bn_bwd_apply(gbuf, dy, m0, rows, *ob);
         g = gbuf;
       }
-      // read-ahead of this thread's next block (an ordered loop: block blk + T): what its BN pass
-      // and its dW operand read, in that order
+      // read-ahead of this thread's next block (an ordered loop: block blk + T), carried by the dX
+      // GEMM: what the next block's BN pass and its dW operand read, in that order
       AheadPrefetch pf;
       const int64_t nb = blk + ctx.nthreads;
-      if (nb < nblk) {
+      if (dx && nb < nblk) {
         const int64_t n0 = nb * MB, nrows = imin(MB, M - n0);
         pf.add(dy + n0 * K, nrows * K * int64_t(sizeof(float)));
         if (ob) pf.add(ob->x + n0 * K, nrows * K * int64_t(sizeof(float)));
