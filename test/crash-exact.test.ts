@@ -197,23 +197,23 @@ describe('kill -9 and --resume end exactly like an uninterrupted run', () => {
 
   test('killed while a checkpoint is being written (its temporary file exists), resumed to the end', async () => {
     const out = join(d, 'killed-in-checkpoint');
-    // the n-th checkpoint of ~32; a kill that lands just after the rename (a race of microseconds)
-    // leaves no temporary file: then the resumed process is killed at its next checkpoint, up to 5 times
+    // at the n-th checkpoint of ~32 or the first one after it whose temporary file the poll sees:
+    // checkpoints are counted by the names seen, final or temporary, since the final files stay
+    // for two checkpoint periods while a temporary one lives for a few milliseconds, which a poll
+    // that shares two cores with the run's two threads can miss. A kill that lands just after the
+    // rename (a race of microseconds) leaves no temporary file: then the resumed process is killed
+    // at its next checkpoint, up to 5 times.
     let nth = 1 + rand(24);
     const kills: string[] = [];
     let tmpLeft: string | undefined;
     for (let attempt = 0; attempt < 5 && tmpLeft === undefined; attempt++) {
       const p = start(out, attempt > 0);
-      const seen = new Set<string>();
+      const seen = new Set<string>(checkpointFiles(out).map((n) => n.replace(/\.tmp-\d+$/, '')));
+      const before = seen.size;  // a resumed run's old checkpoints do not count
       const hit = await killWhen(out, p, () => {
-        let names: string[] = [];
-        try {
-          names = readdirSync(join(out, 'checkpoints'));
-        } catch {
-          /* not created yet */
-        }
-        for (const n of names) if (n.includes('.ckpt.tmp-')) seen.add(n);
-        return seen.size >= nth;
+        const names = checkpointFiles(out);
+        for (const n of names) seen.add(n.replace(/\.tmp-\d+$/, ''));
+        return seen.size - before >= nth && names.some((n) => n.includes('.ckpt.tmp-'));
       });
       assert.ok(hit, `the run ended before its checkpoint number ${nth} ${repro}`);
       tmpLeft = checkpointFiles(out).find((f) => f.includes('.ckpt.tmp-'));
