@@ -270,6 +270,17 @@ class Backend {
     dwconv_forward(y, activated_input(a, x, in_bn, s), w, s);
     if (out_mean) batch_stats(out_mean, out_invstd, y, eps, int64_t(s.N) * s.P * s.Q, s.K);
   }
+  // An eval-mode depthwise unit in one call: y = act(BN(dwconv_forward_fused(x, in_bn))) with
+  // out_bn's (running) statistics, i.e. the conv then bn_act_apply in place. Its consumer (the
+  // project conv) then reads y as it is, instead of activating each block of it on the fly
+  // (conv_forward_fused's in_bn). The CPU backend applies out_bn to the accumulators before they
+  // are stored, with the arithmetic of its bn_act_apply, so the two forms are bit-identical.
+  virtual void dwconv_forward_bn_act(float* y, const float* x, const BnAct* in_bn, const float* w,
+                                     const BnAct& out_bn, const ConvShape& s) {
+    dwconv_forward_fused(y, nullptr, nullptr, 0.0f, x, in_bn, w, s);
+    bn_act_apply(y, y, out_bn.mean, out_bn.invstd, out_bn.gamma, out_bn.beta, out_bn.act,
+                 int64_t(s.N) * s.P * s.Q, s.K);
+  }
   // Backward of the forwards above, with up to three fusions:
   //   in_bn: x is given pre-BN as in the forward; dw is taken against the re-activated input, and
   //     dx (may be null) is the gradient with respect to the ACTIVATED input, i.e. the dy of that

@@ -182,7 +182,14 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   {
     ConvShape s = op.dw.shape;
     s.N = N;
-    if (fuse && !op.has_se) {
+    if (fuse && !op.has_se && mode == BnMode::Running && !h16 && !dw16) {
+      // eval mode: the depthwise conv applies its running BN + act before storing its output, so
+      // the project conv reads its input as it is (bit-identical to activating it on the fly)
+      bn_d = bnact_of(op.dw, os.dw, mode);
+      float* d = os.dw.pre.ensure(s.out_size());
+      be.dwconv_forward_bn_act(d, h, in_dw, st.value(op.dw.w), bn_d, s);
+      h = d;
+    } else if (fuse && !op.has_se) {
       unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw, Bf16Io{h16, dw16});
       bn_d = bnact_of(op.dw, os.dw, mode);
       in_proj = &bn_d;

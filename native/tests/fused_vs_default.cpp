@@ -3,6 +3,7 @@
 // reference backend, whose implementations are the Backend base class defaults composed of the
 // plain ops, which backend_vs_reference.cpp checks against the reference kernels.
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include "core/backend.h"
 #include "harness.h"
@@ -64,6 +65,23 @@ void run_fused_vs_default(Harness& h, Backend& fast, Backend& reference) {
         if (c.dw) cpu->dwconv_forward_fused(yf2.data(), nullptr, nullptr, 1e-5f, x.data(), pb, w.data(), s);
         else cpu->conv_forward_fused(yf2.data(), nullptr, nullptr, 1e-5f, x.data(), pb, w.data(), s);
         h.check(t, "y(nostats)", rel_max_err(yf2, yr), 1e-4);
+        if (c.dw) {
+          // eval-mode unit in one call: conv, then its own (running) BN + act applied in place
+          Rng erng(uint64_t(2000000 + 2 * ci + useb));
+          auto em = erng.normal_vec<float>(size_t(s.K), 0.3), ei = erng.uniform_vec<float>(size_t(s.K), 0.5, 2.0);
+          auto eg = erng.uniform_vec<float>(size_t(s.K), 0.5, 2.0), eb = erng.normal_vec<float>(size_t(s.K), 1.0);
+          BnAct ob; ob.mean = em.data(); ob.invstd = ei.data(); ob.gamma = eg.data(); ob.beta = eb.data(); ob.act = Act((a + 1) % 4);
+          std::vector<float> ye = poisoned(size_t(s.out_size())), yer = poisoned(size_t(s.out_size()));
+          std::vector<float> yc = poisoned(size_t(s.out_size()));
+          cpu->dwconv_forward_bn_act(ye.data(), x.data(), pb, w.data(), ob, s);
+          ref->dwconv_forward_bn_act(yer.data(), x.data(), pb, w.data(), ob, s);
+          h.check(t, "bn_act y", rel_max_err(ye, yer), 1e-4);
+          // the same backend's two ops, bit for bit (what makes the supernet's eval mode unchanged)
+          cpu->dwconv_forward_fused(yc.data(), nullptr, nullptr, 0.0f, x.data(), pb, w.data(), s);
+          cpu->bn_act_apply(yc.data(), yc.data(), ob.mean, ob.invstd, ob.gamma, ob.beta, ob.act, int64_t(s.N) * s.P * s.Q, s.K);
+          h.check(t, "bn_act y = fused + bn_act_apply (bits)",
+                  std::memcmp(ye.data(), yc.data(), ye.size() * sizeof(float)) ? 1.0 : 0.0, 0.0);
+        }
         std::vector<float> dxf = poisoned(size_t(s.in_size())), dxr = poisoned(size_t(s.in_size())), dwf = poisoned(ws), dwr = poisoned(ws), dwf2 = poisoned(ws);
         auto bwd = [&](Backend& be, float* dx, float* dw, float* dg, float* db, const BnGrad* ob, const BnAct* ib) {
           if (c.dw) be.dwconv_backward_fused(dx, dw, dg, db, dy.data(), ob, x.data(), ib, w.data(), s);

@@ -88,11 +88,11 @@ struct InBn {
   int act;
 };
 
-// Folds a BnAct into workspace shared slot 4 (null in, null out).
-static const InBn* make_in_bn(Ctx& ctx, InBn& out, const BnAct* bn, int C) {
+// Folds a BnAct into workspace shared slot `slot` (null in, null out).
+static const InBn* make_in_bn(Ctx& ctx, InBn& out, const BnAct* bn, int C, int slot = 4) {
   if (!bn) return nullptr;
   const int Cp = ceil_div(C, L) * L;
-  float* p = ctx.ws->shared(4, size_t(2) * Cp);
+  float* p = ctx.ws->shared(slot, size_t(2) * Cp);
   for (int c = 0; c < Cp; ++c) {
     const float sc = c < C ? bn->gamma[c] * bn->invstd[c] : 0.0f;
     p[c] = sc;

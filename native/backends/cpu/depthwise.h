@@ -185,6 +185,18 @@ using NextImage = SpreadPrefetch<2>;
 static int strip_len(int Q) { return ceil_div(Q, ceil_div(Q, 8)); }
 
 // ---------------------------------------------------------------- forward
+// The eval-mode epilogue (dwconv_forward_bn_act): acc = act(acc * scale + shift) on the strip's
+// channel vector (ob's arrays start at it), the arithmetic of bn_act_apply's pass on the stored
+// value, which the float store leaves as it is: the two forms agree bit for bit.
+template <int QS>
+GNAS_INLINE void dw_strip_bn_act(vf* acc, const InBn& ob) {
+  const vf sc = load(ob.scale), sh = load(ob.shift);
+#define GNAS_CALL(a)                                                           \
+  _Pragma("GCC unroll 8") for (int u = 0; u < QS; ++u) acc[u] = act_apply<a>(fmadd(acc[u], sc, sh))
+  GNAS_ACT_SWITCH(ob.act, GNAS_CALL)
+#undef GNAS_CALL
+}
+
 // A finished output strip: stored (as Out), and its sums and sums of squares added to ssum and
 // ssum + sstride for a fused BN, from the float values before any rounding by Out (lanes past C
 // are zero: the padded input is zero there).
@@ -242,7 +254,7 @@ struct KernelRows {
 // kernel rows [rows.i0, rows.i1) are inside the image.
 template <int K, int S, int QS, int EDGES, class Out>
 static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, typename Out::T* out,
-                         int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows) {
+                         int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows, const InBn* ob) {
   using Z = EdgeZeros<K, S, QS, EDGES>;
   vf acc[QS];
 #pragma GCC unroll 8
@@ -262,21 +274,24 @@ static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t 
     for (int j = 0; j < K; ++j) w[j] = load(wv + (i * K + j) * wstride);
     dw_strip<K, S, QS, Z::zl, Z::zr>(acc, src + i * rs, L, w);
   }
+  if (ob) dw_strip_bn_act<QS>(acc, *ob);
   dw_strip_store<QS, Out>(acc, out, ops, tail, tm, ssum, wstride);
 }
 
 template <int K, int S, int EDGES, class Out>
 static void dw_fwd_strip_qs(int qs, const float* src, int64_t rs, const float* wv, int64_t wstride,
-                            typename Out::T* out, int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows) {
-#define GNAS_CALL(n) dw_fwd_strip<K, S, n, EDGES, Out>(src, rs, wv, wstride, out, ops, tail, tm, ssum, rows)
+                            typename Out::T* out, int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows,
+                            const InBn* ob) {
+#define GNAS_CALL(n) dw_fwd_strip<K, S, n, EDGES, Out>(src, rs, wv, wstride, out, ops, tail, tm, ssum, rows, ob)
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
 
 // ssum: null, or 2 x Cp floats (sums, then sums of squares) that receive the image's statistics.
+// out_bn: null, or the eval-mode epilogue's folded BN + act (dw_strip_bn_act).
 template <int K, int S, class Out>
 static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, typename Out::T* yn, int P, int Q,
-                         int C, float* ssum, NextImage& next) {
+                         int C, float* ssum, NextImage& next, const InBn* out_bn = nullptr) {
   const int nv = Cp / L;
   const int ctail = C - (nv - 1) * L;
   const tmask tm = tail_mask(ctail);
@@ -285,6 +300,9 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
   for (int v = 0; v < nv; ++v) {
     const float* plane = buf + int64_t(v) * Hp * rs;
     const bool tail = v == nv - 1 && ctail < L;
+    InBn obv;
+    if (out_bn) obv = InBn{out_bn->scale + v * L, out_bn->shift + v * L, out_bn->act};
+    const InBn* ob = out_bn ? &obv : nullptr;
     for (int p = 0; p < P; ++p, next.tick()) {
       const KernelRows rows(p, S, K, Hp - 2 * (K / 2));
       for (int q0 = 0; q0 < Q; q0 += QS) {
@@ -292,7 +310,7 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
         const float* src = plane + int64_t(p) * S * rs + int64_t(q0) * S * L;
         typename Out::T* out = yn + (int64_t(p) * Q + q0) * C + v * L;
         float* ss = ssum ? ssum + v * L : nullptr;
-#define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e, Out>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows)
+#define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e, Out>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows, ob)
         GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)) : kInterior, GNAS_CALL)
 #undef GNAS_CALL
       }
@@ -351,9 +369,12 @@ static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* 
   }
 }
 
+// out_bn (float output only): the output is activated through it in the strips' epilogue
+// (dwconv_forward_bn_act).
 template <int K, int S, class In = F32Io, class Out = F32Io>
 static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
-                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s) {
+                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s,
+                              const InBn* out_bn = nullptr) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
   float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
@@ -364,7 +385,8 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
     pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
     NextImage next;
     if (has_next) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
-    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next);
+    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next,
+                            std::is_same_v<Out, F32Io> ? out_bn : nullptr);
   });
 }
 
@@ -380,9 +402,9 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
 
 // false: a shape outside k in {3,5,7}, stride in {1,2}, pad == k/2 (the caller falls back).
 static bool dwconv_forward_fast(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                                const InBn* bn, const float* w, const ConvShape& s) {
+                                const InBn* bn, const float* w, const ConvShape& s, const InBn* out_bn) {
   if (s.pad != s.k / 2) return false;
-  GNAS_DW_DISPATCH(dwconv_forward_ks, ctx, y, mean, invstd, eps, x, bn, w, s)
+  GNAS_DW_DISPATCH(dwconv_forward_ks, ctx, y, mean, invstd, eps, x, bn, w, s, out_bn)
   return false;
 }
 
@@ -416,13 +438,17 @@ static const float* dw_activated_copy(Ctx& ctx, const float* x, const InBn* bn, 
   return a;
 }
 
-// Backend::dwconv_forward_fused (dwconv_forward: in_bn and mean null).
+// Backend::dwconv_forward_fused (dwconv_forward: in_bn and mean null); with out_bn,
+// Backend::dwconv_forward_bn_act (mean null).
 static void dwconv_forward(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
-                           const BnAct* in_bn, const float* w, const ConvShape& s) {
-  InBn ib;
+                           const BnAct* in_bn, const float* w, const ConvShape& s, const BnAct* out_bn) {
+  InBn ib, ob;
   const InBn* bn = make_in_bn(ctx, ib, in_bn, s.C);
-  if (dwconv_forward_fast(ctx, y, mean, invstd, eps, x, bn, w, s)) return;
+  // folded as bn_act_apply folds it (bn_fold), so the result is that op's, bit for bit
+  const InBn* obn = make_in_bn(ctx, ob, out_bn, s.K, /*slot=*/6);
+  if (dwconv_forward_fast(ctx, y, mean, invstd, eps, x, bn, w, s, obn)) return;
   dwconv_forward_any(y, dw_activated_copy(ctx, x, bn, s), w, s);
+  if (obn) bn_act_rows(y, s.K, y, s.K, int64_t(s.N) * s.P * s.Q, s.K, *obn);
   if (mean) {
     const int64_t M = int64_t(s.N) * s.P * s.Q;
     for (int c = 0; c < s.C; ++c) {

@@ -35,8 +35,9 @@ struct KernelTable {
                        const float* w, const ConvShape& s);
   void (*conv_backward)(Ctx&, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                         const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w, const ConvShape& s);
+  // out_bn (null: none): y is activated through it in place, image by image (dwconv_forward_bn_act).
   void (*dwconv_forward)(Ctx&, float* y, float* mean, float* invstd, float eps, const float* x, const BnAct* in_bn,
-                         const float* w, const ConvShape& s);
+                         const float* w, const ConvShape& s, const BnAct* out_bn);
   void (*dwconv_backward)(Ctx&, float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                           const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                           const ConvShape& s);
