@@ -184,7 +184,9 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     s.N = N;
     if (fuse && !op.has_se && mode == BnMode::Running && !h16 && !dw16) {
       // eval mode: the depthwise conv applies its running BN + act before storing its output, so
-      // the project conv reads its input as it is (bit-identical to activating it on the fly)
+      // the project conv reads its input as it is (bit-identical to activating it on the fly).
+      // The unit's conv-output buffer holds that activated output here: nothing in the eval mode
+      // reads the depthwise conv output pre-BN, and reusing it keeps the evaluation buffers as they were.
       bn_d = bnact_of(op.dw, os.dw, mode);
       float* d = os.dw.pre.ensure(s.out_size());
       be.dwconv_forward_bn_act(d, h, in_dw, st.value(op.dw.w), bn_d, s);

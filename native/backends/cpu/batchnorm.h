@@ -153,17 +153,25 @@ static void bn_apply(Ctx& ctx, float* y, const float* x, const float* scale, con
   });
 }
 
+// The BN folded into per-channel scale = gamma * invstd and shift = beta - mean * scale (Cp floats
+// each, zero past C). Every pass that applies a BN as act(x * scale + shift) folds it here, so a
+// BN applied by different kernels (bn_act_apply, a conv's in_bn, the depthwise eval epilogue)
+// gives the same bits.
+static void bn_fold_into(float* scale, float* shift, const float* mean, const float* invstd, const float* gamma,
+                         const float* beta, int C, int Cp) {
+  for (int c = 0; c < Cp; ++c) {
+    const float sc = c < C ? gamma[c] * invstd[c] : 0.0f;
+    scale[c] = sc;
+    shift[c] = c < C ? beta[c] - mean[c] * sc : 0.0f;
+  }
+}
 // scale/shift arrays (Cp floats each, zero padded) in shared workspace slots 3 and 4.
 static void bn_fold(Ctx& ctx, float** scale, float** shift, const float* mean, const float* invstd,
                     const float* gamma, const float* beta, int C) {
   const int Cp = ceil_div(C, L) * L;
   *scale = ctx.ws->shared(3, size_t(Cp));
   *shift = ctx.ws->shared(4, size_t(Cp));
-  for (int c = 0; c < Cp; ++c) {
-    const float sc = c < C ? gamma[c] * invstd[c] : 0.0f;
-    (*scale)[c] = sc;
-    (*shift)[c] = c < C ? beta[c] - mean[c] * sc : 0.0f;
-  }
+  bn_fold_into(*scale, *shift, mean, invstd, gamma, beta, C, Cp);
 }
 
 static void bn_act_forward_train(Ctx& ctx, float* y, float* mean, float* invstd, const float* x, const float* gamma,

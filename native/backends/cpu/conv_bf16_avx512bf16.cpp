@@ -188,10 +188,10 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       }
       float* fs = stats ? st.block(ctx, tid) : nullptr;
       float* yb = y + m0 * K;
-      // read-ahead of the rows of x of this thread's next block (an ordered loop: block blk + T)
+      // read-ahead of the rows of x of this thread's next block
       AheadPrefetch pf;
-      const int64_t nb = blk + ctx.nthreads;
-      if (nb < nblk) pf.add(x + nb * MB * C, imin(MB, M - nb * MB) * C * int64_t(sizeof(typename In::T)));
+      int64_t n0, nrows;
+      if (next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) pf.add_rows(x, n0, nrows, C * int64_t(sizeof(*x)));
       // c: where the tile's row i0 goes (row stride K), float, or bfloat16 for out16 (the whole
       // reduction in one call)
       auto tile = [&](void* c, bool out16, int64_t i0, int j, int p0, int kc, bool accum, bool last) {

@@ -93,11 +93,7 @@ static const InBn* make_in_bn(Ctx& ctx, InBn& out, const BnAct* bn, int C, int s
   if (!bn) return nullptr;
   const int Cp = ceil_div(C, L) * L;
   float* p = ctx.ws->shared(slot, size_t(2) * Cp);
-  for (int c = 0; c < Cp; ++c) {
-    const float sc = c < C ? bn->gamma[c] * bn->invstd[c] : 0.0f;
-    p[c] = sc;
-    p[Cp + c] = c < C ? bn->beta[c] - bn->mean[c] * sc : 0.0f;
-  }
+  bn_fold_into(p, p + Cp, bn->mean, bn->invstd, bn->gamma, bn->beta, C, Cp);
   out.scale = p;
   out.shift = p + Cp;
   out.act = int(bn->act);
@@ -190,11 +186,10 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
         bn_act_rows(abuf, C, a, C, rows, C, *bn);
         a = abuf;
       }
-      // read-ahead of the rows of x of this thread's next block: block blk + T in an ordered
-      // loop; without statistics the loop is unordered and that is the likely next block
+      // read-ahead of the rows of x of this thread's next block
       AheadPrefetch pf;
-      const int64_t nb = blk + ctx.nthreads;
-      if (nb < nblk) pf.add(x + nb * MB * C, imin(MB, M - nb * MB) * C * int64_t(sizeof(float)));
+      int64_t n0, nrows;
+      if (next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) pf.add_rows(x, n0, nrows, C * int64_t(sizeof(float)));
       gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail, &pf);
       if (stats) st.flush(fs, tid);
     }
@@ -244,15 +239,14 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         bn_bwd_apply(gbuf, dy, m0, rows, *ob);
         g = gbuf;
       }
-      // read-ahead of this thread's next block (an ordered loop: block blk + T), carried by the dX
-      // GEMM: what the next block's BN pass and its dW operand read, in that order
+      // read-ahead of this thread's next block, carried by the dX GEMM: what the next block's BN
+      // pass and its dW operand read, in that order
       AheadPrefetch pf;
-      const int64_t nb = blk + ctx.nthreads;
-      if (dx && nb < nblk) {
-        const int64_t n0 = nb * MB, nrows = imin(MB, M - n0);
-        pf.add(dy + n0 * K, nrows * K * int64_t(sizeof(float)));
-        if (ob) pf.add(ob->x + n0 * K, nrows * K * int64_t(sizeof(float)));
-        pf.add(x + n0 * C, nrows * C * int64_t(sizeof(float)));
+      int64_t n0, nrows;
+      if (dx && next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) {
+        pf.add_rows(dy, n0, nrows, K * int64_t(sizeof(float)));
+        if (ob) pf.add_rows(ob->x, n0, nrows, K * int64_t(sizeof(float)));
+        pf.add_rows(x, n0, nrows, C * int64_t(sizeof(float)));
       }
       if (dx) gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail, &pf);
       const float* xb = x + m0 * C;

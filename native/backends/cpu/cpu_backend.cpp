@@ -252,13 +252,8 @@ class CpuBackend final : public Backend {
   void dwconv_forward_bn_act(float* y, const float* x, const BnAct* in_bn, const float* w, const BnAct& out_bn,
                              const ConvShape& s) override {
     Ctx c = ctx();
-    if (prof_.on()) {
-      const auto t0 = std::chrono::steady_clock::now();
-      k_->dwconv_forward(c, y, nullptr, nullptr, 0.0f, x, in_bn, w, s, &out_bn);
-      prof_.add(std::string("dwconv_forward_bn_act") + shape_key(s) + (in_bn ? " +in_bn" : ""), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      return;
-    }
-    k_->dwconv_forward(c, y, nullptr, nullptr, 0.0f, x, in_bn, w, s, &out_bn);
+    profiled([&] { return std::string("dwconv_forward_bn_act") + shape_key(s) + (in_bn ? " +in_bn" : ""); },
+             [&] { k_->dwconv_forward(c, y, nullptr, nullptr, 0.0f, x, in_bn, w, s, &out_bn); });
   }
   void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,

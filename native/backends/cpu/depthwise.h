@@ -375,6 +375,7 @@ template <int K, int S, class In = F32Io, class Out = F32Io>
 static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
                               const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s,
                               const InBn* out_bn = nullptr) {
+  if (!std::is_same_v<Out, F32Io> && out_bn) throw std::logic_error("dwconv_forward_bn_act: float output only");
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
   float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
@@ -385,8 +386,7 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
     pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
     NextImage next;
     if (has_next) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
-    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next,
-                            std::is_same_v<Out, F32Io> ? out_bn : nullptr);
+    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next, out_bn);
   });
 }
 
@@ -444,7 +444,7 @@ static void dwconv_forward(Ctx& ctx, float* y, float* mean, float* invstd, float
                            const BnAct* in_bn, const float* w, const ConvShape& s, const BnAct* out_bn) {
   InBn ib, ob;
   const InBn* bn = make_in_bn(ctx, ib, in_bn, s.C);
-  // folded as bn_act_apply folds it (bn_fold), so the result is that op's, bit for bit
+  // folded by bn_fold_into, as bn_act_apply's BN is, so the result is that op's, bit for bit
   const InBn* obn = make_in_bn(ctx, ob, out_bn, s.K, /*slot=*/6);
   if (dwconv_forward_fast(ctx, y, mean, invstd, eps, x, bn, w, s, obn)) return;
   dwconv_forward_any(y, dw_activated_copy(ctx, x, bn, s), w, s);

@@ -290,6 +290,10 @@ struct AheadPrefetch {
     p[ns] = reinterpret_cast<const char*>(b);
     lines[ns++] = int64_t((e - b + 63) / 64);
   }
+  // Rows [row0, row0 + rows) of a row-major tensor of row_bytes bytes per row.
+  void add_rows(const void* base, int64_t row0, int64_t rows, int64_t row_bytes) {
+    add(static_cast<const char*>(base) + row0 * row_bytes, rows * row_bytes);
+  }
   // Start of the next n lines for one kernel call, or null once all are issued. A call may run a
   // few lines past the end of a stream: a prefetch never faults.
   const char* take(int64_t n) {
@@ -301,6 +305,17 @@ struct AheadPrefetch {
     return r;
   }
 };
+
+// The rows [r0, r0 + rows) of the block a thread takes after block blk (blocks of MB of M rows):
+// blk + T in an ordered loop, and the likely one in an unordered loop; false when there is none.
+static bool next_block_rows(int64_t blk, int nthreads, int64_t nblk, int64_t MB, int64_t M, int64_t& r0,
+                            int64_t& rows) {
+  const int64_t nb = blk + nthreads;
+  if (nb >= nblk) return false;
+  r0 = nb * MB;
+  rows = imin(MB, M - r0);
+  return true;
+}
 
 // Rows form on one block of rows: C[rows][N] (ldc) = A[rows][Kd] (lda) . B. ssum/ssq: per-thread
 // statistics arrays of npanels*NP floats, or null. tailbuf: >= MR * Kd floats of scratch.

@@ -2,6 +2,7 @@
 // kernels_avx2.cpp and kernels_generic.cpp after it has chosen the ISA (see simd.h). Every op
 // header below is compiled in that ISA's namespace.
 #pragma once
+#include <stdexcept>
 #include <type_traits>
 
 #include "backends/cpu/kernels.h"
