@@ -196,7 +196,7 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       // reduction in one call)
       auto tile = [&](void* c, bool out16, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
         const int nv = imin(NV, nvec - j * NV);
-        const char* q = pf.take(ceil_div(kc, kAheadEvery));
+        const char* q = pf.take_steps(kc);
         const UkrBf16Fn k = out16 ? (q ? ukr_bf16_for<true, true>(MR, nv) : ukr_bf16_for<true, false>(MR, nv))
                                   : (q ? ukr_bf16_for<false, true>(MR, nv) : ukr_bf16_for<false, false>(MR, nv));
         const int nlast = (j == npanels - 1) ? nlast_all : L;

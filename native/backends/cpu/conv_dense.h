@@ -189,7 +189,10 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
       // read-ahead of the rows of x of this thread's next block
       AheadPrefetch pf;
       int64_t n0, nrows;
-      if (next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) pf.add_rows(x, n0, nrows, C * int64_t(sizeof(float)));
+      if (next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) {
+        pf.add_rows(x, n0, nrows, C * int64_t(sizeof(float)));
+        pf.spread(rows_block_steps(B, rows));
+      }
       gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail, &pf);
       if (stats) st.flush(fs, tid);
     }
@@ -239,14 +242,15 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         bn_bwd_apply(gbuf, dy, m0, rows, *ob);
         g = gbuf;
       }
-      // read-ahead of this thread's next block, carried by the dX GEMM: what the next block's BN
-      // pass and its dW operand read, in that order
+      // read-ahead of this thread's next block, carried by the dX GEMM and then by the dW GEMM:
+      // what the next block's BN pass and its dW operand read, in that order
       AheadPrefetch pf;
       int64_t n0, nrows;
       if (dx && next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) {
         pf.add_rows(dy, n0, nrows, K * int64_t(sizeof(float)));
         if (ob) pf.add_rows(ob->x, n0, nrows, K * int64_t(sizeof(float)));
         pf.add_rows(x, n0, nrows, C * int64_t(sizeof(float)));
+        pf.spread(rows_block_steps(Bx, rows) + (swap ? dw_block_steps(tw, C, K, rows) : dw_block_steps(tw, K, C, rows)));
       }
       if (dx) gemm_rows_block(Bx, g, K, rows, dx + m0 * C, C, nullptr, nullptr, tail, &pf);
       const float* xb = x + m0 * C;
@@ -265,9 +269,9 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
         xb = xbuf;
       }
       if (swap)
-        gemm_dw_block(tw, xb, C, C, g, K, K, rows, p, K, tail);  // p = dW^T[C][K]
+        gemm_dw_block(tw, xb, C, C, g, K, K, rows, p, K, tail, &pf);  // p = dW^T[C][K]
       else
-        gemm_dw_block(tw, g, K, K, xb, C, C, rows, p, C, tail);  // p = dW[K][C]
+        gemm_dw_block(tw, g, K, K, xb, C, C, rows, p, C, tail, &pf);  // p = dW[K][C]
     }
   });
   reduce_partials(ctx, dw, part, touched, int64_t(K) * C, swap ? K : 0);

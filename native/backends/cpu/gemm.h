@@ -32,8 +32,8 @@
 // B fits in a third of L1 (short reductions: the expand convs, C = 16..40) the order flips to
 // row tile outermost, so each output row is written in one burst (~15% faster on those shapes).
 //
-// Read-ahead: the rows-form kernel can carry a stream of cache lines to prefetch into L2, one
-// every kAheadEvery reduction steps (AheadPrefetch): the conv drivers pass it the rows of the
+// Read-ahead: the kernel can carry a stream of cache lines to prefetch into L2, one every
+// kAheadEvery reduction steps or denser (AheadPrefetch): the conv drivers pass it the rows of the
 // thread's next block, whose memory pass would otherwise wait on memory between two GEMMs.
 //
 // Epilogue: besides storing (or accumulating) the tile, it can add per-column sums of the tile
@@ -60,8 +60,14 @@ constexpr int kMaxAcc = 9;
 #endif
 // Read-ahead (AheadPrefetch): one cache line into L2 every kAheadEvery reduction steps. Every 2
 // steps measured best on the W1 training step (Zen 4: every step read the same, every 4 covered
-// too little of the next block to gain); into L1 read a little slower than into L2.
+// too little of the next block to gain); into L1 read a little slower than into L2. Where the
+// block's GEMMs have too few steps for its next block at that rate (few output channels next to
+// a wide memory operand: the 28x28 C16 K96 backward reads 6 lines of dY and of the BN input per
+// row for ~2 steps), the density rises to a line every step or two (AheadPrefetch::spread): a
+// kernel's PF template argument is the lines it issues per kAheadEvery steps, 0 for none.
 constexpr int kAheadEvery = 2;
+constexpr int kAheadMaxLevel = 4;
+static int64_t ahead_lines(int64_t steps, int level) { return (steps * level + kAheadEvery - 1) / kAheadEvery; }
 static_assert(kTileMR[1] <= 32 && kTileMR[2] * 2 <= kMaxAcc && kTileMR[3] * 3 <= kMaxAcc, "tile table");
 
 // Micro-kernel. c[i][n] (+)= sum_{kk < kc} A(i, kk) * b[kk * ldb + n] for i < mr (rows mr..MR-1
@@ -115,7 +121,7 @@ GNAS_INLINE void store_tile(vf (&acc)[MR][NV], typename Out::T* c, int64_t ldc, 
   }
 }
 
-template <int MR, int NV, bool ACOL, bool BMASK, bool PF = false>
+template <int MR, int NV, bool ACOL, bool BMASK, int PF = 0>
 static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
                 int nlast, bool accum, float* ssum, float* ssq, const char* pf) {
   vf acc[MR][NV];
@@ -137,8 +143,14 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
     }
   }
   for (int kk = 0; kk < kc; ++kk) {
-    if constexpr (PF)
+    if constexpr (PF == 1) {
       if (kk % kAheadEvery == 0) __builtin_prefetch(pf + (kk / kAheadEvery) * 64, 0, 2);  // into L2
+    } else if constexpr (PF > 1) {
+      static_assert(PF % kAheadEvery == 0, "whole lines per step");
+#pragma GCC unroll 4
+      for (int j = 0; j < PF / kAheadEvery; ++j)
+        __builtin_prefetch(pf + (int64_t(kk) * (PF / kAheadEvery) + j) * 64, 0, 2);
+    }
     vf bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = (BMASK && v == NV - 1) ? load(b + v * L, bm) : load(b + v * L);
@@ -155,7 +167,7 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
 }
 
 // Kernel for MR rows and nv vectors (nv <= the NV that MR was chosen for).
-template <int MR, bool ACOL, bool BMASK, bool PF>
+template <int MR, bool ACOL, bool BMASK, int PF>
 static UkrFn ukr_pick(int nv) {
   if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK, PF>;
   if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK, PF>;
@@ -163,7 +175,7 @@ static UkrFn ukr_pick(int nv) {
   if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK, PF>;
   return nullptr;
 }
-template <bool ACOL, bool BMASK, bool PF = false>
+template <bool ACOL, bool BMASK, int PF = 0>
 static UkrFn ukr_for(int MR, int nv) {
   switch (MR) {
     case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK, PF>(nv);
@@ -174,6 +186,13 @@ static UkrFn ukr_for(int MR, int nv) {
 #endif
   }
   return nullptr;
+}
+// The kernel that carries a read-ahead at `level` lines per kAheadEvery steps (1, 2 or 4).
+template <bool ACOL>
+static UkrFn ukr_ahead(int MR, int nv, int level) {
+  if (level >= 4) return ukr_for<ACOL, false, 4>(MR, nv);
+  if (level == 2) return ukr_for<ACOL, false, 2>(MR, nv);
+  return ukr_for<ACOL, false, 1>(MR, nv);
 }
 
 struct Tile {
@@ -282,6 +301,7 @@ struct AheadPrefetch {
   const char* p[kMaxStreams];
   int64_t lines[kMaxStreams];
   int ns = 0, s = 0;
+  int level = 1;  // lines per kAheadEvery reduction steps (ukr's PF)
   // Queues bytes [ptr, ptr + bytes) as whole cache lines.
   void add(const void* ptr, int64_t bytes) {
     if (!ptr || bytes <= 0 || ns == kMaxStreams) return;
@@ -294,6 +314,16 @@ struct AheadPrefetch {
   void add_rows(const void* base, int64_t row0, int64_t rows, int64_t row_bytes) {
     add(static_cast<const char*>(base) + row0 * row_bytes, rows * row_bytes);
   }
+  // Sets the density so that the queued lines are all issued within `steps` reduction steps (the
+  // steps of the calls that will carry them), at least the base rate, at most kAheadMaxLevel.
+  void spread(int64_t steps) {
+    int64_t total = 0;
+    for (int i = s; i < ns; ++i) total += lines[i];
+    level = 1;
+    while (level < kAheadMaxLevel && ahead_lines(steps, level) < total) level *= 2;
+  }
+  // Start of the lines a kernel call of kc reduction steps issues at this density (take).
+  const char* take_steps(int kc) { return take(ahead_lines(kc, level)); }
   // Start of the next n lines for one kernel call, or null once all are issued. A call may run a
   // few lines past the end of a stream: a prefetch never faults.
   const char* take(int64_t n) {
@@ -315,6 +345,16 @@ static bool next_block_rows(int64_t blk, int nthreads, int64_t nblk, int64_t MB,
   r0 = nb * MB;
   rows = imin(MB, M - r0);
   return true;
+}
+
+// Whether all of B fits in a third of L1 (gemm_rows_block then walks whole rows).
+static bool rows_small_b(const PackedB& B) {
+  return int64_t(B.Kd) * B.npanels * B.NP * 4 <= 16 * 1024 && B.npanels <= 64;
+}
+// The reduction steps of gemm_rows_block's kernel calls that can carry a read-ahead.
+static int64_t rows_block_steps(const PackedB& B, int64_t rows) {
+  const int64_t tiles = rows_small_b(B) ? ceil_div<int64_t>(rows, B.t.MR) : rows / B.t.MR;
+  return tiles * B.npanels * B.Kd;
 }
 
 // Rows form on one block of rows: C[rows][N] (ldc) = A[rows][Kd] (lda) . B. ssum/ssq: per-thread
@@ -339,31 +379,28 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
       }
     }
   }
-  const bool small_b = int64_t(Kd) * B.npanels * NP * 4 <= 16 * 1024;
-  if (small_b) {
+  if (rows_small_b(B)) {
     // all of B fits in a third of L1: walk whole rows (every panel of a row tile back to back),
     // so that each output row is written in one sequential burst
     UkrFn kj[64], kjp[64];
     int nlj[64];
-    const int np = imin(B.npanels, 64);
+    const int np = B.npanels;
     for (int j = 0; j < np; ++j) {
       kj[j] = ukr_for<false, false>(MR, imin(NV, nvec - j * NV));
-      kjp[j] = ukr_for<false, false, true>(MR, imin(NV, nvec - j * NV));
+      kjp[j] = ukr_ahead<false>(MR, imin(NV, nvec - j * NV), pf ? pf->level : 1);
       nlj[j] = (j == B.npanels - 1) ? nlast_all : L;
     }
-    if (np == B.npanels) {
-      for (int64_t i0 = 0; i0 < full + (mrt > 0 ? MR : 0); i0 += MR) {
-        const bool t = i0 >= full;
-        const float* a = t ? tailbuf : A + i0 * lda;
-        const int64_t la = t ? Kd : lda;
-        for (int j = 0; j < np; ++j) {
-          const char* q = pf ? pf->take(ceil_div(Kd, kAheadEvery)) : nullptr;
-          (q ? kjp[j] : kj[j])(Kd, a, la, B.p + int64_t(j) * Kd * NP, NP, C + i0 * ldc + j * NP, ldc, t ? mrt : MR,
-                                nlj[j], false, ssum ? ssum + j * NP : nullptr, ssum ? ssq + j * NP : nullptr, q);
-        }
+    for (int64_t i0 = 0; i0 < full + (mrt > 0 ? MR : 0); i0 += MR) {
+      const bool t = i0 >= full;
+      const float* a = t ? tailbuf : A + i0 * lda;
+      const int64_t la = t ? Kd : lda;
+      for (int j = 0; j < np; ++j) {
+        const char* q = pf ? pf->take_steps(Kd) : nullptr;
+        (q ? kjp[j] : kj[j])(Kd, a, la, B.p + int64_t(j) * Kd * NP, NP, C + i0 * ldc + j * NP, ldc, t ? mrt : MR,
+                              nlj[j], false, ssum ? ssum + j * NP : nullptr, ssum ? ssq + j * NP : nullptr, q);
       }
-      return;
     }
+    return;
   }
   for (int kb = 0; kb < Kd; kb += KC) {
     const int kc = imin(KC, Kd - kb);
@@ -372,13 +409,13 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
       const int nv = imin(NV, nvec - j * NV);
       const int nlast = (j == B.npanels - 1) ? nlast_all : L;
       const UkrFn k = ukr_for<false, false>(MR, nv);
-      const UkrFn kp = ukr_for<false, false, true>(MR, nv);
+      const UkrFn kp = ukr_ahead<false>(MR, nv, pf ? pf->level : 1);
       const float* bp = B.p + int64_t(j) * Kd * NP + int64_t(kb) * NP;
       float* cj = C + j * NP;
       float* s1 = (last && ssum) ? ssum + j * NP : nullptr;
       float* s2 = (last && ssum) ? ssq + j * NP : nullptr;
       for (int64_t i0 = 0; i0 < full; i0 += MR) {
-        const char* q = pf ? pf->take(ceil_div(kc, kAheadEvery)) : nullptr;
+        const char* q = pf ? pf->take_steps(kc) : nullptr;
         (q ? kp : k)(kc, A + i0 * lda + kb, lda, bp, NP, cj + i0 * ldc, ldc, MR, nlast, accum, s1, s2, q);
       }
       if (mrt > 0) k(kc, tailbuf + kb, Kd, bp, NP, cj + full * ldc, ldc, mrt, nlast, accum, s1, s2, nullptr);
@@ -413,6 +450,10 @@ struct DwPack {
 static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows, int64_t lda, int64_t ldb) {
   return DwPack(t, K, Cw, lda, ldb).floats(t, rows);
 }
+// The reduction steps of gemm_dw_block's kernel calls (each carries a read-ahead, if given).
+static int64_t dw_block_steps(Tile t, int K, int Cw, int64_t rows) {
+  return int64_t(ceil_div(K, t.MR)) * ceil_div(ceil_div(Cw, L), t.NV) * rows;
+}
 
 // dw form on one block of rows: D[K][Cw] (ldd) += sum_{m < rows} A[m][k] (lda) * Bm[m][c] (ldb).
 // t: tile for rows = K (along MR) and cols = Cw (along lanes). pack: dw_block_scratch floats.
@@ -421,7 +462,7 @@ static int64_t dw_block_scratch(Tile t, int K, int Cw, int64_t rows, int64_t lda
 // [panels][rows][NP]. The last, partial MR tile of A is always copied (zero padded), so the
 // kernel never reads past column K of the last row.
 static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const float* Bm, int64_t ldb, int Cw,
-                          int64_t rows, float* D, int64_t ldd, float* pack) {
+                          int64_t rows, float* D, int64_t ldd, float* pack, AheadPrefetch* pf = nullptr) {
   const int MR = t.MR, NV = t.NV, NP = NV * L;
   const int nvec = ceil_div(Cw, L);
   const int nlast_all = Cw - (nvec - 1) * L;
@@ -455,15 +496,18 @@ static void gemm_dw_block(Tile t, const float* A, int64_t lda, int K, const floa
     const int nv = imin(NV, nvec - j * NV);
     const bool lastp = j == npanels - 1;
     const int nlast = lastp ? nlast_all : L;
-    const UkrFn k = (!pb && lastp && nlast < L) ? ukr_for<true, true>(MR, nv) : ukr_for<true, false>(MR, nv);
+    const bool masked = !pb && lastp && nlast < L;
+    const UkrFn k = masked ? ukr_for<true, true>(MR, nv) : ukr_for<true, false>(MR, nv);
+    const UkrFn kp = pf && !masked ? ukr_ahead<true>(MR, nv, pf->level) : nullptr;
     const float* bj = pb ? bp + int64_t(j) * rows * NP : Bm + j * NP;
     const int64_t lb = pb ? NP : ldb;
     float* dj = D + j * NP;
     for (int ti = 0; ti < ntiles; ++ti) {
       const int k0 = ti * MR;
       const float* a = ti >= tp0 ? ap + int64_t(ti - tp0) * rows * MR : A + k0;
-      k(int(rows), a, ti >= tp0 ? MR : lda, bj, lb, dj + int64_t(k0) * ldd, ldd, imin(MR, K - k0), nlast, true,
-        nullptr, nullptr, nullptr);
+      const char* q = kp ? pf->take_steps(int(rows)) : nullptr;
+      (q ? kp : k)(int(rows), a, ti >= tp0 ? MR : lda, bj, lb, dj + int64_t(k0) * ldd, ldd, imin(MR, K - k0), nlast,
+                   true, nullptr, nullptr, q);
     }
   }
 }
