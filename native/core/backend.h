@@ -281,6 +281,27 @@ class Backend {
     bn_act_apply(y, y, out_bn.mean, out_bn.invstd, out_bn.gamma, out_bn.beta, out_bn.act,
                  int64_t(s.N) * s.P * s.Q, s.K);
   }
+  // An eval-mode MBConv block without squeeze-excite (every BN from running statistics) in one
+  // call: out = act_p(BN_p(conv(d, project_w))) + residual, where
+  // d = act_d(BN_d(dwconv(act_e(BN_e(conv(x, expand_w)))))), or d from x as it is without an
+  // expand conv (expand_w null). The default is the unfused sequence (conv_forward_fused into
+  // expand_buf, dwconv_forward_bn_act into dw_buf, conv_forward_fused into out, then
+  // bn_act_residual_apply in place); the CPU backend runs the chain a few images at a time, so
+  // its wide inner tensors stay in cache, with the same arithmetic per value (bit-identical), and
+  // leaves expand_buf / dw_buf untouched. out must not alias x or the residual.
+  struct MbconvEval {
+    const float* expand_w = nullptr;  // null: no expand conv
+    BnAct expand_bn;
+    ConvShape expand;  // 1x1 stride 1
+    const float* dw_w = nullptr;
+    BnAct dw_bn;
+    ConvShape dw;
+    const float* project_w = nullptr;
+    BnAct project_bn;
+    ConvShape project;  // 1x1 stride 1
+    const float* residual = nullptr;  // null: none
+  };
+  virtual void mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf, float* dw_buf);
   // Backward of the forwards above, with up to three fusions:
   //   in_bn: x is given pre-BN as in the forward; dw is taken against the re-activated input, and
   //     dx (may be null) is the gradient with respect to the ACTIVATED input, i.e. the dy of that

@@ -160,4 +160,18 @@ void Backend::bn_act_residual_apply(float* y, const float* x, const float* mean,
   if (io.out) narrow(y, out, n);
 }
 
+void Backend::mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf,
+                                  float* dw_buf) {
+  const float* h = x;
+  if (b.expand_w) {
+    conv_forward_fused(expand_buf, nullptr, nullptr, 0.0f, x, nullptr, b.expand_w, b.expand);
+    h = expand_buf;
+  }
+  dwconv_forward_bn_act(dw_buf, h, b.expand_w ? &b.expand_bn : nullptr, b.dw_w, b.dw_bn, b.dw);
+  conv_forward_fused(out, nullptr, nullptr, 0.0f, dw_buf, nullptr, b.project_w, b.project);
+  const BnAct& p = b.project_bn;
+  bn_act_residual_apply(out, out, p.mean, p.invstd, p.gamma, p.beta, p.act, b.residual,
+                        int64_t(b.project.N) * b.project.P * b.project.Q, b.project.K, Bf16Io{});
+}
+
 }  // namespace gnas

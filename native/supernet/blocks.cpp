@@ -155,6 +155,10 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     case OpKind::MBConv:
       break;
   }
+  if (mode == BnMode::Running && fuse && !op.has_se && !bf16_convs && !io.in && !io.out && &os == &eval_state) {
+    mbconv_eval(op, N, x, out, os);
+    return out;
+  }
   // Scoring in bfloat16: the fused (never activated in place) inner activations are stored in
   // bfloat16, halving the memory traffic of the memory-bound expand -> dw -> project chain.
   const bool expand16 = bf16_convs && fuse && op.has_expand;
@@ -218,6 +222,32 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     be.add_inplace(out, residual, s.out_size());
   }
   return out;
+}
+
+// An eval-mode block (running statistics, no squeeze-excite) of the evaluation state in one
+// backend call: nothing reads its units' conv outputs afterwards, so the backend may keep the
+// inner tensors in cache instead (mbconv_forward_eval); the unit buffers are its scratch where
+// it runs the unfused ops.
+void Replica::Impl::mbconv_eval(const OpUnits& op, int N, const float* x, float* out, OpState& os) {
+  Backend::MbconvEval b;
+  float* expand_buf = nullptr;
+  if (op.has_expand) {
+    b.expand_w = st.value(op.expand.w);
+    b.expand_bn = bnact_of(op.expand, os.expand, BnMode::Running);
+    b.expand = op.expand.shape;
+    b.expand.N = N;
+    expand_buf = os.expand.pre.ensure(b.expand.out_size());
+  }
+  b.dw_w = st.value(op.dw.w);
+  b.dw_bn = bnact_of(op.dw, os.dw, BnMode::Running);
+  b.dw = op.dw.shape;
+  b.dw.N = N;
+  b.project_w = st.value(op.project.w);
+  b.project_bn = bnact_of(op.project, os.project, BnMode::Running);
+  b.project = op.project.shape;
+  b.project.N = N;
+  b.residual = op.residual ? x : nullptr;
+  be.mbconv_forward_eval(out, x, b, expand_buf, os.dw.pre.ensure(b.dw.out_size()));
 }
 
 // Where a unit writes its conv output: `out` itself (its BN then runs in place) for a transient

@@ -22,7 +22,67 @@ static void off_kinks(std::vector<float>& x, const std::vector<float>& mean, con
   }
 }
 
+// Random running statistics of C channels for a BnAct (the vectors live in `store`).
+static BnAct random_bn(Rng& rng, std::vector<std::vector<float>>& store, int C, Act act) {
+  store.push_back(rng.normal_vec<float>(size_t(C), 0.3));
+  store.push_back(rng.uniform_vec<float>(size_t(C), 0.5, 2.0));
+  store.push_back(rng.uniform_vec<float>(size_t(C), 0.5, 2.0));
+  store.push_back(rng.normal_vec<float>(size_t(C), 1.0));
+  const size_t n = store.size();
+  BnAct b;
+  b.mean = store[n - 4].data(); b.invstd = store[n - 3].data(); b.gamma = store[n - 2].data(); b.beta = store[n - 1].data();
+  b.act = act;
+  return b;
+}
+
+// An eval-mode MBConv block in one call (mbconv_forward_eval) against the same backend's unfused
+// ops (the Backend default), bit for bit, and against the reference backend. The cases cover
+// groups of images that do not divide N, channel counts off the vector width, no expand conv, a
+// residual, stride 2 and a depthwise shape outside the fast kernels (the fallback).
+static void run_mbconv_eval(Harness& h, Backend& fast, Backend& ref) {
+  struct Case { int N, H, Cin, Ce, Ko, k, stride; bool expand, residual; };
+  const Case cases[] = {
+    {5, 7, 16, 48, 16, 3, 1, true, true},   {7, 7, 24, 40, 24, 7, 1, true, true},  {3, 10, 8, 40, 24, 5, 2, true, false},
+    {4, 9, 32, 32, 32, 7, 1, false, true},  {2, 14, 17, 51, 33, 3, 2, true, false}, {9, 7, 80, 480, 80, 5, 1, true, true},
+    {2, 6, 8, 24, 8, 4, 1, true, true} /* non-fast depthwise: the fallback */,
+  };
+  int ci = 0;
+  for (const Case& c : cases) {
+    for (int a = 0; a < 4; ++a) {
+      char title[160];
+      std::snprintf(title, sizeof title, "mbconv_forward_eval N%d %dx%d Cin%d Ce%d Ko%d k%d s%d%s%s act%d", c.N, c.H,
+                    c.H, c.Cin, c.Ce, c.Ko, c.k, c.stride, c.expand ? " +expand" : "", c.residual ? " +residual" : "", a);
+      if (!h.selected(title)) continue;
+      Rng rng(uint64_t(3000000 + 10 * ci++ + a));
+      std::vector<std::vector<float>> store;
+      Backend::MbconvEval b;
+      ConvShape es; es.N = c.N; es.H = es.W = c.H; es.C = c.Cin; es.K = c.Ce; es.finish();
+      ConvShape ds; ds.N = c.N; ds.H = ds.W = c.H; ds.C = ds.K = c.Ce; ds.k = c.k; ds.stride = c.stride; ds.pad = c.k / 2; ds.finish();
+      ConvShape ps; ps.N = c.N; ps.H = ds.P; ps.W = ds.Q; ps.C = c.Ce; ps.K = c.Ko; ps.finish();
+      auto x = rng.normal_vec<float>(size_t(c.expand ? es.in_size() : ds.in_size()), 1.0, 0.2);
+      auto we = rng.normal_vec<float>(size_t(c.Ce) * c.Cin, 0.3), wd = rng.normal_vec<float>(size_t(c.k) * c.k * c.Ce, 0.3),
+           wp = rng.normal_vec<float>(size_t(c.Ko) * c.Ce, 0.2);
+      auto res = rng.normal_vec<float>(size_t(ps.out_size()));
+      if (c.expand) {
+        b.expand_w = we.data(); b.expand = es; b.expand_bn = random_bn(rng, store, c.Ce, Act(a));
+      }
+      b.dw_w = wd.data(); b.dw = ds; b.dw_bn = random_bn(rng, store, c.Ce, Act((a + 1) % 4));
+      b.project_w = wp.data(); b.project = ps; b.project_bn = random_bn(rng, store, c.Ko, Act((a + 2) % 4));
+      if (c.residual) b.residual = res.data();
+      std::vector<float> yf = poisoned(size_t(ps.out_size())), yd = poisoned(size_t(ps.out_size())),
+                         yr = poisoned(size_t(ps.out_size()));
+      std::vector<float> eb(size_t(es.out_size())), db(size_t(ds.out_size())), eb2 = eb, db2 = db, eb3 = eb, db3 = db;
+      fast.mbconv_forward_eval(yf.data(), x.data(), b, eb.data(), db.data());
+      fast.Backend::mbconv_forward_eval(yd.data(), x.data(), b, eb2.data(), db2.data());
+      ref.mbconv_forward_eval(yr.data(), x.data(), b, eb3.data(), db3.data());
+      h.check(title, "y = the unfused ops (bits)", std::memcmp(yf.data(), yd.data(), yf.size() * sizeof(float)) ? 1.0 : 0.0, 0.0);
+      h.check(title, "y", rel_max_err(yf, yr), 1e-4);
+    }
+  }
+}
+
 void run_fused_vs_default(Harness& h, Backend& fast, Backend& reference) {
+  run_mbconv_eval(h, fast, reference);
   Backend* cpu = &fast;
   Backend* ref = &reference;
   struct Case { int N, H, W, C, K, k, stride; bool dw; };

@@ -255,6 +255,15 @@ class CpuBackend final : public Backend {
     profiled([&] { return std::string("dwconv_forward_bn_act") + shape_key(s) + (in_bn ? " +in_bn" : ""); },
              [&] { k_->dwconv_forward(c, y, nullptr, nullptr, 0.0f, x, in_bn, w, s, &out_bn); });
   }
+  void mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf,
+                           float* dw_buf) override {
+    Ctx c = ctx();
+    bool done = false;
+    profiled([&] { return std::string("mbconv_forward_eval") + shape_key(b.dw) + (b.expand_w ? " +expand" : "") +
+                          (b.residual ? " +residual" : ""); },
+             [&] { done = k_->mbconv_forward_eval(c, out, x, b); });
+    if (!done) Backend::mbconv_forward_eval(out, x, b, expand_buf, dw_buf);
+  }
   void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                            const ConvShape& s) override {

@@ -13,6 +13,7 @@
 #include "backends/cpu/conv_dense.h"
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/depthwise_backward.h"
+#include "backends/cpu/mbconv_eval.h"
 #include "backends/cpu/conv_stem.h"
 #include "backends/cpu/pooling.h"
 #include "backends/cpu/squeeze_excite.h"
@@ -38,6 +39,7 @@ static const KernelTable kTable = {
     &conv_backward,
     &dwconv_forward,
     &dwconv_backward,
+    &mbconv_forward_eval,
     &bn_act_forward_train,
     &bn_act_forward_eval,
     &bn_act_apply,

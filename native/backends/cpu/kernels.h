@@ -42,6 +42,9 @@ struct KernelTable {
                           const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                           const ConvShape& s);
 
+  // Backend::mbconv_forward_eval; false for a block outside the fast shapes (the caller falls back).
+  bool (*mbconv_forward_eval)(Ctx&, float* out, const float* x, const Backend::MbconvEval& b);
+
   void (*bn_act_forward_train)(Ctx&, float* y, float* mean, float* invstd, const float* x, const float* gamma,
                                const float* beta, float eps, int act, int64_t M, int C);
   void (*bn_act_forward_eval)(Ctx&, float* y, const float* x, const float* gamma, const float* beta,
