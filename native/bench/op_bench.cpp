@@ -317,6 +317,39 @@ void bench_dwconv(Backend& be, int H, int C, int k, int stride, bool fused = tru
   bench_conv(be, H, C, C, k, stride, true, true, fused, true);
 }
 
+// An eval-mode MBConv block (running BN) in one call (mbconv_forward_eval) and as the unfused ops
+// it replaces (the Backend default: expand conv, depthwise with its BN, project conv, BN +
+// residual), on the same inputs; FLOPs of the three convs.
+void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int stride) {
+  Backend::MbconvEval b;
+  b.expand.N = g_opts.batch; b.expand.H = b.expand.W = H; b.expand.C = Cin; b.expand.K = Ce; b.expand.finish();
+  b.dw.N = g_opts.batch; b.dw.H = b.dw.W = H; b.dw.C = b.dw.K = Ce; b.dw.k = k; b.dw.stride = stride; b.dw.pad = k / 2;
+  b.dw.finish();
+  b.project.N = g_opts.batch; b.project.H = b.dw.P; b.project.W = b.dw.Q; b.project.C = Ce; b.project.K = Ko;
+  b.project.finish();
+  char shape[128];
+  std::snprintf(shape, sizeof shape, "N%d %dx%d C%d E%d K%d k%d s%d", g_opts.batch, H, H, Cin, Ce, Ko, k, stride);
+  const bool fused = selected("mbconv_forward_eval", shape), unfused = selected("mbconv_forward_eval(unfused ops)", shape);
+  if (!fused && !unfused) return;
+  const bool residual = stride == 1 && Cin == Ko;
+  auto x = randvec(size_t(b.expand.in_size())), we = randvec(size_t(Ce) * Cin, 0.1f),
+       wd = randvec(size_t(k) * k * Ce, 0.1f), wp = randvec(size_t(Ko) * Ce, 0.1f);
+  BnInput be_(Ce), bd(Ce), bp(Ko);
+  std::vector<float> out(size_t(b.project.out_size())), ebuf(size_t(b.expand.out_size())), dbuf(size_t(b.dw.out_size()));
+  b.expand_w = we.data(); b.expand_bn = be_.bn; b.dw_w = wd.data(); b.dw_bn = bd.bn; b.project_w = wp.data();
+  b.project_bn = bp.bn; b.residual = residual ? x.data() : nullptr;
+  const double flops = 2.0 * g_opts.batch *
+                       (double(H) * H * Cin * Ce + double(b.dw.P) * b.dw.Q * Ce * (k * k + Ko));
+  if (fused)
+    report_flops("mbconv_forward_eval", shape, best_ms([&] {
+                   be.mbconv_forward_eval(out.data(), x.data(), b, ebuf.data(), dbuf.data());
+                 }), flops);
+  if (unfused)
+    report_flops("mbconv_forward_eval(unfused ops)", shape, best_ms([&] {
+                   be.Backend::mbconv_forward_eval(out.data(), x.data(), b, ebuf.data(), dbuf.data());
+                 }), flops);
+}
+
 void bench_bn(Backend& be, int H, int C, Act act) {
   const int64_t M = int64_t(g_opts.batch) * H * H;
   char shape[96];
@@ -499,6 +532,11 @@ int main(int argc, char** argv) {
   bench_dwconv(*be, 14, 72, 7, 2);
   for (int k : {3, 5, 7}) bench_dwconv(*be, 7, 480, k, 1);
   bench_dwconv(*be, 7, 768, 7, 1);
+  // eval-mode MBConv blocks (k x k, e6) in one call and as the unfused ops
+  bench_mbconv_eval(*be, 28, 16, 96, 24, 3, 2);
+  bench_mbconv_eval(*be, 14, 24, 144, 24, 5, 1);
+  bench_mbconv_eval(*be, 7, 80, 480, 80, 7, 1);
+  bench_mbconv_eval(*be, 7, 96, 576, 96, 5, 1);
   // batch norm + activation
   bench_bn(*be, 28, 96, Act::ReLU6);
   bench_bn(*be, 14, 144, Act::ReLU6);
