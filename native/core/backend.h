@@ -288,7 +288,8 @@ class Backend {
   // expand_buf, dwconv_forward_bn_act into dw_buf, conv_forward_fused into out, then
   // bn_act_residual_apply in place); the CPU backend runs the chain a few images at a time, so
   // its wide inner tensors stay in cache, with the same arithmetic per value (bit-identical), and
-  // leaves expand_buf / dw_buf untouched. out must not alias x or the residual.
+  // leaves expand_buf / dw_buf untouched (shapes outside its fast kernels take the default).
+  // out must not alias x or the residual.
   struct MbconvEval {
     const float* expand_w = nullptr;  // null: no expand conv
     BnAct expand_bn;
