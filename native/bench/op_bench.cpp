@@ -350,6 +350,31 @@ void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int s
                  }), flops);
 }
 
+// The eval-mode head (1x1 conv, running BN + act, global average pool) in one call
+// (head_forward_eval) and as the unfused ops, on the same inputs; FLOPs of the conv.
+void bench_head_eval(Backend& be, int H, int C, int K) {
+  ConvShape s;
+  s.N = g_opts.batch; s.H = s.W = H; s.C = C; s.K = K; s.finish();
+  const std::string shape = conv_name(s);
+  const bool fused = selected("head_forward_eval", shape), unfused = selected("head_forward_eval(unfused ops)", shape);
+  if (!fused && !unfused) return;
+  auto x = randvec(size_t(s.in_size())), w = randvec(size_t(K) * C, 0.1f);
+  auto gamma = randvec(size_t(K), 0.2f, 1.0f), beta = randvec(size_t(K), 0.2f), mean = randvec(size_t(K), 0.1f),
+       var = randvec(size_t(K), 0.1f, 1.0f);
+  std::vector<float> pooled(size_t(s.N) * K), buf(size_t(s.out_size()));
+  const double flops = 2.0 * double(s.N) * H * H * C * K;
+  auto run = [&](bool one_call) {
+    if (one_call)
+      be.head_forward_eval(pooled.data(), x.data(), w.data(), s, gamma.data(), beta.data(), mean.data(), var.data(),
+                           1e-5f, Act::ReLU6, buf.data());
+    else
+      be.Backend::head_forward_eval(pooled.data(), x.data(), w.data(), s, gamma.data(), beta.data(), mean.data(),
+                                    var.data(), 1e-5f, Act::ReLU6, buf.data());
+  };
+  if (fused) report_flops("head_forward_eval", shape, best_ms([&] { run(true); }), flops);
+  if (unfused) report_flops("head_forward_eval(unfused ops)", shape, best_ms([&] { run(false); }), flops);
+}
+
 void bench_bn(Backend& be, int H, int C, Act act) {
   const int64_t M = int64_t(g_opts.batch) * H * H;
   char shape[96];
@@ -537,6 +562,9 @@ int main(int argc, char** argv) {
   bench_mbconv_eval(*be, 14, 24, 144, 24, 5, 1);
   bench_mbconv_eval(*be, 7, 80, 480, 80, 7, 1);
   bench_mbconv_eval(*be, 7, 96, 576, 96, 5, 1);
+  // eval-mode heads: W1's, and the ImageNet spaces' (320 -> 1280)
+  bench_head_eval(*be, 7, 128, 256);
+  bench_head_eval(*be, 7, 320, 1280);
   // batch norm + activation
   bench_bn(*be, 28, 96, Act::ReLU6);
   bench_bn(*be, 14, 144, Act::ReLU6);

@@ -303,6 +303,13 @@ class Backend {
     const float* residual = nullptr;  // null: none
   };
   virtual void mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf, float* dw_buf);
+  // The eval-mode head in one call: pooled[N][K] = the mean over pixels of
+  // act(bn_act_forward_eval(conv(x, w))), s a 1x1 conv. The default is that sequence through buf
+  // (the conv output, out_size floats); the CPU backend runs it a group of images at a time, so
+  // the head's output (7x7 x 256-1280 channels) is pooled while in cache, bit-identically.
+  virtual void head_forward_eval(float* pooled, const float* x, const float* w, const ConvShape& s,
+                                 const float* gamma, const float* beta, const float* running_mean,
+                                 const float* running_var, float eps, Act act, float* buf);
   // Backward of the forwards above, with up to three fusions:
   //   in_bn: x is given pre-BN as in the forward; dw is taken against the re-activated input, and
   //     dx (may be null) is the gradient with respect to the ACTIVATED input, i.e. the dy of that

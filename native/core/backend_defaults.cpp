@@ -174,4 +174,12 @@ void Backend::mbconv_forward_eval(float* out, const float* x, const MbconvEval& 
                         int64_t(b.project.N) * b.project.P * b.project.Q, b.project.K, Bf16Io{});
 }
 
+void Backend::head_forward_eval(float* pooled, const float* x, const float* w, const ConvShape& s, const float* gamma,
+                                const float* beta, const float* running_mean, const float* running_var, float eps,
+                                Act act, float* buf) {
+  conv_forward_fused(buf, nullptr, nullptr, 0.0f, x, nullptr, w, s);
+  bn_act_forward_eval(buf, buf, gamma, beta, running_mean, running_var, eps, act, int64_t(s.N) * s.P * s.Q, s.K);
+  gap_forward(pooled, buf, s.N, s.P * s.Q, s.K);
+}
+
 }  // namespace gnas

@@ -105,9 +105,16 @@ const float* Replica::Impl::head_forward(const float* x, int N, UnitState& hs, B
   ConvShape s = head.shape;
   s.N = N;
   float* h = t_head.ensure(s.out_size());  // GAP's backward does not need its input
-  unit_forward(head, N, x, h, hs, mode, nullptr, Bf16Io{x_bf16, false});
   float* p = pooled.ensure(int64_t(N) * sp.head_cout);
-  be.gap_forward(p, h, N, s.P * s.Q, sp.head_cout);
+  if (mode == BnMode::Running && &hs == &eval_unit && be.host_memory() && !x_bf16 && !bf16_convs) {
+    // eval mode: conv, BN and pooling in one call (the backend may pool the head's output in cache)
+    const BnIds& b = head.bn;
+    be.head_forward_eval(p, x, st.value(head.w), s, st.value(b.gamma), st.value(b.beta), st.value(b.mean),
+                         st.value(b.var), sp.bn_eps, head.act, h);
+  } else {
+    unit_forward(head, N, x, h, hs, mode, nullptr, Bf16Io{x_bf16, false});
+    be.gap_forward(p, h, N, s.P * s.Q, sp.head_cout);
+  }
   float* lg = logits.ensure(int64_t(N) * sp.classes);
   be.fc_forward(lg, p, st.value(fc_w), st.value(fc_b), N, sp.head_cout, sp.classes);
   return lg;

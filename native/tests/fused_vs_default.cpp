@@ -81,8 +81,35 @@ static void run_mbconv_eval(Harness& h, Backend& fast, Backend& ref) {
   }
 }
 
+// The eval-mode head in one call (head_forward_eval) against the same backend's unfused ops, bit
+// for bit, and against the reference backend; batch sizes that leave a partial group of images.
+static void run_head_eval(Harness& h, Backend& fast, Backend& ref) {
+  struct Case { int N, H, C, K; };
+  const Case cases[] = {{5, 7, 24, 40}, {7, 7, 40, 160}, {2, 4, 17, 33}, {3, 14, 16, 64}};
+  int ci = 0;
+  for (const Case& c : cases)
+    for (int a = 0; a < 4; ++a) {
+      char title[128];
+      std::snprintf(title, sizeof title, "head_forward_eval N%d %dx%d C%d K%d act%d", c.N, c.H, c.H, c.C, c.K, a);
+      if (!h.selected(title)) continue;
+      Rng rng(uint64_t(4000000 + 10 * ci++ + a));
+      ConvShape s; s.N = c.N; s.H = s.W = c.H; s.C = c.C; s.K = c.K; s.finish();
+      auto x = rng.normal_vec<float>(size_t(s.in_size()), 1.0, 0.2), w = rng.normal_vec<float>(size_t(c.K) * c.C, 0.3);
+      auto gamma = rng.uniform_vec<float>(size_t(c.K), 0.5, 2.0), beta = rng.normal_vec<float>(size_t(c.K), 1.0);
+      auto mean = rng.normal_vec<float>(size_t(c.K), 0.3), var = rng.uniform_vec<float>(size_t(c.K), 0.3, 3.0);
+      std::vector<float> pf = poisoned(size_t(c.N) * c.K), pd = poisoned(size_t(c.N) * c.K), pr = poisoned(size_t(c.N) * c.K);
+      std::vector<float> b1(size_t(s.out_size())), b2 = b1, b3 = b1;
+      fast.head_forward_eval(pf.data(), x.data(), w.data(), s, gamma.data(), beta.data(), mean.data(), var.data(), 1e-5f, Act(a), b1.data());
+      fast.Backend::head_forward_eval(pd.data(), x.data(), w.data(), s, gamma.data(), beta.data(), mean.data(), var.data(), 1e-5f, Act(a), b2.data());
+      ref.head_forward_eval(pr.data(), x.data(), w.data(), s, gamma.data(), beta.data(), mean.data(), var.data(), 1e-5f, Act(a), b3.data());
+      h.check(title, "pooled = the unfused ops (bits)", std::memcmp(pf.data(), pd.data(), pf.size() * sizeof(float)) ? 1.0 : 0.0, 0.0);
+      h.check(title, "pooled", rel_max_err(pf, pr), 1e-4);
+    }
+}
+
 void run_fused_vs_default(Harness& h, Backend& fast, Backend& reference) {
   run_mbconv_eval(h, fast, reference);
+  run_head_eval(h, fast, reference);
   Backend* cpu = &fast;
   Backend* ref = &reference;
   struct Case { int N, H, W, C, K, k, stride; bool dw; };

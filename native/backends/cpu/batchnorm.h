@@ -232,17 +232,24 @@ static void bn_act_residual_apply(Ctx& ctx, float* y, const float* x, const floa
   bn_act_residual<F32Io, F32Io>(ctx, y, x, mean, invstd, gamma, beta, act, residual, M, C);
 }
 
+// The eval-mode BN (running statistics) folded into scale = gamma / sqrt(var + eps) and shift =
+// beta - mean * scale (Cp floats each, zero past C): bn_act_forward_eval's, and the eval-mode
+// head chain's (eval_chains.h), so the two give the same bits.
+static void bn_fold_running_into(float* scale, float* shift, const float* gamma, const float* beta,
+                                 const float* running_mean, const float* running_var, float eps, int C, int Cp) {
+  for (int c = 0; c < Cp; ++c) {
+    const float sc = c < C ? float(double(gamma[c]) / __builtin_sqrt(double(running_var[c]) + double(eps))) : 0.0f;
+    scale[c] = sc;
+    shift[c] = c < C ? beta[c] - running_mean[c] * sc : 0.0f;
+  }
+}
 static void bn_act_forward_eval(Ctx& ctx, float* y, const float* x, const float* gamma, const float* beta,
                                 const float* running_mean, const float* running_var, float eps, int act, int64_t M,
                                 int C) {
   const int Cp = ceil_div(C, L) * L;
   float* scale = ctx.ws->shared(3, size_t(Cp));
   float* shift = ctx.ws->shared(4, size_t(Cp));
-  for (int c = 0; c < Cp; ++c) {
-    const float sc = c < C ? float(double(gamma[c]) / __builtin_sqrt(double(running_var[c]) + double(eps))) : 0.0f;
-    scale[c] = sc;
-    shift[c] = c < C ? beta[c] - running_mean[c] * sc : 0.0f;
-  }
+  bn_fold_running_into(scale, shift, gamma, beta, running_mean, running_var, eps, C, Cp);
   bn_apply(ctx, y, x, scale, shift, act, M, C);
 }
 

@@ -264,6 +264,16 @@ class CpuBackend final : public Backend {
              [&] { done = k_->mbconv_forward_eval(c, out, x, b); });
     if (!done) Backend::mbconv_forward_eval(out, x, b, expand_buf, dw_buf);
   }
+  void head_forward_eval(float* pooled, const float* x, const float* w, const ConvShape& s, const float* gamma,
+                         const float* beta, const float* running_mean, const float* running_var, float eps, Act act,
+                         float* buf) override {
+    Ctx c = ctx();
+    bool done = false;
+    profiled([&] { return std::string("head_forward_eval") + shape_key(s); }, [&] {
+      done = k_->head_forward_eval(c, pooled, x, w, s, gamma, beta, running_mean, running_var, eps, int(act));
+    });
+    if (!done) Backend::head_forward_eval(pooled, x, w, s, gamma, beta, running_mean, running_var, eps, act, buf);
+  }
   void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
                            const ConvShape& s) override {

@@ -13,9 +13,9 @@
 #include "backends/cpu/conv_dense.h"
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/depthwise_backward.h"
-#include "backends/cpu/mbconv_eval.h"
 #include "backends/cpu/conv_stem.h"
 #include "backends/cpu/pooling.h"
+#include "backends/cpu/eval_chains.h"  // chains gemm, depthwise, batchnorm, pooling
 #include "backends/cpu/squeeze_excite.h"
 #include "backends/cpu/fully_connected.h"
 #include "backends/cpu/softmax_xent.h"
@@ -40,6 +40,7 @@ static const KernelTable kTable = {
     &dwconv_forward,
     &dwconv_backward,
     &mbconv_forward_eval,
+    &head_forward_eval,
     &bn_act_forward_train,
     &bn_act_forward_eval,
     &bn_act_apply,

@@ -44,6 +44,10 @@ struct KernelTable {
 
   // Backend::mbconv_forward_eval; false for a block outside the fast shapes (the caller falls back).
   bool (*mbconv_forward_eval)(Ctx&, float* out, const float* x, const Backend::MbconvEval& b);
+  // Backend::head_forward_eval; false for a head outside the fast shapes (the caller falls back).
+  bool (*head_forward_eval)(Ctx&, float* pooled, const float* x, const float* w, const ConvShape& s,
+                            const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, float eps, int act);
 
   void (*bn_act_forward_train)(Ctx&, float* y, float* mean, float* invstd, const float* x, const float* gamma,
                                const float* beta, float eps, int act, int64_t M, int C);

@@ -1,3 +1,6 @@
+// Eval-mode chains: with running statistics no BN needs the whole batch before its consumer can
+// start, so a chain of ops can run a group of images at a time in the thread's cache.
+//
 // An eval-mode MBConv block without squeeze-excite in one pass (Backend::mbconv_forward_eval):
 // expand 1x1 conv -> depthwise conv with its running BN + act in the strips' epilogue -> project
 // 1x1 conv with its BN and the residual, a group of images at a time. Unfused, the expand output
@@ -81,6 +84,39 @@ static bool mbconv_forward_eval(Ctx& ctx, float* out, const float* x, const Back
     return false;
   GNAS_DW_DISPATCH(mbconv_eval_ks, ctx, out, x, b)
   return false;
+}
+
+// Backend::head_forward_eval: the head's 1x1 conv, its running BN + act and the global average
+// pool, a group of images at a time; the head output (7x7 x 256-1280 channels x the batch) is
+// pooled while in cache instead of being written, reread by the BN and reread by the pool. The
+// conv tile is the whole batch's, the BN fold bn_act_forward_eval's and the pool gap_forward's
+// per-image sum: bit-identical. false for a conv other than 1x1 stride 1.
+static bool head_forward_eval(Ctx& ctx, float* pooled, const float* x, const float* w, const ConvShape& s,
+                              const float* gamma, const float* beta, const float* running_mean,
+                              const float* running_var, float eps, int act) {
+  if (s.k != 1 || s.stride != 1 || s.pad != 0) return false;
+  const int N = s.N, C = s.C, K = s.K;
+  const int64_t HW = int64_t(s.H) * s.W;
+  const PackedB B = pack_b(ctx, 0, w, 1, C, C, K, choose_tile(int64_t(N) * HW, K));
+  const int Kp = ceil_div(K, L) * L;
+  float* scale = ctx.ws->shared(3, size_t(Kp));
+  float* shift = ctx.ws->shared(4, size_t(Kp));
+  bn_fold_running_into(scale, shift, gamma, beta, running_mean, running_var, eps, K, Kp);
+  const ChanLayout cl(K);
+  const int64_t G = mbconv_group_images(HW);
+  parallel_for(*ctx.pool, ceil_div<int64_t>(N, G), 1, [&](int64_t g0, int64_t g1, int tid) {
+    float* hbuf = ctx.ws->thread(tid, 0, size_t(G * HW * K));
+    float* tail = ctx.ws->thread(tid, 1, size_t(B.t.MR) * C);
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t n0 = g * G, ni = imin(G, int64_t(N) - n0);
+      gemm_rows_block(B, x + n0 * HW * C, C, ni * HW, hbuf, K, nullptr, nullptr, tail);
+#define GNAS_CALL(a) bn_apply_rows<a>(hbuf, hbuf, scale, shift, ni * HW, cl)
+      GNAS_ACT_SWITCH(act, GNAS_CALL)
+#undef GNAS_CALL
+      for (int64_t i = 0; i < ni; ++i) gap_image(pooled + (n0 + i) * K, hbuf + i * HW * K, int(HW), cl);
+    }
+  }, /*ordered=*/false);
+  return true;
 }
 
 }  // namespace GNAS_ISA
