@@ -6,8 +6,7 @@
 // 1x1 conv with its BN and the residual, a group of images at a time. Unfused, the expand output
 // and the depthwise output (the block's wide tensors: 7x7 x 480-768 channels x 128 images,
 // 12-19 MB each) are each written to memory by one op and read back by the next; here a group's
-// share of them (~150-300 KB) is made and consumed in the thread's cache. With running statistics
-// no BN needs the whole batch first, which is what makes the chain possible in eval mode only.
+// share of them (~150-300 KB) is made and consumed in the thread's cache.
 //
 // Bit-identical to the unfused ops: every value is computed by the same kernels with the same
 // operands as there (the GEMMs' tiles are chosen for the whole batch, as the unfused convs choose
@@ -19,10 +18,11 @@ namespace gnas {
 namespace cpu {
 namespace GNAS_ISA {
 
-// Images per group: about as many pixel rows as a block of the unfused 1x1 forward (rows_block:
-// ~192), so that the GEMMs' partial last row tile is a small share of the group's; one image from
-// 14x14 up. At 7x7 (3 images) a group's expand and depthwise outputs at 480 channels are 282 KB each.
-static int64_t mbconv_group_images(int64_t pixels) { return imax<int64_t>(1, 192 / pixels); }
+// Images per group of a chain: about as many pixel rows as a block of the unfused 1x1 forward
+// (rows_block: ~192), so that the GEMMs' partial last row tile is a small share of the group's;
+// one image from 14x14 up. At 7x7 (3 images) a group's expand and depthwise outputs at 480
+// channels are 282 KB each.
+static int64_t eval_group_images(int64_t pixels) { return imax<int64_t>(1, 192 / pixels); }
 
 template <int K, int S>
 static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::MbconvEval& b) {
@@ -41,7 +41,7 @@ static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::
   const InBn* in_e = make_in_bn(ctx, ie, b.expand_w ? &b.expand_bn : nullptr, Ce, /*slot=*/4);
   const InBn* out_d = make_in_bn(ctx, od, &b.dw_bn, Ce, /*slot=*/6);
   const InBn* bn_p = make_in_bn(ctx, opb, &b.project_bn, Ko, /*slot=*/8);
-  const int64_t G = mbconv_group_images(HW);
+  const int64_t G = eval_group_images(HW);
   const int64_t ngroups = ceil_div<int64_t>(N, G);
   const int64_t tail_floats = imax<int64_t>(b.expand_w ? int64_t(Be.t.MR) * Cin : 0, int64_t(Bp.t.MR) * Ce);
   parallel_for(*ctx.pool, ngroups, 1, [&](int64_t g0, int64_t g1, int tid) {
@@ -103,7 +103,7 @@ static bool head_forward_eval(Ctx& ctx, float* pooled, const float* x, const flo
   float* shift = ctx.ws->shared(4, size_t(Kp));
   bn_fold_running_into(scale, shift, gamma, beta, running_mean, running_var, eps, K, Kp);
   const ChanLayout cl(K);
-  const int64_t G = mbconv_group_images(HW);
+  const int64_t G = eval_group_images(HW);
   parallel_for(*ctx.pool, ceil_div<int64_t>(N, G), 1, [&](int64_t g0, int64_t g1, int tid) {
     float* hbuf = ctx.ws->thread(tid, 0, size_t(G * HW * K));
     float* tail = ctx.ws->thread(tid, 1, size_t(B.t.MR) * C);
