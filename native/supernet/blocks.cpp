@@ -155,7 +155,9 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     case OpKind::MBConv:
       break;
   }
-  if (mode == BnMode::Running && fuse && !op.has_se && !bf16_convs && !io.in && !io.out && &os == &eval_state) {
+  // Running statistics reach op_forward only for the evaluation state, in float (io is checked
+  // above): without SE (and bfloat16 products) the whole block is one backend call.
+  if (mode == BnMode::Running && fuse && !op.has_se && !bf16_convs && &os == &eval_state) {
     mbconv_eval(op, N, x, out, os);
     return out;
   }
@@ -186,16 +188,7 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   {
     ConvShape s = op.dw.shape;
     s.N = N;
-    if (fuse && !op.has_se && mode == BnMode::Running && !h16 && !dw16) {
-      // eval mode: the depthwise conv applies its running BN + act before storing its output, so
-      // the project conv reads its input as it is (bit-identical to activating it on the fly).
-      // The unit's conv-output buffer holds that activated output here: nothing in the eval mode
-      // reads the depthwise conv output pre-BN, and reusing it keeps the evaluation buffers as they were.
-      bn_d = bnact_of(op.dw, os.dw, mode);
-      float* d = os.dw.pre.ensure(s.out_size());
-      be.dwconv_forward_bn_act(d, h, in_dw, st.value(op.dw.w), bn_d, s);
-      h = d;
-    } else if (fuse && !op.has_se) {
+    if (fuse && !op.has_se) {
       unit_forward(op.dw, N, h, nullptr, os.dw, mode, in_dw, Bf16Io{h16, dw16});
       bn_d = bnact_of(op.dw, os.dw, mode);
       in_proj = &bn_d;

@@ -258,21 +258,23 @@ class CpuBackend final : public Backend {
   void mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf,
                            float* dw_buf) override {
     Ctx c = ctx();
-    bool done = false;
-    profiled([&] { return std::string("mbconv_forward_eval") + shape_key(b.dw) + (b.expand_w ? " +expand" : "") +
-                          (b.residual ? " +residual" : ""); },
-             [&] { done = k_->mbconv_forward_eval(c, out, x, b); });
-    if (!done) Backend::mbconv_forward_eval(out, x, b, expand_buf, dw_buf);
+    fast_or_default(
+        [&] {
+          return std::string("mbconv_forward_eval") + shape_key(b.dw) + (b.expand_w ? " +expand" : "") +
+                 (b.residual ? " +residual" : "");
+        },
+        [&] { return k_->mbconv_forward_eval(c, out, x, b); },
+        [&] { Backend::mbconv_forward_eval(out, x, b, expand_buf, dw_buf); });
   }
   void head_forward_eval(float* pooled, const float* x, const float* w, const ConvShape& s, const float* gamma,
                          const float* beta, const float* running_mean, const float* running_var, float eps, Act act,
                          float* buf) override {
     Ctx c = ctx();
-    bool done = false;
-    profiled([&] { return std::string("head_forward_eval") + shape_key(s); }, [&] {
-      done = k_->head_forward_eval(c, pooled, x, w, s, gamma, beta, running_mean, running_var, eps, int(act));
-    });
-    if (!done) Backend::head_forward_eval(pooled, x, w, s, gamma, beta, running_mean, running_var, eps, act, buf);
+    fast_or_default([&] { return std::string("head_forward_eval") + shape_key(s); },
+                    [&] { return k_->head_forward_eval(c, pooled, x, w, s, gamma, beta, running_mean, running_var, eps,
+                                                       int(act)); },
+                    [&] { Backend::head_forward_eval(pooled, x, w, s, gamma, beta, running_mean, running_var, eps, act,
+                                                     buf); });
   }
   void dwconv_backward_fused(float* dx, float* dw, float* in_dgamma, float* in_dbeta, const float* dy,
                            const BnGrad* out_bn, const float* x, const BnAct* in_bn, const float* w,
@@ -462,6 +464,14 @@ class CpuBackend final : public Backend {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     prof_.add(key(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  // An op whose kernel covers only some shapes (it returns false for the others): the kernel,
+  // profiled under key, else the base class's unfused ops (profiled op by op).
+  template <class KeyFn, class Fast, class Default>
+  void fast_or_default(KeyFn key, Fast fast, Default fallback) {
+    bool done = false;
+    profiled(key, [&] { done = fast(); });
+    if (!done) fallback();
   }
   ThreadPool pool_;
   Workspace ws_;
