@@ -320,7 +320,7 @@ void bench_dwconv(Backend& be, int H, int C, int k, int stride, bool fused = tru
 // An eval-mode MBConv block (running BN) in one call (mbconv_forward_eval) and as the unfused ops
 // it replaces (the Backend default: expand conv, depthwise with its BN, project conv, BN +
 // residual), on the same inputs; FLOPs of the three convs.
-void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int stride) {
+void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int stride, bool se = false) {
   Backend::MbconvEval b;
   b.expand.N = g_opts.batch; b.expand.H = b.expand.W = H; b.expand.C = Cin; b.expand.K = Ce; b.expand.finish();
   b.dw.N = g_opts.batch; b.dw.H = b.dw.W = H; b.dw.C = b.dw.K = Ce; b.dw.k = k; b.dw.stride = stride; b.dw.pad = k / 2;
@@ -328,7 +328,8 @@ void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int s
   b.project.N = g_opts.batch; b.project.H = b.dw.P; b.project.W = b.dw.Q; b.project.C = Ce; b.project.K = Ko;
   b.project.finish();
   char shape[128];
-  std::snprintf(shape, sizeof shape, "N%d %dx%d C%d E%d K%d k%d s%d", g_opts.batch, H, H, Cin, Ce, Ko, k, stride);
+  std::snprintf(shape, sizeof shape, "N%d %dx%d C%d E%d K%d k%d s%d%s", g_opts.batch, H, H, Cin, Ce, Ko, k, stride,
+                se ? " +se" : "");
   const bool fused = selected("mbconv_forward_eval", shape), unfused = selected("mbconv_forward_eval(unfused ops)", shape);
   if (!fused && !unfused) return;
   const bool residual = stride == 1 && Cin == Ko;
@@ -338,8 +339,20 @@ void bench_mbconv_eval(Backend& be, int H, int Cin, int Ce, int Ko, int k, int s
   std::vector<float> out(size_t(b.project.out_size())), ebuf(size_t(b.expand.out_size())), dbuf(size_t(b.dw.out_size()));
   b.expand_w = we.data(); b.expand_bn = be_.bn; b.dw_w = wd.data(); b.dw_bn = bd.bn; b.project_w = wp.data();
   b.project_bn = bp.bn; b.residual = residual ? x.data() : nullptr;
-  const double flops = 2.0 * g_opts.batch *
-                       (double(H) * H * Cin * Ce + double(b.dw.P) * b.dw.Q * Ce * (k * k + Ko));
+  // squeeze-excite as the spaces size it: R = a quarter of the expanded channels
+  const int R = Ce / 4;
+  auto w1 = randvec(size_t(R) * Ce, 0.1f), b1 = randvec(size_t(R), 0.1f), w2 = randvec(size_t(Ce) * R, 0.1f),
+       b2 = randvec(size_t(Ce), 0.1f);
+  std::vector<float> se_out(size_t(g_opts.batch) * (2 * Ce + R));
+  if (se) {
+    b.se_w1 = w1.data(); b.se_b1 = b1.data(); b.se_w2 = w2.data(); b.se_b2 = b2.data();
+    b.se = gnas::SEShape{g_opts.batch, b.dw.P * b.dw.Q, Ce, R};
+    b.se_pooled = se_out.data(); b.se_hidden = b.se_pooled + size_t(g_opts.batch) * Ce;
+    b.se_gate = b.se_hidden + size_t(g_opts.batch) * R;
+  }
+  const double se_macs = se ? 2.0 * Ce * R : 0.0;  // per image
+  const double flops =
+      2.0 * g_opts.batch * (double(H) * H * Cin * Ce + double(b.dw.P) * b.dw.Q * Ce * (k * k + Ko) + se_macs);
   if (fused)
     report_flops("mbconv_forward_eval", shape, best_ms([&] {
                    be.mbconv_forward_eval(out.data(), x.data(), b, ebuf.data(), dbuf.data());
@@ -562,6 +575,10 @@ int main(int argc, char** argv) {
   bench_mbconv_eval(*be, 14, 24, 144, 24, 5, 1);
   bench_mbconv_eval(*be, 7, 80, 480, 80, 7, 1);
   bench_mbconv_eval(*be, 7, 96, 576, 96, 5, 1);
+  // ... with squeeze-excite (greedynas-imagenet-se's blocks; 56x56 and 14x14 as at 224 px)
+  bench_mbconv_eval(*be, 56, 24, 144, 24, 5, 1, true);
+  bench_mbconv_eval(*be, 14, 80, 480, 80, 7, 1, true);
+  bench_mbconv_eval(*be, 7, 96, 576, 96, 5, 1, true);
   // eval-mode heads: W1's, and the ImageNet spaces' (320 -> 1280)
   bench_head_eval(*be, 7, 128, 256);
   bench_head_eval(*be, 7, 320, 1280);

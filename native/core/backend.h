@@ -183,7 +183,8 @@ class Backend {
                                      int64_t M, int C, Bf16Io io = {});
 
   // ---- squeeze-excite ----
-  // Saves pooled[N][C], hidden[N][R] (after relu) and gate[N][C] for backward.
+  // Saves pooled[N][C], hidden[N][R] (after relu) and gate[N][C] for backward. y may be x (in
+  // place: each image is pooled before it is gated).
   virtual void se_forward(float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
                           const float* b1, const float* w2, const float* b2, const SEShape& s) = 0;
   virtual void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
@@ -281,14 +282,16 @@ class Backend {
     bn_act_apply(y, y, out_bn.mean, out_bn.invstd, out_bn.gamma, out_bn.beta, out_bn.act,
                  int64_t(s.N) * s.P * s.Q, s.K);
   }
-  // An eval-mode MBConv block without squeeze-excite (every BN from running statistics) in one
-  // call: out = act_p(BN_p(conv(d, project_w))) + residual, where
+  // An eval-mode MBConv block (every BN from running statistics) in one call:
+  // out = act_p(BN_p(conv(se(d), project_w))) + residual, where
   // d = act_d(BN_d(dwconv(act_e(BN_e(conv(x, expand_w)))))), or d from x as it is without an
-  // expand conv (expand_w null). The default is the unfused sequence (conv_forward_fused into
-  // expand_buf, dwconv_forward_bn_act into dw_buf, conv_forward_fused into out, then
-  // bn_act_residual_apply in place); the CPU backend runs the chain a few images at a time, so
-  // its wide inner tensors stay in cache, with the same arithmetic per value (bit-identical), and
-  // leaves expand_buf / dw_buf untouched (shapes outside its fast kernels take the default).
+  // expand conv (expand_w null), and se is the block's squeeze-excite (se_forward, which also
+  // leaves its pooled / hidden / gate in the se_* buffers) or nothing (se_w1 null). The default
+  // is the unfused sequence (conv_forward_fused into expand_buf, dwconv_forward_bn_act into
+  // dw_buf, se_forward in place there, conv_forward_fused into out, then bn_act_residual_apply
+  // in place); the CPU backend runs the chain a few images at a time, so its wide inner tensors
+  // stay in cache, with the same arithmetic per value (bit-identical), and leaves expand_buf /
+  // dw_buf untouched (shapes outside its fast kernels take the default).
   // out must not alias x or the residual.
   struct MbconvEval {
     const float* expand_w = nullptr;  // null: no expand conv
@@ -301,6 +304,14 @@ class Backend {
     BnAct project_bn;
     ConvShape project;  // 1x1 stride 1
     const float* residual = nullptr;  // null: none
+    const float* se_w1 = nullptr;     // null: no squeeze-excite
+    const float* se_b1 = nullptr;
+    const float* se_w2 = nullptr;
+    const float* se_b2 = nullptr;
+    SEShape se;  // N, HW = dw.P * dw.Q, C = dw.K
+    float* se_pooled = nullptr;  // [N][C], [N][R], [N][C]: written as se_forward writes them
+    float* se_hidden = nullptr;
+    float* se_gate = nullptr;
   };
   virtual void mbconv_forward_eval(float* out, const float* x, const MbconvEval& b, float* expand_buf, float* dw_buf);
   // The eval-mode head in one call: pooled[N][K] = the mean over pixels of

@@ -168,6 +168,8 @@ void Backend::mbconv_forward_eval(float* out, const float* x, const MbconvEval& 
     h = expand_buf;
   }
   dwconv_forward_bn_act(dw_buf, h, b.expand_w ? &b.expand_bn : nullptr, b.dw_w, b.dw_bn, b.dw);
+  if (b.se_w1)
+    se_forward(dw_buf, b.se_pooled, b.se_hidden, b.se_gate, dw_buf, b.se_w1, b.se_b1, b.se_w2, b.se_b2, b.se);
   conv_forward_fused(out, nullptr, nullptr, 0.0f, dw_buf, nullptr, b.project_w, b.project);
   const BnAct& p = b.project_bn;
   bn_act_residual_apply(out, out, p.mean, p.invstd, p.gamma, p.beta, p.act, b.residual,

@@ -156,8 +156,8 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
       break;
   }
   // Running statistics reach op_forward only for the evaluation state, in float (io is checked
-  // above): without SE (and bfloat16 products) the whole block is one backend call.
-  if (mode == BnMode::Running && fuse && !op.has_se && !bf16_convs && &os == &eval_state) {
+  // above): without bfloat16 products the whole block is one backend call.
+  if (mode == BnMode::Running && fuse && !bf16_convs && &os == &eval_state) {
     mbconv_eval(op, N, x, out, os);
     return out;
   }
@@ -217,10 +217,9 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   return out;
 }
 
-// An eval-mode block (running statistics, no squeeze-excite) of the evaluation state in one
-// backend call: nothing reads its units' conv outputs afterwards, so the backend may keep the
-// inner tensors in cache instead (mbconv_forward_eval); the unit buffers are its scratch where
-// it runs the unfused ops.
+// An eval-mode block (running statistics) of the evaluation state in one backend call: nothing
+// reads its units' conv outputs afterwards, so the backend may keep the inner tensors in cache
+// instead (mbconv_forward_eval); the unit buffers are its scratch where it runs the unfused ops.
 void Replica::Impl::mbconv_eval(const OpUnits& op, int N, const float* x, float* out, OpState& os) {
   Backend::MbconvEval b;
   float* expand_buf = nullptr;
@@ -240,6 +239,17 @@ void Replica::Impl::mbconv_eval(const OpUnits& op, int N, const float* x, float*
   b.project = op.project.shape;
   b.project.N = N;
   b.residual = op.residual ? x : nullptr;
+  if (op.has_se) {
+    const SeUnit& se = op.se;
+    b.se_w1 = st.value(se.w1);
+    b.se_b1 = st.value(se.b1);
+    b.se_w2 = st.value(se.w2);
+    b.se_b2 = st.value(se.b2);
+    b.se = SEShape{N, se.HW, se.C, se.R};
+    b.se_pooled = os.se_pooled.ensure(int64_t(N) * se.C);
+    b.se_hidden = os.se_hidden.ensure(int64_t(N) * se.R);
+    b.se_gate = os.se_gate.ensure(int64_t(N) * se.C);
+  }
   be.mbconv_forward_eval(out, x, b, expand_buf, os.dw.pre.ensure(b.dw.out_size()));
 }
 

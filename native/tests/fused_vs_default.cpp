@@ -40,18 +40,25 @@ static BnAct random_bn(Rng& rng, std::vector<std::vector<float>>& store, int C, 
 // groups of images that do not divide N, channel counts off the vector width, no expand conv, a
 // residual, stride 2 and a depthwise shape outside the fast kernels (the fallback).
 static void run_mbconv_eval(Harness& h, Backend& fast, Backend& ref) {
-  struct Case { int N, H, Cin, Ce, Ko, k, stride; bool expand, residual; };
+  struct Case { int N, H, Cin, Ce, Ko, k, stride; bool expand, residual; int se_r; /* 0: no squeeze-excite */ };
   const Case cases[] = {
-    {5, 7, 16, 48, 16, 3, 1, true, true},   {7, 7, 24, 40, 24, 7, 1, true, true},  {3, 10, 8, 40, 24, 5, 2, true, false},
-    {4, 9, 32, 32, 32, 7, 1, false, true},  {2, 14, 17, 51, 33, 3, 2, true, false}, {9, 7, 80, 480, 80, 5, 1, true, true},
-    {2, 6, 8, 24, 8, 4, 1, true, true} /* non-fast depthwise: the fallback */,
+    {5, 7, 16, 48, 16, 3, 1, true, true, 0},  {7, 7, 24, 40, 24, 7, 1, true, true, 0},
+    {3, 10, 8, 40, 24, 5, 2, true, false, 0}, {4, 9, 32, 32, 32, 7, 1, false, true, 0},
+    {2, 14, 17, 51, 33, 3, 2, true, false, 0}, {9, 7, 80, 480, 80, 5, 1, true, true, 0},
+    {2, 6, 8, 24, 8, 4, 1, true, true, 0} /* non-fast depthwise: the fallback */,
+    // with squeeze-excite: groups of 3 images at 7x7 (7 and 9 images leave a partial group)
+    {7, 7, 16, 48, 16, 3, 1, true, true, 12},  {3, 10, 8, 40, 24, 5, 2, true, false, 10},
+    {9, 7, 80, 480, 80, 5, 1, true, true, 120}, {4, 9, 32, 32, 32, 7, 1, false, true, 8},
+    {2, 14, 17, 51, 33, 3, 2, true, false, 13},
+    {2, 6, 8, 24, 8, 4, 1, true, true, 6} /* non-fast depthwise: the fallback */,
   };
   int ci = 0;
   for (const Case& c : cases) {
     for (int a = 0; a < 4; ++a) {
       char title[160];
-      std::snprintf(title, sizeof title, "mbconv_forward_eval N%d %dx%d Cin%d Ce%d Ko%d k%d s%d%s%s act%d", c.N, c.H,
-                    c.H, c.Cin, c.Ce, c.Ko, c.k, c.stride, c.expand ? " +expand" : "", c.residual ? " +residual" : "", a);
+      std::snprintf(title, sizeof title, "mbconv_forward_eval N%d %dx%d Cin%d Ce%d Ko%d k%d s%d%s%s%s act%d", c.N, c.H,
+                    c.H, c.Cin, c.Ce, c.Ko, c.k, c.stride, c.expand ? " +expand" : "", c.residual ? " +residual" : "",
+                    c.se_r ? " +se" : "", a);
       if (!h.selected(title)) continue;
       Rng rng(uint64_t(3000000 + 10 * ci++ + a));
       std::vector<std::vector<float>> store;
@@ -69,14 +76,35 @@ static void run_mbconv_eval(Harness& h, Backend& fast, Backend& ref) {
       b.dw_w = wd.data(); b.dw = ds; b.dw_bn = random_bn(rng, store, c.Ce, Act((a + 1) % 4));
       b.project_w = wp.data(); b.project = ps; b.project_bn = random_bn(rng, store, c.Ko, Act((a + 2) % 4));
       if (c.residual) b.residual = res.data();
+      // squeeze-excite weights, and per backend its pooled / hidden / gate outputs (se_forward's)
+      const int R = c.se_r;
+      auto w1 = rng.normal_vec<float>(size_t(R) * c.Ce, 0.3), b1 = rng.normal_vec<float>(size_t(R), 0.2),
+           w2 = rng.normal_vec<float>(size_t(c.Ce) * R, 0.3), b2 = rng.normal_vec<float>(size_t(c.Ce), 0.5);
+      const size_t se_floats = size_t(c.N) * (2 * c.Ce + R);
+      std::vector<float> sef = poisoned(se_floats), sed = poisoned(se_floats), ser = poisoned(se_floats);
+      auto with_se = [&](std::vector<float>& buf) {
+        if (!R) return b;
+        Backend::MbconvEval e = b;
+        e.se_w1 = w1.data(); e.se_b1 = b1.data(); e.se_w2 = w2.data(); e.se_b2 = b2.data();
+        e.se = SEShape{c.N, ds.P * ds.Q, c.Ce, R};
+        e.se_pooled = buf.data();
+        e.se_hidden = e.se_pooled + size_t(c.N) * c.Ce;
+        e.se_gate = e.se_hidden + size_t(c.N) * R;
+        return e;
+      };
       std::vector<float> yf = poisoned(size_t(ps.out_size())), yd = poisoned(size_t(ps.out_size())),
                          yr = poisoned(size_t(ps.out_size()));
       std::vector<float> eb(size_t(es.out_size())), db(size_t(ds.out_size())), eb2 = eb, db2 = db, eb3 = eb, db3 = db;
-      fast.mbconv_forward_eval(yf.data(), x.data(), b, eb.data(), db.data());
-      fast.Backend::mbconv_forward_eval(yd.data(), x.data(), b, eb2.data(), db2.data());
-      ref.mbconv_forward_eval(yr.data(), x.data(), b, eb3.data(), db3.data());
+      fast.mbconv_forward_eval(yf.data(), x.data(), with_se(sef), eb.data(), db.data());
+      fast.Backend::mbconv_forward_eval(yd.data(), x.data(), with_se(sed), eb2.data(), db2.data());
+      ref.mbconv_forward_eval(yr.data(), x.data(), with_se(ser), eb3.data(), db3.data());
       h.check(title, "y = the unfused ops (bits)", std::memcmp(yf.data(), yd.data(), yf.size() * sizeof(float)) ? 1.0 : 0.0, 0.0);
       h.check(title, "y", rel_max_err(yf, yr), 1e-4);
+      if (R) {
+        h.check(title, "se pooled / hidden / gate = the unfused ops (bits)",
+                std::memcmp(sef.data(), sed.data(), se_floats * sizeof(float)) ? 1.0 : 0.0, 0.0);
+        h.check(title, "se pooled / hidden / gate", rel_max_err(sef, ser), 1e-4);
+      }
     }
   }
 }

@@ -261,7 +261,7 @@ class CpuBackend final : public Backend {
     fast_or_default(
         [&] {
           return std::string("mbconv_forward_eval") + shape_key(b.dw) + (b.expand_w ? " +expand" : "") +
-                 (b.residual ? " +residual" : "");
+                 (b.se_w1 ? " +se" : "") + (b.residual ? " +residual" : "");
         },
         [&] { return k_->mbconv_forward_eval(c, out, x, b); },
         [&] { Backend::mbconv_forward_eval(out, x, b, expand_buf, dw_buf); });

@@ -1,17 +1,20 @@
 // Eval-mode chains: with running statistics no BN needs the whole batch before its consumer can
 // start, so a chain of ops can run a group of images at a time in the thread's cache.
 //
-// An eval-mode MBConv block without squeeze-excite in one pass (Backend::mbconv_forward_eval):
-// expand 1x1 conv -> depthwise conv with its running BN + act in the strips' epilogue -> project
-// 1x1 conv with its BN and the residual, a group of images at a time. Unfused, the expand output
-// and the depthwise output (the block's wide tensors: 7x7 x 480-768 channels x 128 images,
-// 12-19 MB each) are each written to memory by one op and read back by the next; here a group's
-// share of them (~150-300 KB) is made and consumed in the thread's cache.
+// An eval-mode MBConv block in one pass (Backend::mbconv_forward_eval): expand 1x1 conv ->
+// depthwise conv with its running BN + act in the strips' epilogue -> squeeze-excite, if any ->
+// project 1x1 conv with its BN and the residual, a group of images at a time. Unfused, the
+// expand output and the depthwise output (the block's wide tensors: 7x7 x 480-768 channels x 128
+// images, 12-19 MB each) are each written to memory by one op and read back by the next (the
+// squeeze-excite reads the depthwise output twice and writes a gated copy); here a group's share
+// of them (~150-300 KB) is made and consumed in the thread's cache. Squeeze-excite is per image
+// (pool, two small FCs, gate), so a group holds everything it needs.
 //
 // Bit-identical to the unfused ops: every value is computed by the same kernels with the same
-// operands as there (the GEMMs' tiles are chosen for the whole batch, as the unfused convs choose
-// them, and a rows-form output row does not depend on which rows share its block; the depthwise
-// image kernel and the folded BNs are the unfused ops' own).
+// operands as there (the GEMMs' tiles, the squeeze-excite FCs' included, are chosen for the whole
+// batch, as the unfused convs choose them, and a rows-form output row does not depend on which
+// rows share its block; the depthwise image kernel, the folded BNs and the squeeze-excite's
+// pooling, bias, activation and gating are the unfused ops' own).
 #pragma once
 
 namespace gnas {
@@ -41,9 +44,18 @@ static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::
   const InBn* in_e = make_in_bn(ctx, ie, b.expand_w ? &b.expand_bn : nullptr, Ce, /*slot=*/4);
   const InBn* out_d = make_in_bn(ctx, od, &b.dw_bn, Ce, /*slot=*/6);
   const InBn* bn_p = make_in_bn(ctx, opb, &b.project_bn, Ko, /*slot=*/8);
+  // squeeze-excite's FCs: [N][Ce] -> [N][R] -> [N][Ce], tiles for N rows as se_forward's convs
+  const int R = b.se.R;
+  PackedB B1{}, B2{};
+  if (b.se_w1) {
+    B1 = pack_b(ctx, 3, b.se_w1, 1, Ce, Ce, R, choose_tile(N, R));
+    B2 = pack_b(ctx, 5, b.se_w2, 1, R, R, Ce, choose_tile(N, Ce));
+  }
+  const ChanLayout cle(Ce);
   const int64_t G = eval_group_images(HW);
   const int64_t ngroups = ceil_div<int64_t>(N, G);
-  const int64_t tail_floats = imax<int64_t>(b.expand_w ? int64_t(Be.t.MR) * Cin : 0, int64_t(Bp.t.MR) * Ce);
+  int64_t tail_floats = imax<int64_t>(b.expand_w ? int64_t(Be.t.MR) * Cin : 0, int64_t(Bp.t.MR) * Ce);
+  if (b.se_w1) tail_floats = imax<int64_t>(tail_floats, imax<int64_t>(int64_t(B1.t.MR) * Ce, int64_t(B2.t.MR) * R));
   parallel_for(*ctx.pool, ngroups, 1, [&](int64_t g0, int64_t g1, int tid) {
     float* ebuf = b.expand_w ? ctx.ws->thread(tid, 0, size_t(G * HW * Ce)) : nullptr;
     float* dbuf = ctx.ws->thread(tid, 2, size_t(G * PQ * Ce));
@@ -61,6 +73,20 @@ static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::
         NextImage none;
         dw_fwd_image<K, S, F32Io>(plane, Hp, Wp, wp, Cp, dbuf + i * PQ * Ce, P, Q, Ce, nullptr, none, out_d);
       }
+      if (b.se_w1) {
+        float* pooled = b.se_pooled + n0 * Ce;
+        float* hidden = b.se_hidden + n0 * R;
+        float* gate = b.se_gate + n0 * Ce;
+        for (int64_t i = 0; i < ni; ++i) gap_image(pooled + i * Ce, dbuf + i * PQ * Ce, int(PQ), cle);
+        gemm_rows_block(B1, pooled, Ce, ni, hidden, R, nullptr, nullptr, tail);
+        se_hidden_rows(hidden, b.se_b1, ni, R);
+        gemm_rows_block(B2, hidden, R, ni, gate, Ce, nullptr, nullptr, tail);
+        se_gate_rows(gate, b.se_b2, ni, Ce);
+        for (int64_t i = 0; i < ni; ++i) {
+          float* d = dbuf + i * PQ * Ce;
+          se_scale_image(d, d, gate + i * Ce, int(PQ), cle);  // in place
+        }
+      }
       float* y = out + n0 * PQ * Ko;
       gemm_rows_block(Bp, dbuf, Ce, ni * PQ, y, Ko, nullptr, nullptr, tail);
       const float* r = b.residual ? b.residual + n0 * PQ * Ko : nullptr;
@@ -72,7 +98,8 @@ static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::
 }
 
 // Backend::mbconv_forward_eval; false outside the fast shapes (1x1 stride-1 expand and project,
-// a depthwise conv of the fast kernels, shapes that chain), where the caller runs the unfused ops.
+// a depthwise conv of the fast kernels, shapes that chain, a squeeze-excite on the depthwise
+// output), where the caller runs the unfused ops.
 static bool mbconv_forward_eval(Ctx& ctx, float* out, const float* x, const Backend::MbconvEval& b) {
   const ConvShape& s = b.dw;
   const auto pointwise = [](const ConvShape& c) { return c.k == 1 && c.stride == 1 && c.pad == 0; };
@@ -82,6 +109,7 @@ static bool mbconv_forward_eval(Ctx& ctx, float* out, const float* x, const Back
   if (b.expand_w && (!pointwise(b.expand) || b.expand.N != s.N || b.expand.K != s.C || b.expand.H != s.H ||
                      b.expand.W != s.W))
     return false;
+  if (b.se_w1 && (b.se.N != s.N || b.se.HW != s.P * s.Q || b.se.C != s.K || b.se.R < 1)) return false;
   GNAS_DW_DISPATCH(mbconv_eval_ks, ctx, out, x, b)
   return false;
 }

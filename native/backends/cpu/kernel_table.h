@@ -15,8 +15,8 @@
 #include "backends/cpu/depthwise_backward.h"
 #include "backends/cpu/conv_stem.h"
 #include "backends/cpu/pooling.h"
-#include "backends/cpu/eval_chains.h"  // chains gemm, depthwise, batchnorm, pooling
 #include "backends/cpu/squeeze_excite.h"
+#include "backends/cpu/eval_chains.h"  // chains gemm, depthwise, batchnorm, pooling, squeeze-excite
 #include "backends/cpu/fully_connected.h"
 #include "backends/cpu/softmax_xent.h"
 #include "backends/cpu/elementwise.h"

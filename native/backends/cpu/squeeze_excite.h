@@ -10,28 +10,40 @@ namespace GNAS_ISA {
 
 static float sigmoidf_(float a) { return 1.0f / (1.0f + expf(-a)); }
 
+// The pieces of se_forward shared with the eval-mode chain (eval_chains.h), which runs them a
+// group of images at a time: relu(hidden + b1) and sigmoid(gate + b2) over `rows` images, in
+// place, and one image's y = x * gate.
+static void se_hidden_rows(float* hidden, const float* b1, int64_t rows, int R) {
+  for (int64_t n = 0; n < rows; ++n)
+    for (int r = 0; r < R; ++r) {
+      const float h = hidden[n * R + r] + b1[r];
+      hidden[n * R + r] = h > 0 ? h : 0.0f;
+    }
+}
+static void se_gate_rows(float* gate, const float* b2, int64_t rows, int C) {
+  for (int64_t n = 0; n < rows; ++n)
+    for (int c = 0; c < C; ++c) gate[n * C + c] = sigmoidf_(gate[n * C + c] + b2[c]);
+}
+static void se_scale_image(float* yn, const float* xn, const float* gate_n, int HW, const ChanLayout& cl) {
+  for (int i = 0; i < HW; ++i) {
+    const float* xr = xn + int64_t(i) * cl.C;
+    float* yr = yn + int64_t(i) * cl.C;
+    for (int v = 0; v < cl.nv; ++v) cl.st(yr, v, mul(cl.ld(xr, v), cl.ld(gate_n, v)));
+  }
+}
+
 static void se_forward(Ctx& ctx, float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
                        const float* b1, const float* w2, const float* b2, const SEShape& s) {
   const int N = s.N, HW = s.HW, C = s.C, R = s.R;
   gap_forward(ctx, pooled, x, N, HW, C);
   conv1x1_forward(ctx, hidden, pooled, w1, N, C, R, nullptr, nullptr, nullptr, 0.0f);
-  for (int n = 0; n < N; ++n)
-    for (int r = 0; r < R; ++r) {
-      const float h = hidden[int64_t(n) * R + r] + b1[r];
-      hidden[int64_t(n) * R + r] = h > 0 ? h : 0.0f;
-    }
+  se_hidden_rows(hidden, b1, N, R);
   conv1x1_forward(ctx, gate, hidden, w2, N, R, C, nullptr, nullptr, nullptr, 0.0f);
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c) gate[int64_t(n) * C + c] = sigmoidf_(gate[int64_t(n) * C + c] + b2[c]);
+  se_gate_rows(gate, b2, N, C);
   const ChanLayout cl(C);
   const int64_t per = int64_t(HW) * C;
   parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
-    for (int64_t n = b; n < e; ++n)
-      for (int i = 0; i < HW; ++i) {
-        const float* xr = x + n * per + int64_t(i) * C;
-        float* yr = y + n * per + int64_t(i) * C;
-        for (int v = 0; v < cl.nv; ++v) cl.st(yr, v, mul(cl.ld(xr, v), cl.ld(gate + n * C, v)));
-      }
+    for (int64_t n = b; n < e; ++n) se_scale_image(y + n * per, x + n * per, gate + n * C, HW, cl);
   });
 }
 
