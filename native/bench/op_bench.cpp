@@ -540,6 +540,8 @@ int main(int argc, char** argv) {
 
   // stem and fixed first block (28x28)
   bench_conv(*be, 28, 1, 16, 3, 1, false, false, true, false);
+  // the ImageNet spaces' stem (3 -> 32, stride 2), at 112 px input
+  bench_conv(*be, 112, 3, 32, 3, 2, false, false, true, false);
   bench_dwconv(*be, 28, 16, 3, 1);
   bench_conv(*be, 28, 16, 16, 1, 1, true, false, true, true);
   // searchable layers: expand (plain input, +stats) / project (input through the dw BN, +stats)

@@ -105,9 +105,10 @@ void conv_tests(Ctx& t) {
       {2, 16, 16, 3, 16, 3, 2}, {2, 15, 13, 1, 8, 3, 2}, {1, 12, 12, 3, 24, 5, 1},
       {1, 14, 11, 3, 16, 7, 2}, {3, 7, 9, 3, 40, 3, 1}, {1, 6, 6, 1, 3, 3, 1},
       // C = 1, K = 16 / 24 over rows of several strips (the W1 stem; on AVX2 the direct kernels
-      // take K = 16 in strips of 6 and one weight-gradient vector per pass), and C = 3, K = 24
-      // (on AVX-512 two vectors, whose weight gradient takes one pass each)
-      {2, 15, 14, 1, 16, 3, 1}, {1, 13, 17, 1, 24, 3, 2}, {2, 11, 10, 3, 24, 3, 1},
+      // take K = 16 in strips of 6 and one weight-gradient vector per pass), and C = 3, K = 24 /
+      // 32 (on AVX-512 two vectors, whose weight gradient takes one pass each; K = 32 stride 2
+      // is the ImageNet spaces' stem)
+      {2, 15, 14, 1, 16, 3, 1}, {1, 13, 17, 1, 24, 3, 2}, {2, 11, 10, 3, 24, 3, 1}, {2, 17, 16, 3, 32, 3, 2},
   };
   for (const auto& c : stem) conv_case(t, c, false);
   // 1x1 expand / project, stride 1 (GEMM with M = N*H*W rows) and stride 2 (reduction identity)

@@ -218,7 +218,9 @@ static void stem_backward_dw_t(Ctx& ctx, float* dw, const float* dy, const BnBwd
       case 121: FN<3, 1, 2, 1>(__VA_ARGS__); return true;                                         \
       case 122: FN<3, 1, 2, 2>(__VA_ARGS__); return true;                                         \
       case 311: FN<3, 3, 1, 1>(__VA_ARGS__); return true;                                         \
+      case 312: FN<3, 3, 1, 2>(__VA_ARGS__); return true;                                         \
       case 321: FN<3, 3, 2, 1>(__VA_ARGS__); return true;                                         \
+      case 322: FN<3, 3, 2, 2>(__VA_ARGS__); return true;                                         \
     }                                                                                             \
     return false;                                                                                 \
   }
