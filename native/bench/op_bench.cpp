@@ -589,6 +589,7 @@ int main(int argc, char** argv) {
   bench_bn(*be, 14, 144, Act::ReLU6);
   bench_bn(*be, 7, 768, Act::ReLU6);
   bench_bn(*be, 7, 128, Act::None);
+  bench_se(*be, 28, 144);
   bench_se(*be, 7, 480);
   bench_small(*be);
   return 0;

@@ -162,7 +162,8 @@ class Backend {
                                    const float* running_mean, const float* running_var, float eps, Act act,
                                    int64_t M, int C) = 0;
   // Backward of the train-mode forward. The pre-activation is recomputed from x, mean, invstd,
-  // gamma and beta, so the forward keeps only x (and y, which the next op keeps anyway).
+  // gamma and beta, so the forward keeps only x (and y, which the next op keeps anyway). dx may
+  // be null: the parameter gradients only (the first pass, for a fused conv backward's out_bn).
   virtual void bn_act_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                const float* mean, const float* invstd, const float* gamma, const float* beta,
                                Act act, int64_t M, int C) = 0;

@@ -296,10 +296,16 @@ void Replica::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, co
   if (op.has_expand) bn_e = bnact_of(op.expand, os.expand);
   bn_d = bnact_of(op.dw, os.dw);
   float* d_mid = s_mid1.ensure(ds.out_size());
+  const ConvUnit& pu = op.project;
+  const ConvUnit& du = op.dw;
+  ConvShape ps = pu.shape;
+  ps.N = N;
   if (op.has_se) {
-    const float* dw_out = rebuild(op.dw, N, os.dw, t_dw);
+    // The project conv's input is the gated depthwise output, rebuilt here (the forward keeps only
+    // conv outputs), and the squeeze-excite's backward stands between it and the depthwise unit.
+    const float* dw_out = rebuild(du, N, os.dw, t_dw);
     const float* proj_in = se_forward(op, N, dw_out, os);
-    unit_backward(op.project, N, proj_in, os.project, dy, d_mid);
+    unit_backward(pu, N, proj_in, os.project, dy, d_mid);
     const SeUnit& se = op.se;
     SEShape ss{N, se.HW, se.C, se.R};
     float* d_dw = s_mid2.ensure(ds.out_size());
@@ -309,26 +315,14 @@ void Replica::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, co
     commit({&w1, &b1, &w2, &b2});
     std::swap(s_mid1, s_mid2);
     d_mid = s_mid1.data();
-    if (op.has_expand) {
-      ConvShape es = op.expand.shape;
-      es.N = N;
-      float* d_exp = s_mid2.ensure(es.out_size());
-      unit_backward(op.dw, N, os.expand.pre.data(), os.dw, d_mid, d_exp, &bn_e);
-      unit_backward(op.expand, N, x, os.expand, d_exp, dx);
-    } else {
-      unit_backward(op.dw, N, x, os.dw, d_mid, dx);
-    }
-    if (op.residual) be.add_inplace(dx, dy, in_elems);
-    return;
-  }
-  // Fused backward (no SE): no separate BN pass for the expand and dw units. The project conv's
-  // backward yields the dw BN's parameter gradients; the dw backward runs that BN's input
-  // gradient on the fly and yields the expand BN's; the expand backward runs the expand BN's.
-  const ConvUnit& pu = op.project;
-  const ConvUnit& du = op.dw;
-  ConvShape ps = pu.shape;
-  ps.N = N;
-  {
+    // The dw BN's parameter gradients (its first pass, no input gradient); the fused depthwise
+    // backward below runs its second pass on the fly, as without squeeze-excite.
+    be.bn_act_backward(nullptr, t_dg.ensure(du.shape.K), t_db.ensure(du.shape.K), d_mid, os.dw.pre.data(),
+                       bn_d.mean, bn_d.invstd, bn_d.gamma, bn_d.beta, bn_d.act, int64_t(N) * ds.P * ds.Q, ds.K);
+  } else {
+    // Fused backward: no separate BN pass for the expand and dw units. The project conv's
+    // backward yields the dw BN's parameter gradients; the dw backward runs that BN's input
+    // gradient on the fly and yields the expand BN's; the expand backward runs the expand BN's.
     // the project unit's own BN (no activation, small tensor)
     float* dpre = s_pre.ensure(ps.out_size());
     Sink dg = sink(pu.bn.gamma), db = sink(pu.bn.beta);

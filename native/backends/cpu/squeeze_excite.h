@@ -47,6 +47,28 @@ static void se_forward(Ctx& ctx, float* y, float* pooled, float* hidden, float* 
   });
 }
 
+// dlogit[c] = (sum over the image's pixels of dy * x) * g * (1 - g) for channel vectors
+// [v0, v0 + G), accumulated in registers over one walk through the pixels (each lane's sum in
+// pixel order, as a walk per vector would take it).
+template <int G>
+static void se_dlogit_group(float* dlogit_n, const float* dyn, const float* xn, const float* gate_n, int HW,
+                            const ChanLayout& cl, int v0) {
+  vf s[G];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) s[g] = zero();
+  for (int i = 0; i < HW; ++i) {
+    const float* dr = dyn + int64_t(i) * cl.C;
+    const float* xr = xn + int64_t(i) * cl.C;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) s[g] = fmadd(cl.ld(dr, v0 + g), cl.ld(xr, v0 + g), s[g]);
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    const vf gt = cl.ld(gate_n, v0 + g);
+    cl.st(dlogit_n, v0 + g, mul(s[g], mul(gt, sub(set1(1.0f), gt))));
+  }
+}
+
 static void se_backward(Ctx& ctx, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
                         const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,
                         const float* w2, const SEShape& s) {
@@ -57,17 +79,14 @@ static void se_backward(Ctx& ctx, float* dx, float* dw1, float* db1, float* dw2,
   float* tmp = ctx.ws->shared(7, size_t(N) * (R + C));
   float* dpre = tmp;                       // [N][R]
   float* dpool = tmp + int64_t(N) * R;     // [N][C]
-  // dlogit[n][c] = (sum_i dy * x) * g * (1 - g)
+  // dlogit[n][c] = (sum_i dy * x) * g * (1 - g), up to 8 channel vectors per walk over the pixels
   parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
     for (int64_t n = b; n < e; ++n)
-      for (int v = 0; v < cl.nv; ++v) {
-        vf acc = zero();
-        for (int i = 0; i < HW; ++i) {
-          const int64_t o = n * per + int64_t(i) * C;
-          acc = fmadd(cl.ld(dy + o, v), cl.ld(x + o, v), acc);
-        }
-        const vf g = cl.ld(gate + n * C, v);
-        cl.st(dlogit + n * C, v, mul(acc, mul(g, sub(set1(1.0f), g))));
+      for (int v0 = 0; v0 < cl.nv; v0 += 8) {
+        const int g = imin(8, cl.nv - v0);
+#define GNAS_CALL(G) se_dlogit_group<G>(dlogit + n * C, dy + n * per, x + n * per, gate + n * C, HW, cl, v0)
+        GNAS_G_SWITCH(g, GNAS_CALL)
+#undef GNAS_CALL
       }
   });
   for (int c = 0; c < C; ++c) {
@@ -87,16 +106,17 @@ static void se_backward(Ctx& ctx, float* dx, float* dw1, float* db1, float* dw2,
   conv1x1_backward(ctx, dx ? dpool : nullptr, dw1, dpre, pooled, w1, N, C, R, nullptr);
   if (!dx) return;
   const vf inv = set1(1.0f / float(HW));
-  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
-    for (int64_t n = b; n < e; ++n)
-      for (int v = 0; v < cl.nv; ++v) {
-        const vf g = cl.ld(gate + n * C, v);
-        const vf dp = mul(cl.ld(dpool + n * C, v), inv);
-        for (int i = 0; i < HW; ++i) {
-          const int64_t o = n * per + int64_t(i) * C;
-          cl.st(dx + o, v, fmadd(cl.ld(dy + o, v), g, dp));
-        }
+  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int tid) {
+    float* dp = ctx.ws->thread(tid, 0, size_t(cl.nv) * L);  // dpooled / HW of the image
+    for (int64_t n = b; n < e; ++n) {
+      for (int v = 0; v < cl.nv; ++v) store(dp + v * L, mul(cl.ld(dpool + n * C, v), inv));
+      // pixel by pixel: dy and dx are walked in order, once
+      for (int i = 0; i < HW; ++i) {
+        const int64_t o = n * per + int64_t(i) * C;
+        for (int v = 0; v < cl.nv; ++v)
+          cl.st(dx + o, v, fmadd(cl.ld(dy + o, v), cl.ld(gate + n * C, v), load(dp + v * L)));
       }
+    }
   });
 }
 
