@@ -188,6 +188,9 @@ class Backend {
   // place: each image is pooled before it is gated).
   virtual void se_forward(float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
                           const float* b1, const float* w2, const float* b2, const SEShape& s) = 0;
+  // y = x * gate[n][c] over x[N][HW][C]: se_forward's last step alone, for a backward that has
+  // the gate se_forward saved (R unused). y may be x.
+  virtual void se_scale(float* y, const float* x, const float* gate, const SEShape& s) = 0;
   virtual void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
                            const float* x, const float* pooled, const float* hidden, const float* gate,
                            const float* w1, const float* w2, const SEShape& s) = 0;

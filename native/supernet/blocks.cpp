@@ -302,12 +302,14 @@ void Replica::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, co
   ps.N = N;
   if (op.has_se) {
     // The project conv's input is the gated depthwise output, rebuilt here (the forward keeps only
-    // conv outputs), and the squeeze-excite's backward stands between it and the depthwise unit.
-    const float* dw_out = rebuild(du, N, os.dw, t_dw);
-    const float* proj_in = se_forward(op, N, dw_out, os);
-    unit_backward(pu, N, proj_in, os.project, dy, d_mid);
+    // conv outputs) with the gate the forward saved, and the squeeze-excite's backward stands
+    // between it and the depthwise unit.
     const SeUnit& se = op.se;
     SEShape ss{N, se.HW, se.C, se.R};
+    const float* dw_out = rebuild(du, N, os.dw, t_dw);
+    float* proj_in = t_se.ensure(int64_t(N) * se.HW * se.C);
+    be.se_scale(proj_in, dw_out, os.se_gate.data(), ss);
+    unit_backward(pu, N, proj_in, os.project, dy, d_mid);
     float* d_dw = s_mid2.ensure(ds.out_size());
     Sink w1 = sink(se.w1), b1 = sink(se.b1), w2 = sink(se.w2), b2 = sink(se.b2);
     be.se_backward(d_dw, w1.ptr, b1.ptr, w2.ptr, b2.ptr, d_mid, dw_out, os.se_pooled.data(), os.se_hidden.data(),

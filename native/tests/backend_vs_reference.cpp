@@ -246,6 +246,15 @@ void se_case(Ctx& t, int N, int HW, int C) {
     t.h.check(title, "hidden", rel_max_err(hf, hr), kTolForward);
     t.h.check(title, "gate", rel_max_err(gf, gr), kTolForward);
   }
+  // the gating alone, given the reference's gate: out of place, then in place (y = x)
+  title = t.title("se_scale", shape);
+  if (t.h.selected(title)) {
+    std::vector<float> yf = poisoned(xs), yi = x;
+    t.fast.se_scale(yf.data(), x.data(), gr.data(), s);
+    t.fast.se_scale(yi.data(), yi.data(), gr.data(), s);
+    t.h.check(title, "y", rel_max_err(yf, yr), kTolForward);
+    t.h.check(title, "y (in place)", rel_max_err(yi, yr), kTolForward);
+  }
   title = t.title("se_backward", shape);
   if (t.h.selected(title)) {
     std::vector<float> dxf = poisoned(xs), dxr = poisoned(xs);

@@ -248,6 +248,11 @@ class HostView final : public Backend {
                      g.in(w1, RC), g.in(b1, s.R), g.in(w2, RC), g.in(b2, s.C), s);
     });
   }
+  void se_scale(float* y, const float* x, const float* gate, const SEShape& s) override {
+    run("se_scale", [&](Staging& g) {
+      d_->se_scale(g.out(y, se_x(s)), g.in(x, se_x(s)), g.in(gate, int64_t(s.N) * s.C), s);
+    });
+  }
   void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy, const float* x,
                    const float* pooled, const float* hidden, const float* gate, const float* w1, const float* w2,
                    const SEShape& s) override {

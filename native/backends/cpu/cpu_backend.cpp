@@ -361,6 +361,11 @@ class CpuBackend final : public Backend {
     }
     k_->se_forward(c, y, pooled, hidden, gate, x, w1, b1, w2, b2, s);
   }
+  void se_scale(float* y, const float* x, const float* gate, const SEShape& s) override {
+    Ctx c = ctx();
+    profiled([&] { return std::string("se_scale") + mc_key(int64_t(s.N) * s.HW, s.C); },
+             [&] { k_->se_scale(c, y, x, gate, s); });
+  }
   void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy, const float* x,
                    const float* pooled, const float* hidden, const float* gate, const float* w1, const float* w2,
                    const SEShape& s) override {

@@ -47,6 +47,7 @@ static const KernelTable kTable = {
     &bn_act_residual_apply,
     &bn_act_backward,
     &se_forward,
+    &se_scale,
     &se_backward,
     &add_inplace,
     &gap_forward,

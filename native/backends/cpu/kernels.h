@@ -65,6 +65,7 @@ struct KernelTable {
 
   void (*se_forward)(Ctx&, float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
                      const float* b1, const float* w2, const float* b2, const SEShape& s);
+  void (*se_scale)(Ctx&, float* y, const float* x, const float* gate, const SEShape& s);
   void (*se_backward)(Ctx&, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
                       const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,
                       const float* w2, const SEShape& s);

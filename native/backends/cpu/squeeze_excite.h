@@ -32,6 +32,14 @@ static void se_scale_image(float* yn, const float* xn, const float* gate_n, int 
   }
 }
 
+static void se_scale(Ctx& ctx, float* y, const float* x, const float* gate, const SEShape& s) {
+  const ChanLayout cl(s.C);
+  const int64_t per = int64_t(s.HW) * s.C;
+  parallel_for(*ctx.pool, s.N, imax(1, s.N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
+    for (int64_t n = b; n < e; ++n) se_scale_image(y + n * per, x + n * per, gate + n * s.C, s.HW, cl);
+  });
+}
+
 static void se_forward(Ctx& ctx, float* y, float* pooled, float* hidden, float* gate, const float* x, const float* w1,
                        const float* b1, const float* w2, const float* b2, const SEShape& s) {
   const int N = s.N, HW = s.HW, C = s.C, R = s.R;
@@ -40,11 +48,7 @@ static void se_forward(Ctx& ctx, float* y, float* pooled, float* hidden, float* 
   se_hidden_rows(hidden, b1, N, R);
   conv1x1_forward(ctx, gate, hidden, w2, N, R, C, nullptr, nullptr, nullptr, 0.0f);
   se_gate_rows(gate, b2, N, C);
-  const ChanLayout cl(C);
-  const int64_t per = int64_t(HW) * C;
-  parallel_for(*ctx.pool, N, imax(1, N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int) {
-    for (int64_t n = b; n < e; ++n) se_scale_image(y + n * per, x + n * per, gate + n * C, HW, cl);
-  });
+  se_scale(ctx, y, x, gate, s);
 }
 
 // dlogit[c] = (sum over the image's pixels of dy * x) * g * (1 - g) for channel vectors

@@ -468,6 +468,10 @@ class CudaBackend final : public Backend {
     use();
     launch_se_forward(ctx_, y, pooled, hidden, gate, x, w1, b1, w2, b2, s);
   }
+  void se_scale(float* y, const float* x, const float* gate, const SEShape& s) override {
+    use();
+    launch_se_scale(ctx_, y, x, gate, s);
+  }
   void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy, const float* x,
                    const float* pooled, const float* hidden, const float* gate, const float* w1, const float* w2,
                    const SEShape& s) override {

@@ -58,6 +58,8 @@ void launch_bn_update_running(Context& ctx, float* running_mean, float* running_
 // ---- squeeze_excite.cu ----
 void launch_se_forward(Context& ctx, float* y, float* pooled, float* hidden, float* gate, const float* x,
                        const float* w1, const float* b1, const float* w2, const float* b2, const SEShape& s);
+// y = x * gate per image and channel (y may be x).
+void launch_se_scale(Context& ctx, float* y, const float* x, const float* gate, const SEShape& s);
 // dx may be null.
 void launch_se_backward(Context& ctx, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
                         const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,

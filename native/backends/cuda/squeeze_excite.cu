@@ -169,6 +169,11 @@ void launch_se_forward(Context& ctx, float* y, float* pooled, float* hidden, flo
   launch_scale(ctx, y, x, gate, nullptr, s.N, s.HW, s.C);
 }
 
+void launch_se_scale(Context& ctx, float* y, const float* x, const float* gate, const SEShape& s) {
+  if (s.N <= 0 || s.C <= 0 || s.HW <= 0) return;
+  launch_scale(ctx, y, x, gate, nullptr, s.N, s.HW, s.C);
+}
+
 void launch_se_backward(Context& ctx, float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy,
                         const float* x, const float* pooled, const float* hidden, const float* gate, const float* w1,
                         const float* w2, const SEShape& s) {

@@ -54,6 +54,9 @@ class ReferenceBackend : public Backend {
                   const float* b1, const float* w2, const float* b2, const SEShape& s) override {
     ref::se_forward<float>(y, pooled, hidden, gate, x, w1, b1, w2, b2, s);
   }
+  void se_scale(float* y, const float* x, const float* gate, const SEShape& s) override {
+    ref::se_scale<float>(y, x, gate, s);
+  }
   void se_backward(float* dx, float* dw1, float* db1, float* dw2, float* db2, const float* dy, const float* x,
                    const float* pooled, const float* hidden, const float* gate, const float* w1, const float* w2,
                    const SEShape& s) override {

@@ -41,6 +41,17 @@ void se_forward(T* y, T* pooled, T* hidden, T* gate, const T* x, const T* w1, co
   }
 }
 
+// y = x * gate per image and channel (y may be x).
+template <typename T>
+void se_scale(T* y, const T* x, const T* gate, const SEShape& s) {
+  for (int n = 0; n < s.N; ++n)
+    for (int64_t i = 0; i < s.HW; ++i)
+      for (int c = 0; c < s.C; ++c) {
+        const int64_t xi = (int64_t(n) * s.HW + i) * s.C + c;
+        y[xi] = T(double(x[xi]) * double(gate[int64_t(n) * s.C + c]));
+      }
+}
+
 // dx = dy * gate + (d pooled) / HW, where the gate's gradient flows back through fc2, the relu
 // (mask hidden > 0) and fc1 to pooled.
 template <typename T>
