@@ -110,7 +110,7 @@ void Replica::Impl::unit_backward(const ConvUnit& u, int N, const float* x, Unit
 
 float* Replica::Impl::se_forward(const OpUnits& op, int N, const float* x, OpState& os) {
   const SeUnit& se = op.se;
-  SEShape ss{N, se.HW, se.C, se.R};
+  const SEShape ss = se.shape(N);
   float* y = t_se.ensure(int64_t(N) * se.HW * se.C);
   be.se_forward(y, os.se_pooled.ensure(int64_t(N) * se.C), os.se_hidden.ensure(int64_t(N) * se.R),
                 os.se_gate.ensure(int64_t(N) * se.C), x, st.value(se.w1), st.value(se.b1), st.value(se.w2),
@@ -245,7 +245,7 @@ void Replica::Impl::mbconv_eval(const OpUnits& op, int N, const float* x, float*
     b.se_b1 = st.value(se.b1);
     b.se_w2 = st.value(se.w2);
     b.se_b2 = st.value(se.b2);
-    b.se = SEShape{N, se.HW, se.C, se.R};
+    b.se = se.shape(N);
     b.se_pooled = os.se_pooled.ensure(int64_t(N) * se.C);
     b.se_hidden = os.se_hidden.ensure(int64_t(N) * se.R);
     b.se_gate = os.se_gate.ensure(int64_t(N) * se.C);
@@ -305,7 +305,7 @@ void Replica::Impl::op_backward(const OpUnits& op, const LayerDesc& l, int N, co
     // conv outputs) with the gate the forward saved, and the squeeze-excite's backward stands
     // between it and the depthwise unit.
     const SeUnit& se = op.se;
-    SEShape ss{N, se.HW, se.C, se.R};
+    const SEShape ss = se.shape(N);
     const float* dw_out = rebuild(du, N, os.dw, t_dw);
     float* proj_in = t_se.ensure(int64_t(N) * se.HW * se.C);
     be.se_scale(proj_in, dw_out, os.se_gate.data(), ss);

@@ -37,6 +37,7 @@ struct ConvUnit {
 struct SeUnit {
   int w1 = -1, b1 = -1, w2 = -1, b2 = -1;
   int C = 0, R = 0, HW = 0;
+  SEShape shape(int N) const { return SEShape{N, HW, C, R}; }  // the backend ops' shape at batch N
 };
 
 struct OpUnits {

@@ -166,7 +166,7 @@ void launch_se_forward(Context& ctx, float* y, float* pooled, float* hidden, flo
   }
   launch(se_fc2_kernel, warp_blocks(int64_t(s.N) * s.C), kThreads, 0, ctx.stream, gate, hidden, w2, b2, s.N, s.C, s.R);
   GNAS_CUDA_LAUNCHED("se_fc2_kernel");
-  launch_scale(ctx, y, x, gate, nullptr, s.N, s.HW, s.C);
+  launch_se_scale(ctx, y, x, gate, s);
 }
 
 void launch_se_scale(Context& ctx, float* y, const float* x, const float* gate, const SEShape& s) {
