@@ -67,13 +67,16 @@ test('native supernet tests: lockstep training across backends, determinism, che
   runHarness('gnas_supernet_tests', 'GNAS_SUPERNET_TESTS');
 });
 
-// The CPU backend streams a depthwise backward's dx out of cache only when the op's operands
-// exceed the last-level cache, which no test shape does; GNAS_CPU_STREAM_MIN_BYTES=0 takes that
-// path for every shape. The filter 'dw' takes the plain depthwise cases ("dwconv ...") and the
-// fused ones ("dw N.."), whose dx rows also feed the input BN's sums on their way out (not
-// streaming the last row of dx makes 202 of these checks fail).
-test('native op harness: depthwise ops with dx streamed out (GNAS_CPU_STREAM_MIN_BYTES=0)', () => {
-  runHarness('gnas_op_tests', 'GNAS_OP_TESTS', ['--filter', 'dw'], { ...process.env, GNAS_CPU_STREAM_MIN_BYTES: '0' });
+// The CPU backend streams an output out of cache (non-temporal stores: a depthwise backward's dx,
+// a 1x1 forward's y) only when the op's operands exceed the last-level cache, which no test shape
+// does; GNAS_CPU_STREAM_MIN_BYTES=0 takes those paths for every shape. The depthwise cases' dx rows
+// also feed the input BN's sums on their way out (not streaming the last row of dx makes 202
+// checks fail); doubling the 1x1 forward's streamed vectors fails 16 (convs, eval chains, head).
+test('native op harness: the CPU backend with its outputs streamed out (GNAS_CPU_STREAM_MIN_BYTES=0)', () => {
+  runHarness('gnas_op_tests', 'GNAS_OP_TESTS', ['--backend', 'cpu'], {
+    ...process.env,
+    GNAS_CPU_STREAM_MIN_BYTES: '0',
+  });
   // the variable is read: a malformed value is named in the harness's failure
   const bad = spawnSync(harnessPath('gnas_op_tests', 'GNAS_OP_TESTS'), ['--filter', 'dwconv_backward'], {
     encoding: 'utf8',

@@ -76,8 +76,10 @@ int64_t sysfs_last_level_cache_bytes() {
   return best;
 }
 
-// Ctx::stream_min_bytes: GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size (from
-// sysfs, then sysconf, else 32 MB).
+// Ctx::stream_min_bytes: GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size from
+// sysfs, else sysconf's capped at 32 MB, else 32 MB. sysconf reads CPUID, which a hypervisor fills
+// as it likes: a Zen 5 VM without sysfs cache entries reports a 508 MB L3, which turned every
+// streamed store off (an AMD core's L3 is its CCD's, 32 MB; 96 MB with stacked cache).
 int64_t stream_min_bytes() {
   if (const char* env = std::getenv("GNAS_CPU_STREAM_MIN_BYTES")) {
     char* end = nullptr;
@@ -87,11 +89,12 @@ int64_t stream_min_bytes() {
                                 "'");
   }
   if (const int64_t b = sysfs_last_level_cache_bytes()) return b;
+  const int64_t cap = int64_t(32) << 20;
   for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
     const long v = sysconf(name);
-    if (v > 0) return v;
+    if (v > 0) return std::min<int64_t>(v, cap);
   }
-  return int64_t(32) << 20;
+  return cap;
 }
 
 // GNAS_CPU_PROFILE=1: wall time per (op, shape), printed to stderr when the backend is destroyed:

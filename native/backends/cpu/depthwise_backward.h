@@ -270,10 +270,11 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
     }
   // Written straight into dx, each store of one channel vector finds its line missing (NHWC: a
   // pixel's channel vectors are written one strip pass apart) and reads it from memory first;
-  // where the operands are too large for the last-level cache (so dx would leave it before
-  // anything rereads it), dx is made row by row in cache and streamed out, and costs its write only.
-  const bool stream_dx =
-      dx && int64_t(sizeof(float)) * s.N * (2 * HWC + (ob ? 2 : 1) * PQC) > ctx.stream_min_bytes;
+  // where dx alone is too large for the last-level cache (so it leaves it before the expand conv's
+  // backward rereads it), dx is made row by row in cache and streamed out, and costs its write
+  // only. (Counting all operands, as before, streamed the 7x7 and 14x14 layers' dx too, which on
+  // a Zen 5 VM made those 5-12% slower: docs/performance.md.)
+  const bool stream_dx = dx && int64_t(sizeof(float)) * s.N * HWC > ctx.stream_min_bytes;
   parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
     float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);

@@ -121,7 +121,7 @@ GNAS_INLINE void store_tile(vf (&acc)[MR][NV], typename Out::T* c, int64_t ldc, 
   }
 }
 
-template <int MR, int NV, bool ACOL, bool BMASK, int PF = 0>
+template <int MR, int NV, bool ACOL, bool BMASK, int PF = 0, class Out = F32Io>
 static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int mr,
                 int nlast, bool accum, float* ssum, float* ssq, const char* pf) {
   vf acc[MR][NV];
@@ -134,7 +134,7 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
   // for each line's read for ownership; the outputs of the wide convs (7x7 x 480-768 channels x
   // 128 images, 12-19 MB) are written once, past the L2 (scripts/ab-paired.mjs: eval-mode predict
   // 1.4-3.0% faster). The dw form accumulates into a partial that is in cache.
-  if constexpr (!ACOL) {
+  if constexpr (!ACOL && !Out::kStreaming) {
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       if (i >= mr) break;
@@ -163,36 +163,36 @@ static void ukr(int kc, const float* a, int64_t lda, const float* b, int64_t ldb
     a += ACOL ? lda : 1;
     b += ldb;
   }
-  store_tile<MR, NV>(acc, c, ldc, mr, nlast, accum, ssum, ssq);
+  store_tile<MR, NV, Out>(acc, c, ldc, mr, nlast, accum, ssum, ssq);
 }
 
 // Kernel for MR rows and nv vectors (nv <= the NV that MR was chosen for).
-template <int MR, bool ACOL, bool BMASK, int PF>
+template <int MR, bool ACOL, bool BMASK, int PF, class Out>
 static UkrFn ukr_pick(int nv) {
-  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK, PF>;
-  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK, PF>;
-  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr<MR, 3, ACOL, BMASK, PF>;
-  if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK, PF>;
+  if constexpr (MR * 1 <= 32) if (nv == 1) return &ukr<MR, 1, ACOL, BMASK, PF, Out>;
+  if constexpr (MR * 2 <= kMaxAcc) if (nv == 2) return &ukr<MR, 2, ACOL, BMASK, PF, Out>;
+  if constexpr (MR * 3 <= kMaxAcc) if (nv == 3) return &ukr<MR, 3, ACOL, BMASK, PF, Out>;
+  if constexpr (MR * 4 <= kMaxAcc && kMaxNV >= 4) if (nv == 4) return &ukr<MR, 4, ACOL, BMASK, PF, Out>;
   return nullptr;
 }
-template <bool ACOL, bool BMASK, int PF = 0>
+template <bool ACOL, bool BMASK, int PF = 0, class Out = F32Io>
 static UkrFn ukr_for(int MR, int nv) {
   switch (MR) {
-    case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK, PF>(nv);
-    case kTileMR[2]: return ukr_pick<kTileMR[2], ACOL, BMASK, PF>(nv);
-    case kTileMR[3]: return ukr_pick<kTileMR[3], ACOL, BMASK, PF>(nv);
+    case kTileMR[1]: return ukr_pick<kTileMR[1], ACOL, BMASK, PF, Out>(nv);
+    case kTileMR[2]: return ukr_pick<kTileMR[2], ACOL, BMASK, PF, Out>(nv);
+    case kTileMR[3]: return ukr_pick<kTileMR[3], ACOL, BMASK, PF, Out>(nv);
 #if defined(GNAS_ISA_AVX512)
-    case kTileMR[4]: return ukr_pick<kTileMR[4], ACOL, BMASK, PF>(nv);
+    case kTileMR[4]: return ukr_pick<kTileMR[4], ACOL, BMASK, PF, Out>(nv);
 #endif
   }
   return nullptr;
 }
 // The kernel that carries a read-ahead at `level` lines per kAheadEvery steps (1, 2 or 4).
-template <bool ACOL>
+template <bool ACOL, class Out = F32Io>
 static UkrFn ukr_ahead(int MR, int nv, int level) {
-  if (level >= 4) return ukr_for<ACOL, false, 4>(MR, nv);
-  if (level == 2) return ukr_for<ACOL, false, 2>(MR, nv);
-  return ukr_for<ACOL, false, 1>(MR, nv);
+  if (level >= 4) return ukr_for<ACOL, false, 4, Out>(MR, nv);
+  if (level == 2) return ukr_for<ACOL, false, 2, Out>(MR, nv);
+  return ukr_for<ACOL, false, 1, Out>(MR, nv);
 }
 
 struct Tile {
@@ -347,6 +347,12 @@ static bool next_block_rows(int64_t blk, int nthreads, int64_t nblk, int64_t MB,
   return true;
 }
 
+// Whether a rows-form output C (ldc floats per row) may be stored non-temporally: every row starts
+// on a cache line and holds whole vectors, so each full-vector store writes one whole line.
+static bool gemm_streams_c(const float* C, int64_t ldc) {
+  return reinterpret_cast<uintptr_t>(C) % 64 == 0 && (ldc * int64_t(sizeof(float))) % 64 == 0 && ldc % L == 0;
+}
+
 // Whether all of B fits in a third of L1 (gemm_rows_block then walks whole rows).
 static bool rows_small_b(const PackedB& B) {
   return int64_t(B.Kd) * B.npanels * B.NP * 4 <= 16 * 1024 && B.npanels <= 64;
@@ -359,8 +365,11 @@ static int64_t rows_block_steps(const PackedB& B, int64_t rows) {
 
 // Rows form on one block of rows: C[rows][N] (ldc) = A[rows][Kd] (lda) . B. ssum/ssq: per-thread
 // statistics arrays of npanels*NP floats, or null. tailbuf: >= MR * Kd floats of scratch.
+// stream: C's full vectors are stored non-temporally where a tile is final (gemm_streams_c says
+// when that is allowed; the caller fences before C is read).
 static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64_t rows, float* C, int64_t ldc,
-                            float* ssum, float* ssq, float* tailbuf, AheadPrefetch* pf = nullptr) {
+                            float* ssum, float* ssq, float* tailbuf, AheadPrefetch* pf = nullptr,
+                            bool stream = false) {
   const int MR = B.t.MR, NV = B.t.NV, NP = B.NP, Kd = B.Kd;
   const int nvec = ceil_div(B.N, L);
   const int nlast_all = B.N - (nvec - 1) * L;
@@ -386,8 +395,9 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
     int nlj[64];
     const int np = B.npanels;
     for (int j = 0; j < np; ++j) {
-      kj[j] = ukr_for<false, false>(MR, imin(NV, nvec - j * NV));
-      kjp[j] = ukr_ahead<false>(MR, imin(NV, nvec - j * NV), pf ? pf->level : 1);
+      const int nv = imin(NV, nvec - j * NV), level = pf ? pf->level : 1;
+      kj[j] = stream ? ukr_for<false, false, 0, F32Stream>(MR, nv) : ukr_for<false, false>(MR, nv);
+      kjp[j] = stream ? ukr_ahead<false, F32Stream>(MR, nv, level) : ukr_ahead<false>(MR, nv, level);
       nlj[j] = (j == B.npanels - 1) ? nlast_all : L;
     }
     for (int64_t i0 = 0; i0 < full + (mrt > 0 ? MR : 0); i0 += MR) {
@@ -405,11 +415,13 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
   for (int kb = 0; kb < Kd; kb += KC) {
     const int kc = imin(KC, Kd - kb);
     const bool accum = kb > 0, last = kb + kc >= Kd;
+    const bool st = stream && last && !accum;  // one slice: each tile is final when stored
     for (int j = 0; j < B.npanels; ++j) {
       const int nv = imin(NV, nvec - j * NV);
       const int nlast = (j == B.npanels - 1) ? nlast_all : L;
-      const UkrFn k = ukr_for<false, false>(MR, nv);
-      const UkrFn kp = ukr_ahead<false>(MR, nv, pf ? pf->level : 1);
+      const int level = pf ? pf->level : 1;
+      const UkrFn k = st ? ukr_for<false, false, 0, F32Stream>(MR, nv) : ukr_for<false, false>(MR, nv);
+      const UkrFn kp = st ? ukr_ahead<false, F32Stream>(MR, nv, level) : ukr_ahead<false>(MR, nv, level);
       const float* bp = B.p + int64_t(j) * Kd * NP + int64_t(kb) * NP;
       float* cj = C + j * NP;
       float* s1 = (last && ssum) ? ssum + j * NP : nullptr;

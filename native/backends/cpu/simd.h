@@ -214,11 +214,20 @@ GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n, bool fe
 // both to bfloat16.
 struct F32Io {
   typedef float T;
+  static constexpr bool kStreaming = false;
   static GNAS_INLINE vf post(vf x) { return x; }
   static void round_weights(float*, int64_t) {}
   static GNAS_INLINE vf ld(const float* p) { return load(p); }
   static GNAS_INLINE vf ld(const float* p, tmask m) { return load(p, m); }
   static GNAS_INLINE void st(float* p, vf v) { store(p, v); }
+  static GNAS_INLINE void st(float* p, vf v, tmask m) { store(p, v, m); }
+};
+// F32Io whose full-vector stores are non-temporal (each a whole, aligned line of output that is
+// not read again before it would have left the cache anyway): no read for ownership. Stores
+// through it need 64-byte aligned rows and an sfence before another thread reads them.
+struct F32Stream : F32Io {
+  static constexpr bool kStreaming = true;
+  static GNAS_INLINE void st(float* p, vf v) { store_stream(p, v); }
   static GNAS_INLINE void st(float* p, vf v, tmask m) { store(p, v, m); }
 };
 
