@@ -533,9 +533,10 @@ int main(int argc, char** argv) {
               "\"peak_gflops\": %.1f, \"peak_note\": \"measured FMA peak of %d thread(s) at the %s vector width\", "
               "\"stream_gbps\": %.1f, \"stream_nt_gbps\": %.1f, \"stream_note\": \"measured memory bandwidth of %d "
               "thread(s), bytes read + written, with ordinary and with non-temporal stores; x_memory_limit uses the "
-              "better\"}\n",
+              "better\", \"stream_min_bytes\": %lld, \"stream_min_note\": \"outputs of ops whose operands exceed "
+              "this are streamed past the caches (last-level cache size, or GNAS_CPU_STREAM_MIN_BYTES)\"}\n",
               be->name().c_str(), isa.c_str(), be->threads(), g_opts.batch, g_peak, be->threads(), isa.c_str(), stream,
-              stream_nt, be->threads());
+              stream_nt, be->threads(), static_cast<long long>(gnas::cpu::streamed_output_min_bytes()));
   std::fflush(stdout);
 
   // stem and fixed first block (28x28)

@@ -42,7 +42,8 @@ function runOpBench(root: string, threads: number, peakOnly: boolean): OpBench |
   if (!head) return 'gnas_op_bench printed no peak';
   const streamGbps = typeof head.stream_gbps === 'number' ? head.stream_gbps : null;
   const streamNtGbps = typeof head.stream_nt_gbps === 'number' ? head.stream_nt_gbps : null;
-  return { peakGflops: head.peak_gflops as number, streamGbps, streamNtGbps, isa: String(head.isa), threads: Number(head.threads), ops: lines.filter((o) => o !== head) };
+  const streamMinBytes = typeof head.stream_min_bytes === 'number' ? head.stream_min_bytes : null;
+  return { peakGflops: head.peak_gflops as number, streamGbps, streamNtGbps, streamMinBytes, isa: String(head.isa), threads: Number(head.threads), ops: lines.filter((o) => o !== head) };
 }
 
 async function main(): Promise<void> {

@@ -91,6 +91,8 @@ export interface OpBench {
   streamGbps: number | null;
   /** the same copy with non-temporal stores (no read for ownership); the op rows' x_memory_limit uses the better of the two */
   streamNtGbps?: number | null;
+  /** operand size above which the CPU backend streams an op's output past the caches (last-level cache size, or GNAS_CPU_STREAM_MIN_BYTES) */
+  streamMinBytes?: number | null;
   isa: string;
   threads: number;
   ops: Array<Record<string, unknown>>;
@@ -197,7 +199,7 @@ export function benchTable(
     peak
       ? `% peak: the row's GFLOP/s (2 FLOPs per multiply-add; a training step counts 3 forwards; a trie-batched round counts every path's full work) over the FMA peak measured in this run, ${fmt(peak)} GFLOP/s (gnas_op_bench, ${typeof ops === 'string' ? '' : `${ops.threads} thread(s), ${ops.isa}`}${peakNote})` +
         (typeof ops !== 'string' && ops.streamGbps
-          ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written${ops.streamNtGbps ? ` (${fmt(ops.streamNtGbps)} GB/s with non-temporal stores; the per-op rows' x_memory_limit is a row's time over its compulsory bytes at the better of the two)` : ''}.`
+          ? `; memory bandwidth measured the same way: ${fmt(ops.streamGbps)} GB/s read + written${ops.streamNtGbps ? ` (${fmt(ops.streamNtGbps)} GB/s with non-temporal stores; the per-op rows' x_memory_limit is a row's time over its compulsory bytes at the better of the two)` : ''}${ops.streamMinBytes != null ? `; outputs streamed past the caches where an op's operands exceed ${fmt(ops.streamMinBytes / 2 ** 20)} MB` : ''}.`
           : '.')
       : `% peak: not available (${String(ops)}).`,
     `Training step rows: the median of the timed steps (the figure compared with the peer), and the fastest, which is the like-for-like reading against the FMA peak (itself the best of several probes); on a quiet machine the two agree within a few percent.`,

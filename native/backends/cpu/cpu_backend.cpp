@@ -491,6 +491,7 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::string selected_isa() { return select_kernels()->isa; }
+int64_t streamed_output_min_bytes() { return stream_min_bytes(); }
 
 }  // namespace cpu
 

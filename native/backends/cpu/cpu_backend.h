@@ -22,6 +22,7 @@
 // One backend instance runs one op at a time (its scratch is per instance); the supernet
 // serialises its calls. Different instances are independent.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,11 @@ namespace cpu {
 // The instruction set the CPU backend dispatches to on this machine: "avx512", "avx2" or
 // "generic". The environment variable GNAS_CPU_ISA (same names) can force a lower one, for tests.
 std::string selected_isa();
+
+// The operand size above which the CPU backend streams an op's output past the caches
+// (non-temporal stores): GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size
+// (sysfs; else sysconf's, at most 32 MB). Throws on a malformed GNAS_CPU_STREAM_MIN_BYTES.
+int64_t streamed_output_min_bytes();
 
 }  // namespace cpu
 }  // namespace gnas
