@@ -76,27 +76,6 @@ int64_t sysfs_last_level_cache_bytes() {
   return best;
 }
 
-// Ctx::stream_min_bytes: GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size from
-// sysfs, else sysconf's capped at 32 MB, else 32 MB. sysconf reads CPUID, which a hypervisor fills
-// as it likes: a Zen 5 VM without sysfs cache entries reports a 508 MB L3, which turned every
-// streamed store off (an AMD core's L3 is its CCD's, 32 MB; 96 MB with stacked cache).
-int64_t stream_min_bytes() {
-  if (const char* env = std::getenv("GNAS_CPU_STREAM_MIN_BYTES")) {
-    char* end = nullptr;
-    const long long v = std::strtoll(env, &end, 10);
-    if (end != env && *end == '\0' && v >= 0) return v;
-    throw std::invalid_argument(std::string("GNAS_CPU_STREAM_MIN_BYTES must be a byte count >= 0, got '") + env +
-                                "'");
-  }
-  if (const int64_t b = sysfs_last_level_cache_bytes()) return b;
-  const int64_t cap = int64_t(32) << 20;
-  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
-    const long v = sysconf(name);
-    if (v > 0) return std::min<int64_t>(v, cap);
-  }
-  return cap;
-}
-
 // GNAS_CPU_PROFILE=1: wall time per (op, shape), printed to stderr when the backend is destroyed:
 // the total, the mean and the fastest call (on a shared machine the fastest is the figure to set
 // against an isolated benchmark's best-of; the mean carries every stall of the other tenants).
@@ -152,7 +131,7 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int threads)
       : pool_(threads), k_(select_kernels()),
         bf16_(std::strcmp(k_->isa, "avx512") == 0 && cpu_has_avx512_bf16()),
-        stream_min_bytes_(stream_min_bytes()) {}
+        stream_min_bytes_(streamed_output_min_bytes()) {}
 
   std::string name() const override { return "cpu"; }
   void set_threads(int threads) override { pool_.resize(threads); }
@@ -491,7 +470,27 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::string selected_isa() { return select_kernels()->isa; }
-int64_t streamed_output_min_bytes() { return stream_min_bytes(); }
+
+// Ctx::stream_min_bytes: GNAS_CPU_STREAM_MIN_BYTES when set, else the last-level cache size from
+// sysfs, else sysconf's capped at 32 MB, else 32 MB. sysconf reads CPUID, which a hypervisor fills
+// as it likes: a Zen 5 VM without sysfs cache entries reports a 508 MB L3, which turned every
+// streamed store off (an AMD core's L3 is its CCD's, 32 MB; 96 MB with stacked cache).
+int64_t streamed_output_min_bytes() {
+  if (const char* env = std::getenv("GNAS_CPU_STREAM_MIN_BYTES")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0) return v;
+    throw std::invalid_argument(std::string("GNAS_CPU_STREAM_MIN_BYTES must be a byte count >= 0, got '") + env +
+                                "'");
+  }
+  if (const int64_t b = sysfs_last_level_cache_bytes()) return b;
+  const int64_t cap = int64_t(32) << 20;
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    const long v = sysconf(name);
+    if (v > 0) return std::min<int64_t>(v, cap);
+  }
+  return cap;
+}
 
 }  // namespace cpu
 

@@ -347,6 +347,16 @@ static bool next_block_rows(int64_t blk, int nthreads, int64_t nblk, int64_t MB,
   return true;
 }
 
+// The rows-form kernels for MR rows and nv vectors, without and with a read-ahead at `level`, their
+// full-vector stores non-temporal when `stream` (F32Stream).
+struct RowsKernels {
+  UkrFn plain, ahead;
+};
+static RowsKernels rows_kernels(int MR, int nv, int level, bool stream) {
+  if (stream) return {ukr_for<false, false, 0, F32Stream>(MR, nv), ukr_ahead<false, F32Stream>(MR, nv, level)};
+  return {ukr_for<false, false>(MR, nv), ukr_ahead<false>(MR, nv, level)};
+}
+
 // Whether a rows-form output C (ldc floats per row) may be stored non-temporally: every row starts
 // on a cache line and holds whole vectors, so each full-vector store writes one whole line.
 static bool gemm_streams_c(const float* C, int64_t ldc) {
@@ -395,9 +405,9 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
     int nlj[64];
     const int np = B.npanels;
     for (int j = 0; j < np; ++j) {
-      const int nv = imin(NV, nvec - j * NV), level = pf ? pf->level : 1;
-      kj[j] = stream ? ukr_for<false, false, 0, F32Stream>(MR, nv) : ukr_for<false, false>(MR, nv);
-      kjp[j] = stream ? ukr_ahead<false, F32Stream>(MR, nv, level) : ukr_ahead<false>(MR, nv, level);
+      const RowsKernels rk = rows_kernels(MR, imin(NV, nvec - j * NV), pf ? pf->level : 1, stream);
+      kj[j] = rk.plain;
+      kjp[j] = rk.ahead;
       nlj[j] = (j == B.npanels - 1) ? nlast_all : L;
     }
     for (int64_t i0 = 0; i0 < full + (mrt > 0 ? MR : 0); i0 += MR) {
@@ -419,9 +429,8 @@ static void gemm_rows_block(const PackedB& B, const float* A, int64_t lda, int64
     for (int j = 0; j < B.npanels; ++j) {
       const int nv = imin(NV, nvec - j * NV);
       const int nlast = (j == B.npanels - 1) ? nlast_all : L;
-      const int level = pf ? pf->level : 1;
-      const UkrFn k = st ? ukr_for<false, false, 0, F32Stream>(MR, nv) : ukr_for<false, false>(MR, nv);
-      const UkrFn kp = st ? ukr_ahead<false, F32Stream>(MR, nv, level) : ukr_ahead<false>(MR, nv, level);
+      const RowsKernels rk = rows_kernels(MR, nv, pf ? pf->level : 1, st);
+      const UkrFn k = rk.plain, kp = rk.ahead;
       const float* bp = B.p + int64_t(j) * Kd * NP + int64_t(kb) * NP;
       float* cj = C + j * NP;
       float* s1 = (last && ssum) ? ssum + j * NP : nullptr;
