@@ -30,6 +30,7 @@ const SOURCE_EXTENSIONS = /\.(ts|mjs|cpp|h|cu|cuh|py|sh)$/;
 // own floor and of lower floors. On a floor marked `peers`, the units may not include one another.
 export const NATIVE_FLOORS = [
   { floor: 0, label: 'core', name: 'the Backend interface and its composed defaults', units: ['native/core/'] },
+  { floor: 0, label: 'image', name: 'JPEG decoding and resizing for the data loaders (no Node, no backends)', units: ['native/image/'] },
   {
     floor: 1,
     label: 'backends', name: 'the backends (peers: none includes another)',

@@ -1,4 +1,5 @@
-// Module entry of greedynas.node: registers the NativeSupernet class and build facts.
+// Module entry of greedynas.node: registers the NativeSupernet class, the image functions of the
+// data loaders and build facts.
 #include <napi.h>
 
 #include <thread>
@@ -7,10 +8,12 @@
 
 namespace gnas::binding {
 Napi::Function define_supernet_class(Napi::Env env);
+void define_image_functions(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSupernet", gnas::binding::define_supernet_class(env));
+  gnas::binding::define_image_functions(env, exports);
   // Which backends this build holds (CUDA joins the list when it is compiled in).
   auto names = gnas::backend_names();
   Napi::Array backends = Napi::Array::New(env, names.size());

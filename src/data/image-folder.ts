@@ -1,4 +1,4 @@
-// Image-folder datasets (the ImageNet layout: <split>/<class>/<image>), decoded with sharp into one
+// Image-folder datasets (the ImageNet layout: <split>/<class>/<image>), decoded (decodeImageBytes) into one
 // NHWC uint8 tensor, with a bounded number of decodes in flight, a progress callback, and a
 // binary cache (src/data/tensor-cache.ts) keyed on the folder's file list, sizes, mtimes and the
 // decode options, so that the folder is decoded once.
@@ -7,12 +7,14 @@
 // `classes` option, which is how a test folder gets its training folder's labels). Symbolic links
 // are followed (a dataset tree of links to class folders or to image files is common); a link to
 // nothing is an error naming it.
-import type { Dirent } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile as readFileCallback, type Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { decodeJpeg, decodeJpegSync, prepareImage, prepareImageSync, type NativeImageTarget } from '../native/image.js';
 import { readDatasetCache, writeDatasetCache, CACHE_VERSION } from './tensor-cache.js';
 import { DataError, isPositiveInt, type Dataset } from './types.js';
 
@@ -181,22 +183,45 @@ export interface DecodeSpec {
   channels: 1 | 3;
 }
 
-export async function decodeImage(file: string, spec: DecodeSpec): Promise<{ data: Buffer; height: number; width: number }> {
+/** Node's callback readFile as a promise: about 0.5 ms less CPU per small file than fs/promises' readFile (one FileHandle round trip per step). */
+const readFileBytes = promisify(readFileCallback);
+
+/** Reads and decodes one image file (see decodeImageBytes); a file that cannot be read is an IMAGE_DECODE error naming it. */
+export async function decodeImage(file: string, spec: DecodeSpec): Promise<DecodedImage> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readFileBytes(file);
   } catch (err) {
     throw new DataError('IMAGE_DECODE', `${file}: cannot read image: ${(err as Error).message}`, { file, cause: err });
   }
+  return decodeImageBytes(bytes, file, spec);
+}
+
+export interface DecodedImage {
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/**
+ * Decodes an image file's bytes (`file` names it in errors) to `spec`. A JPEG goes to the native
+ * decoder (libjpeg-turbo, src/native/image.ts); any other file, or a JPEG it does not take (CMYK,
+ * an ICC profile, no libjpeg on this machine), is decoded by sharp (failing on warnings such as a
+ * truncated file). Either way the native code converts the channels and resizes, so every path
+ * gives the same pixels. `sync` (the decode workers) runs the native steps on this thread; the
+ * default runs them on libuv's pool.
+ */
+export async function decodeImageBytes(bytes: Buffer, file: string, spec: DecodeSpec, mode: 'sync' | 'async' = 'async'): Promise<DecodedImage> {
+  const target: NativeImageTarget = { width: spec.size?.width ?? 0, height: spec.size?.height ?? 0, fit: spec.fit, channels: spec.channels };
+  const sync = mode === 'sync';
   try {
-    let img = sharp(bytes, { failOn: 'warning' });
-    if (spec.size) img = img.resize(spec.size.width, spec.size.height, { fit: spec.fit, position: 'centre' });
-    img = img.flatten({ background: '#000000' }).toColourspace(spec.channels === 1 ? 'b-w' : 'srgb');
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== spec.channels) {
-      throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
+    let img = sync ? decodeJpegSync(bytes, target) : await decodeJpeg(bytes, target);
+    if (img === null) {
+      const { data, info } = await sharp(bytes, { failOn: 'warning' }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const raw = { data, width: info.width, height: info.height, channels: info.channels };
+      img = sync ? prepareImageSync(raw, target) : await prepareImage(raw, target);
     }
-    return { data, height: info.height, width: info.width };
+    return { data: img.data, height: img.height, width: img.width };
   } catch (err) {
     throw new DataError('IMAGE_DECODE', `${file}: cannot decode image: ${(err as Error).message}; replace the file with a readable copy or remove it`, { file, cause: err });
   }
@@ -286,7 +311,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   // Shape: the requested size, or the first image's own size.
   let height: number;
   let width: number;
-  let first: Buffer | undefined;
+  let first: Uint8Array | undefined;
   if (spec.size) {
     ({ height, width } = spec.size);
   } else {

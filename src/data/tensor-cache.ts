@@ -20,7 +20,11 @@ import { crc32 } from 'node:zlib';
 import { imageBytes, type Dataset } from './types.js';
 
 export const CACHE_MAGIC = 'GNASDSET';
-export const CACHE_VERSION = 1;
+/**
+ * Format version, also part of every cache's key: it changes when the stored pixels would (2: the
+ * native decode and resize of src/data/image-folder.ts replaced sharp's resize and colourspace).
+ */
+export const CACHE_VERSION = 2;
 const FIXED_HEADER = 24;
 /** Largest single read/write; fs calls are limited to 2 GiB each. */
 const CHUNK = 1 << 28;

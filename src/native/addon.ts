@@ -1,6 +1,6 @@
 // The whole native surface in one typed declaration (after onnxruntime's Node binding), and its
-// loader. Only src/native/engine.ts calls this directly: it validates arguments first, so the
-// binding's own checks are a second line of defence.
+// loader. Only src/native/engine.ts and src/native/image.ts call this directly: they validate
+// arguments first, so the binding's own checks are a second line of defence.
 //
 // Sync methods: tensorInfo, getTensor, setTensor, normalize, pathParameterCount, backendName, memoryBytes
 // (they throw GNAS_BUSY while an async call is in flight). Every other method returns a Promise
@@ -57,8 +57,33 @@ export interface NativeSupernet {
   dispose(): undefined;
 }
 
+/** The stored size and channels of an image (width = height = 0: its own size). */
+export interface NativeImageTarget {
+  width: number;
+  height: number;
+  fit: 'cover' | 'fill';
+  channels: 1 | 3;
+}
+
+export interface NativeImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
 export interface NativeAddon {
   NativeSupernet: new (space: ResolvedSpace, options: NativeOptions) => NativeSupernet;
+  /** A JPEG file decoded and prepared, or null when the native decoder does not take it (sharp must). Errors carry code GNAS_IMAGE_DECODE. */
+  decodeImage(bytes: Uint8Array, target: NativeImageTarget, async: false): NativeImage | null;
+  decodeImage(bytes: Uint8Array, target: NativeImageTarget, async: true): Promise<NativeImage | null>;
+  /** A decoded image (1 to 4 channels) converted to the target's channels and resized. */
+  prepareImage(data: Uint8Array, width: number, height: number, channels: number, target: NativeImageTarget, async: false): NativeImage;
+  prepareImage(data: Uint8Array, width: number, height: number, channels: number, target: NativeImageTarget, async: true): Promise<NativeImage>;
+  /** The JPEG library the native decoder loaded ('' when none). */
+  imageDecoder: string;
+  /** Why there is no native JPEG decoder ('' when there is one). */
+  imageDecoderAbsence: string;
   backends: string[];
   probeBackends(): BackendInfo[];
   hardwareThreads: number;
