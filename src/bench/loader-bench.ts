@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 
 import { defaultCacheDir } from '../data/image-folder.js';
+import { nativeJpegDecoder } from '../native/image.js';
 import { packageRoot } from '../util/package-root.js';
 import { commit, machine, runSide } from './side.js';
 
@@ -96,7 +97,8 @@ async function main(): Promise<void> {
         '  --threads N    decode workers of the loader and threads of the engine (default: the number of CPUs)\n' +
         '  --dir DIR      the synthetic tree (default: <cache dir>/../bench-imagenet-<classes>x<per-class>; generated once)\n' +
         '  --batches B    timed batches of 128 per loader side (default 100)\n' +
-        '  --out FILE     results JSON (default bench/results/loader-<date>-<commit>.json)',
+        '  --out FILE     results JSON (default bench/results/loader-<date>-<commit>.json)\n' +
+        'GNAS_NATIVE_JPEG=0 in the environment: sharp decodes every JPEG (the path of a machine without libjpeg)',
     );
     return;
   }
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
   const log = (m: string) => console.log(m);
   await generateTree(dir, spec, log);
 
+  const native = nativeJpegDecoder();
+  const jpegDecoder = native.library !== null ? `native (${native.library})` : `sharp (no native decoder: ${native.reason})`;
   const loadStart = loadavg();
   const here = fileURLToPath(new URL('.', import.meta.url));
   const cacheDir = mkdtempSync(join(tmpdir(), 'gnas-loader-cache-'));
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
   const widths = [0, 1, 2, 3, 4].map((k) => Math.max(...rows.map((r) => r[k]!.length), head[k]!.length));
   const line = (r: string[]) => r.map((c, k) => (k < 5 ? c.padEnd(widths[k]!) : c)).join('  ');
   console.log(`\n${spec.classes * spec.perClass} training JPEGs in ${dir}; ${threads} thread(s): decode workers of each loader, threads of the engine`);
+  console.log(`JPEG decoder: ${jpegDecoder}`);
   console.log(line(head));
   for (const r of rows) console.log(line(r));
   const stream = sides['stream']!;
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
   }
   console.log(`load average (1 min): ${loadStart[0]!.toFixed(2)} at start, ${loadEnd[0]!.toFixed(2)} at end${loadStart[0]! > 1.5 || loadEnd[0]! > 1.5 ? ' (measured under load: other work shared the cores)' : ''}`);
 
-  const result = { bench: 'loader', tree: { dir, ...spec }, threads, commit: commit(root), date: new Date().toISOString(), machine: machine(), loadavg: { start: loadStart, end: loadEnd }, sides };
+  const result = { bench: 'loader', tree: { dir, ...spec }, threads, jpegDecoder, commit: commit(root), date: new Date().toISOString(), machine: machine(), loadavg: { start: loadStart, end: loadEnd }, sides };
   const outFile = values.out ?? join(root, 'bench', 'results', `loader-${result.date.replace(/[:.]/g, '-')}-${result.commit}.json`);
   mkdirSync(join(outFile, '..'), { recursive: true });
   writeFileSync(outFile, JSON.stringify(result, null, 1) + '\n');
