@@ -238,3 +238,36 @@ test('a JPEG folder loads to the same tensor with the native decoder turned off 
   const off = spawnSync(process.execPath, [probe], { encoding: 'utf8', env: { ...process.env, GNAS_NATIVE_JPEG: '0' } });
   assert.deepEqual(JSON.parse(off.stdout), { library: null, reason: 'turned off by GNAS_NATIVE_JPEG=0' });
 });
+
+test('damaged JPEGs (bytes flipped, cut, repeated) decode or fail with GNAS_IMAGE_DECODE, never crash', { skip: noDecoder }, async () => {
+  const good = await sharp(pixels(45, 37, 3, 11), rawOf(45, 37, 3)).jpeg({ quality: 75 }).toBuffer();
+  let state = 12345;
+  const next = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const outcomes = { decoded: 0, failed: 0, declined: 0 };
+  for (let i = 0; i < 400; i++) {
+    let bytes = Buffer.from(good);
+    const kind = i % 4;
+    if (kind === 0) for (let k = 0; k < 1 + next(8); k++) bytes[3 + next(bytes.length - 3)] = next(256);
+    else if (kind === 1) bytes = bytes.subarray(0, 3 + next(bytes.length - 3));
+    else if (kind === 2) {
+      const at = 3 + next(bytes.length - 3);
+      bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at - next(Math.min(at, 64)))]);
+    } else bytes[2 + next(200)] = 0xff;
+    try {
+      const img = decodeJpegSync(bytes, { width: 16, height: 16, fit: 'cover', channels: 3 });
+      if (img === null) outcomes.declined++;
+      else {
+        assert.equal(img.data.length, 16 * 16 * 3);
+        outcomes.decoded++;
+      }
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, 'GNAS_IMAGE_DECODE', String(e));
+      outcomes.failed++;
+    }
+  }
+  assert.equal(outcomes.decoded + outcomes.failed + outcomes.declined, 400);
+  assert.ok(outcomes.failed > 50, `most damage must be detected: ${JSON.stringify(outcomes)}`);
+});
