@@ -195,6 +195,8 @@ test('bad arguments to the native image functions are JS errors with a code', ()
   assert.throws(() => addon.prepareImage(new Uint8Array(12), 2, 2, 3, { ...t, channels: 2 as 3 }, false), /target channels 2/);
   assert.throws(() => addon.prepareImage(new Uint8Array(12), 2, 2, 3, { ...t, height: 0 }, false), code('GNAS_INVALID_ARGUMENT'));
   assert.equal(addon.decodeImage(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), t, false), null, 'not a JPEG: declined');
+  // a bad target is refused before anything is decoded, JPEG or not
+  assert.throws(() => addon.decodeImage(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), { ...t, width: -4 }, false), /target size -4x4/);
 });
 
 test('a JPEG folder loads to the same tensor with the native decoder turned off (sharp decodes every JPEG)', { skip: noDecoder }, async () => {

@@ -120,6 +120,11 @@ image::Target target_from_js(Napi::Env env, const Napi::Value& v) {
   if (fit == "cover") t.fit = image::Fit::Cover;
   else if (fit == "fill") t.fit = image::Fit::Fill;
   else throw_error(env, "GNAS_INVALID_ARGUMENT", "target.fit must be 'cover' or 'fill', got '" + fit + "'", true);
+  try {
+    image::check_target(t);  // before any decoding, whether or not the file is a JPEG
+  } catch (const std::invalid_argument& e) {
+    throw_error(env, "GNAS_INVALID_ARGUMENT", e.what(), true);
+  }
   return t;
 }
 

@@ -48,6 +48,10 @@ std::string jpeg_decoder_absence();
 // JPEG: any libjpeg warning is an error, as with sharp's failOn 'warning'.
 bool decode_jpeg_rgb(const uint8_t* data, size_t size, Pixels& out, std::string& why);
 
+// Throws std::invalid_argument naming what is wrong with `target` (channels not 1 or 3, a size
+// that is negative, half zero, or above kMaxPixels).
+void check_target(const Target& target);
+
 // `in` (1 to 4 channels: grey, grey + alpha, RGB, RGBA) converted to `target.channels`, then
 // resized to the target size: see prepare.cpp. Throws std::invalid_argument for bad shapes.
 Pixels prepare(const Pixels& in, const Target& target);

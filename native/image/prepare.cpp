@@ -96,6 +96,22 @@ AxisFilter axis_filter(int in_size, int out_size, double scale, double offset) {
   return f;
 }
 
+// One source row filtered along x into `dst` (width x C floats), each channel's taps summed in order.
+template <int C>
+void row_pass(const uint8_t* src, float* dst, const AxisFilter& fx, int width) {
+  for (int x = 0; x < width; x++) {
+    const double* w = &fx.weights[size_t(x) * fx.taps];
+    const uint8_t* s0 = src + size_t(fx.first[x]) * C;
+    const int n = fx.count[x];
+    double acc[C] = {};
+    for (int k = 0; k < n; k++) {
+      const double wk = w[k];
+      for (int c = 0; c < C; c++) acc[c] += wk * s0[k * C + c];
+    }
+    for (int c = 0; c < C; c++) dst[size_t(x) * C + c] = float(acc[c]);
+  }
+}
+
 Pixels resize(const Pixels& in, int width, int height, Fit fit) {
   const int W = in.width, H = in.height, C = in.channels;
   double sx = double(width) / W;
@@ -110,17 +126,11 @@ Pixels resize(const Pixels& in, int width, int height, Fit fit) {
   for (int y = row_lo; y < row_hi; y++) {
     const uint8_t* src = in.data.data() + size_t(y) * W * C;
     float* dst = tmp.data() + size_t(y - row_lo) * row_len;
-    for (int x = 0; x < width; x++) {
-      const double* w = &fx.weights[size_t(x) * fx.taps];
-      const uint8_t* s0 = src + size_t(fx.first[x]) * C;
-      const int n = fx.count[x];
-      double acc[4] = {0, 0, 0, 0};  // one sum per channel, taps added in order
-      for (int k = 0; k < n; k++) {
-        const double wk = w[k];
-        for (int c = 0; c < C; c++) acc[c] += wk * s0[k * C + c];
-      }
-      for (int c = 0; c < C; c++) dst[size_t(x) * C + c] = float(acc[c]);
-    }
+    // A constant channel count lets the compiler unroll the channel loop; prepare() converts to
+    // the target's 1 or 3 channels before resizing.
+    if (C == 1) row_pass<1>(src, dst, fx, width);
+    else if (C == 3) row_pass<3>(src, dst, fx, width);
+    else throw std::invalid_argument("resize of " + std::to_string(C) + " channels: expected 1 or 3");
   }
   Pixels out;
   out.width = width;
@@ -153,13 +163,7 @@ Pixels resize(const Pixels& in, int width, int height, Fit fit) {
 
 }  // namespace
 
-Pixels prepare(const Pixels& in, const Target& target) {
-  if (in.width < 1 || in.height < 1 || in.channels < 1 || in.channels > 4)
-    throw std::invalid_argument("image of " + std::to_string(in.width) + "x" + std::to_string(in.height) + "x" +
-                                std::to_string(in.channels) + ": expected a positive size and 1 to 4 channels");
-  if (in.data.size() != size_t(in.width) * in.height * in.channels)
-    throw std::invalid_argument("image data of " + std::to_string(in.data.size()) + " bytes for " + std::to_string(in.width) +
-                                "x" + std::to_string(in.height) + "x" + std::to_string(in.channels));
+void check_target(const Target& target) {
   if (target.channels != 1 && target.channels != 3)
     throw std::invalid_argument("target channels " + std::to_string(target.channels) + ": expected 1 or 3");
   if (target.width < 0 || target.height < 0 || (target.width == 0) != (target.height == 0))
@@ -167,6 +171,16 @@ Pixels prepare(const Pixels& in, const Target& target) {
                                 ": expected both positive, or both 0 for the image's own size");
   if (int64_t(target.width) * target.height > kMaxPixels)
     throw std::invalid_argument("target size " + std::to_string(target.width) + "x" + std::to_string(target.height) + " is too large");
+}
+
+Pixels prepare(const Pixels& in, const Target& target) {
+  if (in.width < 1 || in.height < 1 || in.channels < 1 || in.channels > 4)
+    throw std::invalid_argument("image of " + std::to_string(in.width) + "x" + std::to_string(in.height) + "x" +
+                                std::to_string(in.channels) + ": expected a positive size and 1 to 4 channels");
+  if (in.data.size() != size_t(in.width) * in.height * in.channels)
+    throw std::invalid_argument("image data of " + std::to_string(in.data.size()) + " bytes for " + std::to_string(in.width) +
+                                "x" + std::to_string(in.height) + "x" + std::to_string(in.channels));
+  check_target(target);
   Pixels converted;
   const Pixels& src = in.channels == target.channels ? in : (converted = convert_channels(in, target.channels));
   if (target.width == 0 || (target.width == src.width && target.height == src.height)) return src;

@@ -1,7 +1,8 @@
-// Image-folder datasets (the ImageNet layout: <split>/<class>/<image>), decoded (decodeImageBytes) into one
-// NHWC uint8 tensor, with a bounded number of decodes in flight, a progress callback, and a
-// binary cache (src/data/tensor-cache.ts) keyed on the folder's file list, sizes, mtimes and the
-// decode options, so that the folder is decoded once.
+// Image-folder datasets (the ImageNet layout: <split>/<class>/<image>), decoded (decodeImageBytes:
+// libjpeg-turbo for JPEGs, sharp for the rest, one native resize) into one NHWC uint8 tensor, with
+// a bounded number of decodes in flight, a progress callback, and a binary cache
+// (src/data/tensor-cache.ts) keyed on the folder's file list, sizes, mtimes and the decode
+// options, so that the folder is decoded once.
 //
 // Class labels are the indices of the class folder names in sorted order (or in the order of the
 // `classes` option, which is how a test folder gets its training folder's labels). Symbolic links
@@ -37,7 +38,7 @@ export interface ImageFolderOptions {
   size?: number | { height: number; width: number };
   /** How an image reaches `size`: 'cover' (default: scale the shorter side to fit, centre crop) or 'fill' (stretch). */
   fit?: 'cover' | 'fill';
-  /** Channels of the output: 3 (default; grey images are replicated) or 1 (luminance). Alpha is flattened on black. */
+  /** Channels of the output: 3 (default; grey images are replicated) or 1 (BT.601 luma). Alpha is flattened on black. */
   channels?: 1 | 3;
   /** Class folder names to load, in label order. Default: every sub-folder, sorted. */
   classes?: string[];
