@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { decodeJpeg, decodeJpegSync, prepareImage, prepareImageSync, type NativeImageTarget } from '../native/image.js';
+import { decodeJpeg, decodeJpegSync, nativeJpegDecoder, prepareImage, prepareImageSync, type NativeImageTarget } from '../native/image.js';
 import { readDatasetCache, writeDatasetCache, CACHE_VERSION } from './tensor-cache.js';
 import { DataError, isPositiveInt, type Dataset } from './types.js';
 
@@ -202,6 +202,14 @@ export interface DecodedImage {
   data: Uint8Array;
   height: number;
   width: number;
+}
+
+/** Which decoder an image folder's files go to on this machine, in words (for the run's log). */
+export function imageDecoderSummary(): string {
+  const native = nativeJpegDecoder();
+  return native.library !== null
+    ? `JPEGs decoded by libjpeg-turbo (${native.library}), other formats by sharp`
+    : `every image decoded by sharp (no native JPEG decoder: ${native.reason}; the same pixels, slower)`;
 }
 
 /**

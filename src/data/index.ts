@@ -4,7 +4,7 @@
 //
 //   src/data/types.ts         Dataset, DataError, validation and subsets
 //   src/data/idx.ts           IDX (MNIST / Fashion-MNIST) files, plain or gzipped
-//   src/data/image-folder.ts  <split>/<class>/<image> folders decoded with sharp
+//   src/data/image-folder.ts  <split>/<class>/<image> folders decoded (libjpeg-turbo for JPEGs, sharp for the rest)
 //   src/data/tensor-cache.ts  the decoded-tensor cache file
 //   src/data/split.ts         the stratified held-out validation split, on disk as JSON
 //   src/data/augment.ts       pad-crop, random-resized-crop, centre crop, flip

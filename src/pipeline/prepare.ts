@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import { defaultDecodeWorkers, imageCount, loadOrCreateSplit, materialise, openTrainingData, saveSplit, stratifiedSplit, subsetDataset, subsetImages, type Dataset, type ImageSet, type TrainingData, type ValidationSplit } from '../data/index.js';
+import { defaultDecodeWorkers, imageCount, imageDecoderSummary, loadOrCreateSplit, materialise, openTrainingData, saveSplit, stratifiedSplit, subsetDataset, subsetImages, type Dataset, type ImageSet, type TrainingData, type ValidationSplit } from '../data/index.js';
 import { costTable, type CostTable } from '../space/cost.js';
 import { loadSpaceFile } from '../space/presets.js';
 import type { ResolvedSpace, SpaceFile } from '../space/types.js';
@@ -79,6 +79,7 @@ export async function prepare(config: RunConfig, options: PrepareOptions = {}): 
     workers: defaultDecodeWorkers(config.threads),
   });
   log(`data: ${data.mode === 'stream' ? `training images streamed from disk by ${data.pool!.size} worker thread(s)` : 'decoded into memory'} (${data.modeReason})${data.streamCache ? `; decoded-tensor cache ${data.streamCache.status}: ${data.streamCache.file}` : ''}`);
+  if (data.kind === 'image-folder') log(`data: ${imageDecoderSummary()}`);
   if (config.trainPerClass !== null) data.train = perClassSubset(data.train, config.trainPerClass, config.seed);
   for (const [name, ds] of [['train', data.train], ['test', data.test]] as const) {
     if (ds.height !== height || ds.width !== width || ds.channels !== channels) {
