@@ -152,6 +152,36 @@ test('a corrupt JPEG fails the batch with an error naming the file and the fix',
   });
 });
 
+// The corrupt file fails at once while the decode before it in the worker (a large PNG, on libuv's
+// pool) is still running: its failure must wait for its turn, not end the worker as an unhandled
+// rejection (which loses the file's name).
+test('a corrupt file that fails while an earlier decode is in flight fails the batch naming the file', async () => {
+  const dir = join(root, 'corrupt-png');
+  for (let c = 0; c < 3; c++) {
+    mkdirSync(join(dir, `class${c}`), { recursive: true });
+    for (let i = 0; i < 4; i++) {
+      const px = Buffer.alloc(480 * 400 * 3);
+      for (let k = 0; k < px.length; k++) px[k] = (k * 2654435761 + c * 977 + i * 131) >>> 24;
+      await sharp(px, { raw: { width: 480, height: 400, channels: 3 } }).png({ compressionLevel: 1 }).toFile(join(dir, `class${c}`, `img${i}.png`));
+    }
+  }
+  // Three bad files in one worker's run of 12 (a pool of one), so that one of them follows a
+  // large PNG still decoding.
+  const bad = [join(dir, 'class0', 'img2.png'), join(dir, 'class1', 'img1.png'), join(dir, 'class2', 'img3.png')];
+  for (const f of bad) writeFileSync(f, Buffer.from('not an image at all'));
+  const stream = await openImageFolderStream(dir, decode);
+  const onePool = new DecodePool(1);
+  after(() => onePool.close());
+  const loader = new StreamingLoader(stream, { batchSize: 12, seed: 0, pool: onePool });
+  await assert.rejects(loader.next(), (err: unknown) => {
+    assert.ok(err instanceof DataError, String(err));
+    assert.equal(err.code, 'IMAGE_DECODE');
+    assert.ok(err.file !== undefined && bad.includes(err.file), `the error names no bad file: ${err.message}`);
+    assert.ok(err.message.includes(err.file) && /replace the file/.test(err.message), err.message);
+    return true;
+  });
+});
+
 test('the mode choice: in memory under the budget, streamed over it, or forced', () => {
   assert.equal(chooseFolderMode('auto', 100, 1000).mode, 'memory');
   assert.equal(chooseFolderMode('auto', 2000, 1000).mode, 'stream');

@@ -182,7 +182,9 @@ bool decode_jpeg_rgb(const uint8_t* data, size_t size, Pixels& out, std::string&
 
 std::string jpeg_decoder() { return ""; }
 
-std::string jpeg_decoder_absence() { return "built without jpeglib.h (install libjpeg62-turbo-dev and rebuild)"; }
+std::string jpeg_decoder_absence() {
+  return "built without it (no jpeglib.h at build time: install libjpeg62-turbo-dev and rebuild; or -DGNAS_JPEG=OFF)";
+}
 
 bool decode_jpeg_rgb(const uint8_t*, size_t, Pixels&, std::string& why) {
   why = "this build has no JPEG decoder";

@@ -53,7 +53,13 @@ async function run(task: DecodeTask): Promise<Uint8Array> {
   // Decodes started ahead, in item order; each is awaited in turn, so the output order is the task's.
   const pending: Array<Promise<DecodedImage>> = [];
   const startDecode = (n: number): void => {
-    if (!task.cache && n < task.items.length) pending.push(decodeFile(task.items[n]!.file, spec));
+    if (task.cache || n >= task.items.length) return;
+    const decoding = decodeFile(task.items[n]!.file, spec);
+    // Handled from the start: a decode that fails (on libuv's pool) while an earlier one is still
+    // awaited must not count as an unhandled rejection, which would end this worker and lose the
+    // file's name; its error reaches the task when its turn comes.
+    decoding.catch(() => undefined);
+    pending.push(decoding);
   };
   for (let n = 0; n < DECODES_IN_FLIGHT; n++) startDecode(n);
   for (let n = 0; n < task.items.length; n++) {
@@ -69,16 +75,8 @@ async function run(task: DecodeTask): Promise<Uint8Array> {
     } else {
       const decoding = pending.shift()!;
       startDecode(n + DECODES_IN_FLIGHT);
-      let img: DecodedImage;
-      try {
-        img = await decoding;
-      } catch (err) {
-        // The decodes still in flight settle unobserved; mark them handled so they cannot surface as unhandled rejections.
-        for (const p of pending) p.catch(() => undefined);
-        throw err;
-      }
+      const img = await decoding;
       if (img.height !== height || img.width !== width || img.data.length !== inSize) {
-        for (const p of pending) p.catch(() => undefined);
         throw new DataError('IMAGE_SIZE_MISMATCH', `${item.file}: decoded to ${img.width}x${img.height}, expected ${width}x${height}`, { file: item.file });
       }
       src.set(img.data);
