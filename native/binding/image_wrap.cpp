@@ -133,14 +133,26 @@ bool async_from_js(const Napi::CallbackInfo& info, size_t index) {
 }
 
 // decodeImage(bytes, target, async): the prepared image, or null when the native decoder does not
-// take the file (not a JPEG, or one sharp must decode).
+// take the file (not a JPEG, or one sharp must decode). A file that does not start like a JPEG is
+// answered at once, before its bytes are copied or any thread is involved.
 Napi::Value decode_image(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const Napi::Value bytes = info[0];
+  if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw_error(env, "GNAS_INVALID_ARGUMENT", "decodeImage: bytes must be a Uint8Array", true);
   ImageJob job;
   job.decode = true;
-  job.bytes = bytes_from_js(env, info[0], "decodeImage: bytes");
   job.target = target_from_js(env, info[1]);
-  return run_job(env, std::move(job), async_from_js(info, 2));
+  const bool async = async_from_js(info, 2);
+  Napi::Uint8Array view = bytes.As<Napi::Uint8Array>();
+  if (!image::looks_like_jpeg(view.Data(), view.ElementLength())) {
+    if (!async) return env.Null();
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Null());
+    return d.Promise();
+  }
+  job.bytes = bytes_from_js(env, bytes, "decodeImage: bytes");
+  return run_job(env, std::move(job), async);
 }
 
 // prepareImage(data, width, height, channels, target, async): channels and resize of a decoded image.

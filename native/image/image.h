@@ -3,8 +3,8 @@
 // resize). Plain C++ with no Node and no supernet: native/binding/image_wrap.cpp exposes it.
 //
 // Why native: through sharp, each small image costs ~1-1.5 ms of CPU in libvips' fixed per-pipeline
-// work (operation objects, thread hand-offs), fifty times the ~20 us libjpeg-turbo needs for the
-// pixels, and the streaming loader could not keep up with the engine. Files this decoder does not
+// work (operation objects, thread hand-offs), ten to twenty times what this decode and resize take
+// (scripts/decode-cost.mjs), and the streaming loader could not keep up with the engine. Files this decoder does not
 // take (PNG, WebP, CMYK or colour-managed JPEGs) are decoded by sharp and still prepared here, so
 // every path resizes with the same filter.
 #pragma once
@@ -40,6 +40,10 @@ constexpr int64_t kMaxPixels = int64_t(0x3FFF) * 0x3FFF;
 // The JPEG library in use (its path), or "" when none is: then jpeg_decoder_absence() says why.
 std::string jpeg_decoder();
 std::string jpeg_decoder_absence();
+
+// Whether `data` starts with a JPEG's SOI marker and the next marker's 0xFF (what
+// decode_jpeg_rgb checks first).
+bool looks_like_jpeg(const uint8_t* data, size_t size);
 
 // Decodes `data` into 8-bit RGB when it is a JPEG this decoder takes: 8-bit samples in YCbCr,
 // grey or RGB, without an ICC profile (sharp would colour-manage one; CMYK too). Returns false,

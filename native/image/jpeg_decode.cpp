@@ -23,6 +23,8 @@
 
 namespace gnas::image {
 
+bool looks_like_jpeg(const uint8_t* data, size_t size) { return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF; }
+
 #if GNAS_HAVE_JPEG
 
 namespace {
@@ -123,7 +125,7 @@ std::string jpeg_decoder_absence() {
 }
 
 bool decode_jpeg_rgb(const uint8_t* data, size_t size, Pixels& out, std::string& why) {
-  if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
+  if (!looks_like_jpeg(data, size)) {
     why = "not a JPEG";
     return false;
   }
