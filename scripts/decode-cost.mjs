@@ -21,6 +21,18 @@ import { decodeJpegSync, nativeJpegDecoder, prepareImageSync } from '../dist/nat
 
 sharp.concurrency(1);
 sharp.cache(false);
+/** Runs fn over `inputs` after `warmUp` untimed calls on the first ones; prints wall and CPU time per call. */
+async function time(name, inputs, warmUp, fn) {
+  for (const x of inputs.slice(0, warmUp)) await fn(x);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const x of inputs) await fn(x);
+  const c = process.cpuUsage(c0);
+  const wall = (performance.now() - t0) / inputs.length;
+  const cpu = (c.user + c.system) / 1000 / inputs.length;
+  console.log(`${name.padEnd(44)} ${wall.toFixed(3)} ms wall, ${cpu.toFixed(3)} ms CPU per image`);
+}
+
 if (process.argv[2] === '--large') {
   const [W, H] = [500, 375];
   const px = Buffer.alloc(W * H * 3);
@@ -31,18 +43,12 @@ if (process.argv[2] === '--large') {
     px[i] = ((i % 1500) / 6 + (s & 31)) & 255;
   }
   const jpeg = await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
-  const timeOne = async (name, fn) => {
-    for (let i = 0; i < 5; i++) await fn();
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < 60; i++) await fn();
-    const c = process.cpuUsage(c0);
-    console.log(`${name.padEnd(44)} ${((c.user + c.system) / 1000 / 60).toFixed(3)} ms CPU per image`);
-  };
+  const copies = Array(60).fill(jpeg);
   console.log(`one ${W}x${H} JPEG (${jpeg.length} bytes), one thread; native JPEG decoder: ${nativeJpegDecoder().library ?? 'none'}`);
   for (const side of [224, 64, 32]) {
-    await timeOne(`sharp decode + resize -> ${side} (before)`, () =>
-      sharp(jpeg, { failOn: 'warning' }).resize(side, side, { fit: 'cover' }).toColourspace('srgb').raw().toBuffer());
-    await timeOne(`native decode + prepare -> ${side}`, () => decodeJpegSync(jpeg, { width: side, height: side, fit: 'cover', channels: 3 }));
+    await time(`sharp decode + resize -> ${side} (before)`, copies, 5, (b) =>
+      sharp(b, { failOn: 'warning' }).resize(side, side, { fit: 'cover' }).toColourspace('srgb').raw().toBuffer());
+    await time(`native decode + prepare -> ${side}`, copies, 5, (b) => decodeJpegSync(b, { width: side, height: side, fit: 'cover', channels: 3 }));
   }
   process.exit(0);
 }
@@ -58,26 +64,15 @@ const files = classes
 const spec = { size: { height: 28, width: 28 }, fit: 'cover', channels: 1 };
 const target = { width: 28, height: 28, fit: 'cover', channels: 1 };
 
-async function time(name, fn) {
-  for (const f of files.slice(0, 50)) await fn(f);
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (const f of files) await fn(f);
-  const c = process.cpuUsage(c0);
-  const wall = (performance.now() - t0) / files.length;
-  const cpu = (c.user + c.system) / 1000 / files.length;
-  console.log(`${name.padEnd(44)} ${wall.toFixed(3)} ms wall, ${cpu.toFixed(3)} ms CPU per image`);
-}
-
 const decoder = nativeJpegDecoder();
 console.log(`${files.length} files of ${train}, one thread; native JPEG decoder: ${decoder.library ?? `none (${decoder.reason})`}`);
-await time("decodeImage (the loaders' decode)", (f) => decodeImage(f, spec));
-if (decoder.library) await time('native decode + prepare (sync)', (f) => decodeJpegSync(readFileSync(f), target));
-await time('sharp bare decode + native prepare', async (f) => {
+await time("decodeImage (the loaders' decode)", files, 50, (f) => decodeImage(f, spec));
+if (decoder.library) await time('native decode + prepare (sync)', files, 50, (f) => decodeJpegSync(readFileSync(f), target));
+await time('sharp bare decode + native prepare', files, 50, async (f) => {
   const { data, info } = await sharp(readFileSync(f)).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return prepareImageSync({ data, width: info.width, height: info.height, channels: info.channels }, target);
 });
-await time('sharp decode + resize + grey (before)', (f) =>
+await time('sharp decode + resize + grey (before)', files, 50, (f) =>
   sharp(readFileSync(f)).resize(28, 28, { fit: 'cover' }).toColourspace('b-w').raw().toBuffer());
-await time('sharp bare decode', (f) => sharp(readFileSync(f)).raw().toBuffer());
-await time('read the file', async (f) => readFileSync(f));
+await time('sharp bare decode', files, 50, (f) => sharp(readFileSync(f)).raw().toBuffer());
+await time('read the file', files, 50, async (f) => readFileSync(f));

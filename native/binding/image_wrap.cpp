@@ -28,16 +28,31 @@ struct ImageJob {
   bool handled = true;
   Pixels out;
 
-  // Throws std::invalid_argument (bad shapes) or std::runtime_error (a corrupt file).
-  void run() {
-    if (decode) {
-      std::string why;
-      Pixels rgb;
-      handled = image::decode_jpeg_rgb(bytes.data(), bytes.size(), rgb, why);
-      if (handled) out = image::prepare(rgb, target);
-    } else {
-      out = image::prepare(pixels, target);
+  // Runs the job; false on failure, with the JS error's code and message in `code` / `message`
+  // (GNAS_INVALID_ARGUMENT for bad shapes, GNAS_IMAGE_DECODE for a corrupt file). The one place
+  // that turns C++ exceptions into codes, for the inline and the AsyncWorker call alike.
+  bool run(std::string& code, std::string& message) {
+    try {
+      if (decode) {
+        std::string why;
+        Pixels rgb;
+        handled = image::decode_jpeg_rgb(bytes.data(), bytes.size(), rgb, why);
+        if (handled) out = image::prepare(rgb, target);
+      } else {
+        out = image::prepare(pixels, target);
+      }
+      return true;
+    } catch (const std::bad_alloc&) {
+      code = "GNAS_OUT_OF_MEMORY";
+      message = "out of memory while decoding an image";
+    } catch (const std::invalid_argument& e) {
+      code = "GNAS_INVALID_ARGUMENT";
+      message = e.what();
+    } catch (const std::exception& e) {
+      code = "GNAS_IMAGE_DECODE";
+      message = e.what();
     }
+    return false;
   }
 
   Napi::Value result(Napi::Env env) const {
@@ -53,24 +68,13 @@ struct ImageJob {
   }
 };
 
-const char* code_of(const std::exception& e) {
-  return dynamic_cast<const std::invalid_argument*>(&e) != nullptr ? "GNAS_INVALID_ARGUMENT" : "GNAS_IMAGE_DECODE";
-}
-
 class ImageWorker : public Napi::AsyncWorker {
  public:
   ImageWorker(Napi::Env env, ImageJob job) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
-    try {
-      job_.run();
-    } catch (const std::bad_alloc&) {
-      code_ = "GNAS_OUT_OF_MEMORY";
-      SetError("out of memory while decoding an image");
-    } catch (const std::exception& e) {
-      code_ = code_of(e);
-      SetError(e.what());
-    }
+    std::string message;
+    if (!job_.run(code_, message)) SetError(message);
   }
   void OnOK() override { deferred_.Resolve(job_.result(Env())); }
   void OnError(const Napi::Error& e) override {
@@ -82,7 +86,7 @@ class ImageWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   ImageJob job_;
-  std::string code_ = "GNAS_IMAGE_DECODE";
+  std::string code_;
 };
 
 Napi::Value run_job(Napi::Env env, ImageJob job, bool async) {
@@ -92,22 +96,20 @@ Napi::Value run_job(Napi::Env env, ImageJob job, bool async) {
     worker->Queue();
     return p;
   }
-  try {
-    job.run();
-  } catch (const std::bad_alloc&) {
-    throw_error(env, "GNAS_OUT_OF_MEMORY", "out of memory while decoding an image");
-  } catch (const std::exception& e) {
-    throw_error(env, code_of(e), e.what());
-  }
+  std::string code, message;
+  if (!job.run(code, message)) throw_error(env, code, message);
   return job.result(env);
 }
 
-std::vector<uint8_t> bytes_from_js(Napi::Env env, const Napi::Value& v, const char* what) {
+// `v` as a Uint8Array, or a GNAS_INVALID_ARGUMENT TypeError naming `what`.
+Napi::Uint8Array uint8_array(Napi::Env env, const Napi::Value& v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     throw_error(env, "GNAS_INVALID_ARGUMENT", std::string(what) + " must be a Uint8Array", true);
-  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  return v.As<Napi::Uint8Array>();
 }
+
+// A copy, so that the work never reads JS memory (the caller may reuse its buffer meanwhile).
+std::vector<uint8_t> copy_of(const Napi::Uint8Array& a) { return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength()); }
 
 image::Target target_from_js(Napi::Env env, const Napi::Value& v) {
   if (!v.IsObject()) throw_error(env, "GNAS_INVALID_ARGUMENT", "target must be an object {width, height, fit, channels}", true);
@@ -137,21 +139,18 @@ bool async_from_js(const Napi::CallbackInfo& info, size_t index) {
 // answered at once, before its bytes are copied or any thread is involved.
 Napi::Value decode_image(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Napi::Value bytes = info[0];
-  if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw_error(env, "GNAS_INVALID_ARGUMENT", "decodeImage: bytes must be a Uint8Array", true);
+  Napi::Uint8Array bytes = uint8_array(env, info[0], "decodeImage: bytes");
   ImageJob job;
   job.decode = true;
   job.target = target_from_js(env, info[1]);
   const bool async = async_from_js(info, 2);
-  Napi::Uint8Array view = bytes.As<Napi::Uint8Array>();
-  if (!image::looks_like_jpeg(view.Data(), view.ElementLength())) {
+  if (!image::looks_like_jpeg(bytes.Data(), bytes.ElementLength())) {
     if (!async) return env.Null();
     Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
     d.Resolve(env.Null());
     return d.Promise();
   }
-  job.bytes = bytes_from_js(env, bytes, "decodeImage: bytes");
+  job.bytes = copy_of(bytes);
   return run_job(env, std::move(job), async);
 }
 
@@ -159,7 +158,7 @@ Napi::Value decode_image(const Napi::CallbackInfo& info) {
 Napi::Value prepare_image(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ImageJob job;
-  job.pixels.data = bytes_from_js(env, info[0], "prepareImage: data");
+  job.pixels.data = copy_of(uint8_array(env, info[0], "prepareImage: data"));
   for (int k = 1; k <= 3; k++) {
     if (!info[k].IsNumber()) throw_error(env, "GNAS_INVALID_ARGUMENT", "prepareImage: width, height and channels must be numbers", true);
   }
