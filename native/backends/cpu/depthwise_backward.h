@@ -166,54 +166,108 @@ static void dw_dx_row(const DxPlan& pl, const float* base, const float* wbase, i
     dw_dx_strip_at<KT, EDGE_SKIP>(pl, u0, imin(QS, U - u0), base, wbase, wstep, out, ops, tail, tm);
 }
 
-// Weight-gradient contribution of one image for channel vector v and kernel row i:
-// acc[j] = sum_{p,q} dy[p][q] * x[p*S + i][q*S + j].
-template <int K, int S, int QS, int EDGES>
-static void dw_dw_rowstrip(vf* acc, const float* xrow, const float* dyrow, int q0) {
+// Weight gradient, one image, channel vector by channel vector, kernel rows in groups of NG:
+// acc[g][j] = sum_{p,q} dy[p][q] * x[p*S + i0 + g][q*S + j]. A strip of dy values is loaded once
+// for the group's NG rows, and the NG * K sums are independent chains: one kernel row at a time
+// (as before) gave K chains, too few to keep the FMA pipes busy (each sum waits on the last FMA
+// into it), and loaded each dy value K times. Every sum still takes its terms in the order of
+// one row at a time (p, then the strip, then the tap), so the result is the same, bit for bit.
+// Products with the zero padding of x are skipped (for k = 5 and 7: at 7x7 they are ~43% of a
+// k = 7 kernel's): the rows above and below the image (rows: the group's rows that are inside),
+// and at the image's left and right edges the taps that EdgeZeros lists (see dw_strip).
+// Groups: NG * K sums + a strip of dy values (up to 8) + one x value fit 32 vector registers. For
+// k = 7 the 7 sums of a row are chains enough, and pairs of rows read 0.89-0.97x on the 28x28
+// stride-2 layer (gnas_op_bench, two builds in alternation); k = 5 in pairs read 0.97-1.08x.
+template <int K> constexpr int dww_group_rows() { return kVecRegs < 32 ? 1 : K == 3 ? 3 : K == 5 ? 2 : 1; }
+template <int K, int S, int NG, int QS, int EDGES>
+GNAS_INLINE void dww_group_strip(vf* acc, const float* x0, int64_t xrs, const float* dyrow, int q0, unsigned rows) {
   using Z = EdgeZeros<K, S, QS, EDGES>;
+  constexpr int NT = (QS - 1) * S + K;
+  constexpr unsigned kAll = (1u << NG) - 1;
   vf d[QS];
 #pragma GCC unroll 8
   for (int u = 0; u < QS; ++u) d[u] = load(dyrow + (q0 + u) * L);
-  dww_strip<K, S, QS, Z::zl, Z::zr>(acc, xrow + int64_t(q0) * S * L, L, d);
+  const float* src = x0 + int64_t(q0) * S * L;
+  if (rows == kAll) {
+#pragma GCC unroll 64
+    for (int t = 0; t < NT; ++t) {
+      if (t < Z::zl || t >= Z::zr) continue;
+#pragma GCC unroll 4
+      for (int g = 0; g < NG; ++g) {
+        const vf xv = load(src + g * xrs + t * L);
+#pragma GCC unroll 8
+        for (int j = 0; j < K; ++j) {
+          const int e = t - j;
+          if (e >= 0 && e % S == 0 && e / S < QS) acc[g * K + j] = fmadd(xv, d[e / S], acc[g * K + j]);
+        }
+      }
+    }
+    return;
+  }
+  // a row of the group above or below the image (k > 3 only)
+#pragma GCC unroll 4
+  for (int g = 0; g < NG; ++g) {
+    if (!((rows >> g) & 1u)) continue;
+    dww_strip<K, S, QS, Z::zl, Z::zr>(acc + g * K, src + g * xrs, L, d);
+  }
 }
-template <int K, int S, int EDGES>
-static void dw_dw_rowstrip_qs(int qs, vf* acc, const float* xrow, const float* dyrow, int q0) {
-#define GNAS_CALL(n) dw_dw_rowstrip<K, S, n, EDGES>(acc, xrow, dyrow, q0)
+template <int K, int S, int NG, int EDGES>
+GNAS_INLINE void dww_group_strip_qs(int qs, vf* acc, const float* x0, int64_t xrs, const float* dyrow, int q0,
+                                    unsigned rows) {
+#define GNAS_CALL(n) dww_group_strip<K, S, NG, n, EDGES>(acc, x0, xrs, dyrow, q0, rows)
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
+// One group's sums over the image (not inlined: with the strips inlined into this loop the sums
+// stay in registers from the first row to the last; inlined further, into the whole backward, the
+// compiler kept them on the stack and a k = 7 backward read 0.8-0.9x).
+template <int K, int S, int NG>
+__attribute__((noinline)) static void dw_dw_group(const float* xpl, int64_t xrs, int H, int W, const float* dpl,
+                                                 int64_t drs, int P, int Q, int i0, float* pr, int Cp) {
+  const int QS = strip_len(Q);
+  vf acc[NG * K];
+#pragma GCC unroll 32
+  for (int a = 0; a < NG * K; ++a) acc[a] = zero();
+  for (int p = 0; p < P; ++p) {
+    unsigned rows = 0;
+    for (int g = 0; g < NG; ++g) {
+      const int row = p * S + i0 + g;  // in the padded plane
+      if (K == 3 || (row >= K / 2 && row < K / 2 + H)) rows |= 1u << g;
+    }
+    if (rows == 0) continue;
+    const float* x0 = xpl + int64_t(p * S + i0) * xrs;
+    const float* dyrow = dpl + int64_t(p) * drs;
+    for (int q0 = 0; q0 < Q; q0 += QS) {
+      const int qs = imin(QS, Q - q0);
+#define GNAS_CALL(e) dww_group_strip_qs<K, S, NG, e>(qs, acc, x0, xrs, dyrow, q0, rows)
+      GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, W) : kInterior, GNAS_CALL)
+#undef GNAS_CALL
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < NG; ++g) {
+    float* row = pr + int64_t(i0 + g) * K * Cp;
+#pragma GCC unroll 8
+    for (int j = 0; j < K; ++j) store(row + j * Cp, add(load(row + j * Cp), acc[g * K + j]));
+  }
+}
 
-// The image's weight gradient, channel vector by channel vector. Products with the zero padding
-// of x are skipped (for k = 5 and 7: at 7x7 they are ~43% of a k = 7 kernel's), which leaves the
-// sums' bits as they were (see dw_strip).
 template <int K, int S>
 static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
                         int nv, float* part, int Cp) {
-  const int QS = strip_len(Q);
+  constexpr int NG = dww_group_rows<K>();
   const int H = Hp - 2 * (K / 2), W = Wp - 2 * (K / 2);
   const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
   for (int v = 0; v < nv; ++v) {
     const float* xpl = xbuf + int64_t(v) * Hp * xrs;
     const float* dpl = dybuf + int64_t(v) * Pp * drs + int64_t(off) * drs + int64_t(off) * L;
-    for (int i = 0; i < K; ++i) {
-      vf acc[K];
-#pragma GCC unroll 8
-      for (int j = 0; j < K; ++j) acc[j] = zero();
-      for (int p = 0; p < P; ++p) {
-        const int row = p * S + i;  // in the padded plane
-        if (K > 3 && (row < K / 2 || row >= K / 2 + H)) continue;
-        const float* xrow = xpl + int64_t(row) * xrs;
-        const float* dyrow = dpl + int64_t(p) * drs;
-        for (int q0 = 0; q0 < Q; q0 += QS) {
-          const int qs = imin(QS, Q - q0);
-#define GNAS_CALL(e) dw_dw_rowstrip_qs<K, S, e>(qs, acc, xrow, dyrow, q0)
-          GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, W) : kInterior, GNAS_CALL)
-#undef GNAS_CALL
-        }
+    float* pr = part + v * L;
+    for (int i0 = 0; i0 < K; i0 += NG) {
+      switch (imin(NG, K - i0)) {
+        case 1: dw_dw_group<K, S, 1>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
+        case 2: dw_dw_group<K, S, (NG >= 2 ? 2 : 1)>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
+        default: dw_dw_group<K, S, NG>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
       }
-      float* pr = part + int64_t(i) * K * Cp + v * L;
-#pragma GCC unroll 8
-      for (int j = 0; j < K; ++j) store(pr + j * Cp, add(load(pr + j * Cp), acc[j]));
     }
   }
 }
