@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { evalPairsSummary, roundPairsSummary } from '../src/bench/table.js';
+import { evalPairsSummary, fp32RowsOverPeak, roundPairsSummary } from '../src/bench/table.js';
 import { timeRoundPairs } from '../src/bench/timing.js';
 
 test('eval-mode rounds: medians per side and the median of per-round ratios', () => {
@@ -51,4 +51,11 @@ test('timeRoundPairs: warms up on round 0, then scores each round both ways, alt
   assert.ok([...p.fp32, ...p.bf16].every((v) => v >= 0 && Number.isFinite(v)));
   await assert.rejects(timeRoundPairs([[[0]]], scorer('fp32'), scorer('bf16'), 1), /at least 2 rounds/);
   await assert.rejects(timeRoundPairs(rounds, scorer('fp32'), scorer('bf16'), 0), /repeats must be a positive integer/);
+});
+
+test('the note on rows above the FMA peak: FP32 rows only, since a bfloat16 instruction does two multiply-adds per lane', () => {
+  // keys as benchTable names them: 'ours.roundBf16' is the bfloat16 round, the others are FP32
+  assert.equal(fp32RowsOverPeak({ 'ours.trainStep': 200, 'ours.roundBf16': 470, 'ours.scoreFwdBf16': 455 }, 460), false);
+  assert.equal(fp32RowsOverPeak({ 'ours.trainStep': 461, 'ours.roundBf16': 300 }, 460), true);
+  assert.equal(fp32RowsOverPeak({ 'ours.trainStep': null, 'pytorch.roundBatched': 30 }, 460), false);
 });
