@@ -77,16 +77,16 @@ export function evalPairsSummary(p: EvalPairs): { ours: number; onnxruntime: num
   return { ours: s.a, onnxruntime: s.b, ratio: s.ratio, ratios: s.ratios };
 }
 
-/** The bfloat16 round row's rounds: seconds, so fp32 / bf16 > 1 is bfloat16 scoring faster. */
 /**
  * Whether a FP32 row reads above the measured FMA peak, which only happens when every peak probe
- * read low. The bfloat16 rows are left out: their instructions do two multiply-adds per lane, so
- * they may legitimately exceed the FP32 peak.
+ * read low. The bfloat16 rows (benchTable's keys ending in 'Bf16') are left out: their
+ * instructions do two multiply-adds per lane, so they may legitimately exceed the FP32 peak.
  */
 export function fp32RowsOverPeak(gflops: Record<string, number | null>, peak: number): boolean {
   return Object.entries(gflops).some(([key, g]) => !key.endsWith('Bf16') && g !== null && g > peak);
 }
 
+/** The bfloat16 round row's rounds: seconds, so fp32 / bf16 > 1 is bfloat16 scoring faster. */
 export function roundPairsSummary(p: RoundPairs): { fp32: number; bf16: number; ratio: number; ratios: number[] } {
   const s = pairedSummary(p.fp32, p.bf16, ['fp32', 'bf16']);
   return { fp32: s.a, bf16: s.b, ratio: s.ratio, ratios: s.ratios };

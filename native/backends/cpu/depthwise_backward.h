@@ -7,9 +7,10 @@
 //       (and for s = 2, every other tap). Same dw_strip kernel, no zero-stuffing waste. The tap
 //       structure of each (row, parity) is planned once per call (DxPlan); strips run up to 14
 //       outputs, since with 1-4 taps per output a short strip is all call overhead.
-//   dw: per channel vector and kernel row i, the k accumulators dw[i][0..k) are registers and
-//       the strip of dy values is in registers; each padded input pixel is loaded once per row.
-//       Per-thread partial sums, reduced at the end.
+//   dw: per channel vector and group of kernel rows (dww_group_rows), the group's sums are
+//       registers and a strip of dy values is loaded once for the whole group; per-thread partial
+//       sums, reduced at the end. Where dx streams, the next image's dy (and saved conv output)
+//       is read ahead into L2 meanwhile.
 //
 // Fusions (Backend::dwconv_backward_fused): dy can arrive as the gradient of the unit's activated
 // output (out_bn): the image's dy goes through the BN's input-gradient formula on its way into the
@@ -256,10 +257,15 @@ __attribute__((noinline)) static void dw_dw_group(const float* xpl, int64_t xrs,
   }
 }
 
+// The image's weight gradient into the thread's partials; next[0..1] (null: none), `bytes` each,
+// are read ahead into L2 over its dy rows.
 template <int K, int S>
 static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
-                        int nv, float* part, int Cp, SpreadPrefetch<2>* ahead) {
+                        int nv, float* part, int Cp, const float* const next[2], int64_t bytes) {
   constexpr int NG = dww_group_rows<K>();
+  SpreadPrefetch<2> ahead[2];
+  for (int i = 0; i < 2; ++i)
+    if (next[i]) ahead[i].init(next[i], bytes, int64_t(nv) * ceil_div(K, NG) * P);  // dw_dw_group's ticks
   const int H = Hp - 2 * (K / 2), W = Wp - 2 * (K / 2);
   const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
   for (int v = 0; v < nv; ++v) {
@@ -369,7 +375,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
           // Row h of x, which the x pass reads right after this row of dx, is fetched into L1
           // during the dx strips (compute only), a slice per channel vector: the x pass stalled
           // on it from memory (scripts/ab-paired.mjs: a training step 2.2-2.6% faster). A row
-          // ahead was no better; the next image's operands into L2 (tried: dy, z and x) evicted
+          // ahead was no better; the next image's operands into L2 here (tried: dy, z and x) evicted
           // the current image's planes and were slower.
           SpreadPrefetch<3> xrow;
           if (sums) xrow.init(x + n * HWC + int64_t(h) * W * C, int64_t(W) * C * int64_t(sizeof(float)), int64_t(S) * nv);
@@ -413,14 +419,10 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
       // threads). Only where dx streams, i.e. the operands come from memory: on the smaller
       // layers it read 0.96-1.03x. (Prefetching the next image's x as well, during the dx strips,
       // evicted this image's planes and was slower.)
-      SpreadPrefetch<2> ahead[2];
-      if (stream_dx && n + 1 < e) {
-        constexpr int NG = dww_group_rows<K>();
-        const int64_t ticks = int64_t(nv) * ceil_div(K, NG) * P;
-        ahead[0].init(dy + (n + 1) * PQC, PQC * int64_t(sizeof(float)), ticks);
-        if (ob) ahead[1].init(ob->x + (n + 1) * PQC, PQC * int64_t(sizeof(float)), ticks);
-      }
-      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp, ahead);
+      const bool ahead = stream_dx && n + 1 < e;
+      const float* const next[2] = {ahead ? dy + (n + 1) * PQC : nullptr,
+                                    ahead && ob ? ob->x + (n + 1) * PQC : nullptr};
+      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp, next, PQC * int64_t(sizeof(float)));
     }
   });
   // reduce the per-thread partials and drop the padding lanes
