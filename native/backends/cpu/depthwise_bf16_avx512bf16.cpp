@@ -106,46 +106,61 @@ static const __m512i* pack_pair_weights(Ctx& ctx, const float* w, int k, int C, 
   return reinterpret_cast<const __m512i*>(wv);
 }
 
-// One output strip y[p][q0 .. q0+QS) of channel vector v: src = the pair plane at (p*S, q0*S),
-// wv = the weight pairs of vector v (stride nv between pairs). As depthwise.h's dw_fwd_strip, only
+// One output strip y[p][q0 .. q0+QS) of VB channel vectors v, v + 1 (VB <= 2): src = vector v's
+// pair plane at (p*S, q0*S) (the next vector's plane vs entries on), wv = the weight pairs of vector
+// v (stride nv between pairs, the next vector's one entry on). As depthwise.h's dw_fwd_strip, only
 // the kernel rows inside the image and, at an edge of the image (EDGES), only the entries that are
-// not wholly padding are taken (an entry pairs columns c and c + 1).
-template <int K, int S, int QS, int EDGES, class Out>
-static void dwp_strip(const __m512i* src, int64_t rs, const __m512i* wv, int nv, typename Out::T* out, int64_t ops,
-                      bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
+// not wholly padding are taken (an entry pairs columns c and c + 1). Two vectors at once because a
+// vdpbf16ps waits on its accumulator: one vector's QS <= 7 sums keep too few in flight to fill
+// both pipes (latency x throughput ~ 12 on Zen 4/5); each sum still takes its terms in the same
+// order, so VB changes no bits. tail: the last of the VB vectors ends past C.
+template <int K, int S, int QS, int EDGES, int VB, class Out>
+static void dwp_strip(const __m512i* src, int64_t rs, int64_t vs, const __m512i* wv, int nv, typename Out::T* out,
+                      int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
   constexpr int KP = (K + 1) / 2;
   constexpr int NT = (QS - 1) * S + 2 * (KP - 1) + 1;
   constexpr int ZL = (EDGES & kLeftEdge) ? K / 2 - 1 : 0;
   constexpr int ZR = (EDGES & kRightEdge) ? K / 2 + QS * S : NT;
-  vf acc[QS];
+  vf acc[VB][QS];
+#pragma GCC unroll 2
+  for (int b = 0; b < VB; ++b)
 #pragma GCC unroll 8
-  for (int u = 0; u < QS; ++u) {
-    acc[u] = zero();
-    __builtin_prefetch(out + u * ops, 1, 3);  // see dw_fwd_strip
-  }
+    for (int u = 0; u < QS; ++u) {
+      acc[b][u] = zero();
+      __builtin_prefetch(out + b * L + u * ops, 1, 3);  // see dw_fwd_strip
+    }
   for (int i = rows.i0; i < rows.i1; ++i) {
-    __m512bh w[KP];
+    __m512bh w[VB][KP];
+#pragma GCC unroll 2
+    for (int b = 0; b < VB; ++b)
 #pragma GCC unroll 4
-    for (int j = 0; j < KP; ++j) w[j] = (__m512bh)_mm512_load_si512(wv + (int64_t(i) * KP + j) * nv);
+      for (int j = 0; j < KP; ++j) w[b][j] = (__m512bh)_mm512_load_si512(wv + b + (int64_t(i) * KP + j) * nv);
     const __m512i* row = src + i * rs;
 #pragma GCC unroll 32
     for (int t = 0; t < NT; ++t) {
       if (t < ZL || t >= ZR) continue;
-      const __m512bh xv = (__m512bh)_mm512_load_si512(row + t);
+#pragma GCC unroll 2
+      for (int b = 0; b < VB; ++b) {
+        const __m512bh xv = (__m512bh)_mm512_load_si512(row + b * vs + t);
 #pragma GCC unroll 4
-      for (int j = 0; j < KP; ++j) {
-        const int d = t - 2 * j;
-        if (d >= 0 && d % S == 0 && d / S < QS) acc[d / S] = _mm512_dpbf16_ps(acc[d / S], xv, w[j]);
+        for (int j = 0; j < KP; ++j) {
+          const int d = t - 2 * j;
+          if (d >= 0 && d % S == 0 && d / S < QS) acc[b][d / S] = _mm512_dpbf16_ps(acc[b][d / S], xv, w[b][j]);
+        }
       }
     }
   }
-  dw_strip_store<QS, Out>(acc, out, ops, tail, tm, ssum, sstride);
+#pragma GCC unroll 2
+  for (int b = 0; b < VB; ++b)
+    dw_strip_store<QS, Out>(acc[b], out + b * L, ops, tail && b == VB - 1, tm, ssum ? ssum + b * L : nullptr,
+                            sstride);
 }
 
-template <int K, int S, int EDGES, class Out>
-static void dwp_strip_qs(int qs, const __m512i* src, int64_t rs, const __m512i* wv, int nv, typename Out::T* out,
-                         int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
-#define GNAS_CALL(m) dwp_strip<K, S, m, EDGES, Out>(src, rs, wv, nv, out, ops, tail, tm, ssum, sstride, rows)
+template <int K, int S, int EDGES, int VB, class Out>
+static void dwp_strip_qs(int qs, const __m512i* src, int64_t rs, int64_t vs, const __m512i* wv, int nv,
+                         typename Out::T* out, int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride,
+                         KernelRows rows) {
+#define GNAS_CALL(m) dwp_strip<K, S, m, EDGES, VB, Out>(src, rs, vs, wv, nv, out, ops, tail, tm, ssum, sstride, rows)
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
@@ -166,17 +181,24 @@ static void dwconv_forward_pairs(Ctx& ctx, typename Out::T* y, float* mean, floa
     NextImage next;
     if (has_next) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * nv);
     typename Out::T* yn = y + n * PQC;
-    for (int v = 0; v < nv; ++v) {
-      const __m512i* plane = pb + int64_t(v) * Hp * Wp;
-      const bool tail = v == nv - 1 && ctail < L;
+    const int64_t vs = int64_t(Hp) * Wp;
+    for (int v = 0; v < nv; v += 2) {
+      const __m512i* plane = pb + v * vs;
+      const bool two = v + 1 < nv;
+      const bool tail = v + (two ? 1 : 0) == nv - 1 && ctail < L;
       for (int p = 0; p < s.P; ++p, next.tick()) {
+        if (two) next.tick();  // the read-ahead is spread over rows of single vectors
         const KernelRows rows(p, S, K, s.H);
         for (int q0 = 0; q0 < s.Q; q0 += QS) {
           const int qs = imin(QS, s.Q - q0);
           const __m512i* src = plane + int64_t(p) * S * Wp + int64_t(q0) * S;
           typename Out::T* out = yn + (int64_t(p) * s.Q + q0) * C + v * L;
           float* ss = fs ? fs + v * L : nullptr;
-#define GNAS_CALL(e) dwp_strip_qs<K, S, e, Out>(qs, src, Wp, wv + v, nv, out, C, tail, tm, ss, Cp, rows)
+#define GNAS_CALL(e)                                                                                        \
+  if (two)                                                                                                 \
+    dwp_strip_qs<K, S, e, 2, Out>(qs, src, Wp, vs, wv + v, nv, out, C, tail, tm, ss, Cp, rows);            \
+  else                                                                                                     \
+    dwp_strip_qs<K, S, e, 1, Out>(qs, src, Wp, vs, wv + v, nv, out, C, tail, tm, ss, Cp, rows)
           GNAS_EDGES_SWITCH(strip_edges(q0, qs, s.Q, S, s.W), GNAS_CALL)
 #undef GNAS_CALL
         }
