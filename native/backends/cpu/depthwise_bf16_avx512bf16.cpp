@@ -111,9 +111,10 @@ static const __m512i* pack_pair_weights(Ctx& ctx, const float* w, int k, int C, 
 // v (stride nv between pairs, the next vector's one entry on). As depthwise.h's dw_fwd_strip, only
 // the kernel rows inside the image and, at an edge of the image (EDGES), only the entries that are
 // not wholly padding are taken (an entry pairs columns c and c + 1). Two vectors at once because a
-// vdpbf16ps waits on its accumulator: one vector's QS <= 7 sums keep too few in flight to fill
-// both pipes (latency x throughput ~ 12 on Zen 4/5); each sum still takes its terms in the same
-// order, so VB changes no bits. tail: the last of the VB vectors ends past C.
+// vdpbf16ps waits on the sum it adds to: with one vector's QS <= 7 sums in flight the 7x7 k5
+// strips ran at about a third of the instruction's throughput (perf, one thread), and two read
+// 1.06-1.43x (docs/performance.md). Each sum still takes its terms in the same order, so VB
+// changes no bits. tail: the last of the VB vectors ends past C.
 template <int K, int S, int QS, int EDGES, int VB, class Out>
 static void dwp_strip(const __m512i* src, int64_t rs, int64_t vs, const __m512i* wv, int nv, typename Out::T* out,
                       int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
