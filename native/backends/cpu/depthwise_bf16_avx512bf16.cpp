@@ -9,9 +9,9 @@
 // row i's taps (2j, 2j + 1) from entry (row, u * S + 2j) against the weight pair (w[i][2j],
 // w[i][2j + 1]) (the last pair of an odd k has a zero second weight): ceil(k / 2) dot-product
 // instructions per row instead of k FMAs, with the sliding-window load sharing of depthwise.h's
-// strips. Only the entries that can be nonzero are written per image (the rows of the image, the
-// columns from one left of it); the zero border is written once per geometry, as depthwise.h does
-// for its planes.
+// strips, for two channel vectors at a time (dwp_strip). Only the entries that can be nonzero are
+// written per image (the rows of the image, the columns from one left of it); the zero border is
+// written once per geometry, as depthwise.h does for its planes.
 // k = 3 (and any shape the pair kernel does not take): depthwise.h's float forward with the
 // activated input and the weights rounded to bfloat16 first (Bf16Products), the same products.
 #define GNAS_ISA_AVX512 1
