@@ -462,6 +462,27 @@ void bench_small(Backend& be) {
     if (selected("add_inplace", shape))
       report_bytes("add_inplace", shape, best_ms([&] { be.add_inplace(y.data(), x.data(), n); }), 12.0 * n);
   }
+  {  // a block's output in one pass: BN + act + residual (the bfloat16 scoring forward stores the
+     // residual, the project conv's output and the block output in bfloat16)
+    const int64_t M = int64_t(N) * 7 * 7;
+    const int C = 128;
+    auto x = randvec(size_t(M) * C), r = randvec(size_t(M) * C), gamma = randvec(size_t(C)), beta = randvec(size_t(C));
+    std::vector<float> y(x.size()), mean(size_t(C), 0.1f), invstd(size_t(C), 1.3f);
+    const std::vector<float> r16 = bf16_copy(r), x16 = bf16_copy(x);
+    const std::string shape = "M" + std::to_string(M) + " C" + std::to_string(C);
+    if (selected("bn_act_residual_apply", shape)) {
+      report_bytes("bn_act_residual_apply", shape, best_ms([&] {
+                     be.bn_act_residual_apply(y.data(), x.data(), mean.data(), invstd.data(), gamma.data(),
+                                              beta.data(), gnas::Act::ReLU6, r.data(), M, C, gnas::Bf16Io{});
+                   }), 12.0 * double(M) * C);
+      if (be.fast_bf16())
+        report_bytes("bn_act_residual_apply in:bf16 out:bf16", shape, best_ms([&] {
+                       be.bn_act_residual_apply(y.data(), x16.data(), mean.data(), invstd.data(), gamma.data(),
+                                                beta.data(), gnas::Act::ReLU6, r16.data(), M, C,
+                                                gnas::Bf16Io{true, true});
+                     }), 6.0 * double(M) * C);
+    }
+  }
   {  // head: GAP over 7x7x256, fc 256 -> 10, loss
     const int HW = 49, C = 256, K = 10;
     auto x = randvec(size_t(N) * HW * C), dy = randvec(size_t(N) * C);

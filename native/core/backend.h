@@ -177,8 +177,9 @@ class Backend {
   // A block's output in one pass: y = bn_act_apply(x) + residual (residual null: none), the sum
   // add_inplace would do, so bit-identical to the two ops; one read of each input and one write
   // instead of three passes. io (bfloat16 scoring, host-memory backends): io.in, the residual is
-  // stored in bfloat16; io.out, y is (see conv_forward_fused_bf16). Default: the two ops, or a
-  // host emulation for io.
+  // stored in bfloat16; io.out, y and x are (x: the unit's conv output, which the scoring forward
+  // then stores in bfloat16 too; see conv_forward_fused_bf16). y may be x (in place: elementwise).
+  // Default: the two ops, or a host emulation for io.
   virtual void bn_act_residual_apply(float* y, const float* x, const float* mean, const float* invstd,
                                      const float* gamma, const float* beta, Act act, const float* residual,
                                      int64_t M, int C, Bf16Io io = {});

@@ -148,7 +148,8 @@ void Backend::bn_act_residual_apply(float* y, const float* x, const float* mean,
   if (!host_memory()) throw std::logic_error("bfloat16 storage needs a host-memory backend");
   Scratch yf(*this), rf(*this);
   float* out = io.out ? yf.floats(n) : y;
-  bn_act_apply(out, x, mean, invstd, gamma, beta, act, M, C);
+  if (io.out) widen(out, x, n);  // x in bfloat16 as well; bn_act_apply then runs in place
+  bn_act_apply(out, io.out ? out : x, mean, invstd, gamma, beta, act, M, C);
   if (residual) {
     const float* r = residual;
     if (io.in) {

@@ -44,7 +44,7 @@ void Replica::Impl::unit_forward(const ConvUnit& u, int N, const float* x, float
   if (io.out && out) throw std::logic_error("a bfloat16-stored unit output cannot be activated in place");
   ConvShape s = u.shape;
   s.N = N;
-  float* pre = pre_into ? pre_into : conv_output_into(us, u, N, out, io);
+  float* pre = pre_into ? pre_into : conv_output_into(us, u, N, out);
   const int64_t M = int64_t(N) * s.P * s.Q;
   if (mode == BnMode::Running) {
     conv_of(u, pre, nullptr, nullptr, 0.f, x, in_bn, s, io);
@@ -147,8 +147,8 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
         unit_forward(op.reduce, N, x, out, os.reduce, mode);
         return out;
       }
-      float* pre = conv_output_into(os.reduce, op.reduce, N, out, io);
-      unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, false}, pre);
+      float* pre = conv_output_into(os.reduce, op.reduce, N, out);
+      unit_forward(op.reduce, N, x, nullptr, os.reduce, mode, nullptr, Bf16Io{io.in, io.out}, pre);
       block_output(op.reduce, N, os.reduce, pre, mode, nullptr, out, io);
       return out;
     }
@@ -162,7 +162,9 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
     return out;
   }
   // Scoring in bfloat16: the fused (never activated in place) inner activations are stored in
-  // bfloat16, halving the memory traffic of the memory-bound expand -> dw -> project chain.
+  // bfloat16, halving the memory traffic of the memory-bound expand -> dw -> project chain; so is
+  // the project conv's output where the block output is (io.out), the block output then made in
+  // place over it.
   const bool expand16 = bf16_convs && fuse && op.has_expand;
   const bool dw16 = bf16_convs && fuse && !op.has_se;
   const float* h = x;
@@ -203,8 +205,8 @@ const float* Replica::Impl::op_forward(const OpUnits& op, int N, const float* x,
   if (op.has_se) h = se_forward(op, N, h, os);
   const float* residual = op.residual ? x : nullptr;
   if (fuse) {
-    float* pre = conv_output_into(os.project, op.project, N, out, io);
-    unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, false}, pre);
+    float* pre = conv_output_into(os.project, op.project, N, out);
+    unit_forward(op.project, N, h, nullptr, os.project, mode, in_proj, Bf16Io{h16, io.out}, pre);
     block_output(op.project, N, os.project, pre, mode, residual, out, io);
     return out;
   }
@@ -254,18 +256,18 @@ void Replica::Impl::mbconv_eval(const OpUnits& op, int N, const float* x, float*
 }
 
 // Where a unit writes its conv output: `out` itself (its BN then runs in place) for a transient
-// unit whose output is float (a bfloat16 output is narrower than the float conv output it would
-// overwrite), else the unit's saved conv output.
-float* Replica::Impl::conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io) {
-  if (out && transient(us) && !io.out) return out;
+// unit, else the unit's saved conv output. A block output stored in bfloat16 (io.out) has its conv
+// output stored so too (op_forward), so the two have the same size either way.
+float* Replica::Impl::conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out) {
+  if (out && transient(us)) return out;
   ConvShape s = u.shape;
   s.N = N;
   return us.pre.ensure(s.out_size());
 }
 
 // out = act(BN(pre, the unit's conv output)) + residual, with the statistics of `mode` (those the
-// unit's forward saved, or the running ones); io as op_forward's (io.in: the residual's storage).
-// pre may be out (in place).
+// unit's forward saved, or the running ones); io as op_forward's (io.in: the residual's storage;
+// io.out: out's and pre's). pre may be out (in place).
 void Replica::Impl::block_output(const ConvUnit& u, int N, UnitState& us, const float* pre, BnMode mode,
                                   const float* residual, float* out, Bf16Io io) {
   ConvShape s = u.shape;

@@ -226,7 +226,7 @@ struct Replica::Impl {
   void block_output(const ConvUnit& u, int N, UnitState& us, const float* pre, BnMode mode, const float* residual,
                     float* out, Bf16Io io);
   void mbconv_eval(const OpUnits& op, int N, const float* x, float* out, OpState& os);
-  float* conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out, Bf16Io io);
+  float* conv_output_into(UnitState& us, const ConvUnit& u, int N, float* out);
   void op_backward(const OpUnits& op, const LayerDesc& l, int N, const float* x, OpState& os, const float* dy,
                    float* dx);
 

@@ -142,8 +142,8 @@ void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref) {
 
 // The block output in one pass (Backend::bn_act_residual_apply): with float storage it must equal
 // bn_act_apply followed by add_inplace bit for bit on the same backend, and the reference within
-// FP32 rounding; with bfloat16 storage (residual in, y out) the reference's emulation within one
-// bfloat16 step (8e-3), as above.
+// FP32 rounding; with bfloat16 storage (residual in; y and x out) the reference's emulation within
+// one bfloat16 step (8e-3), as above, in place (y = x) as well.
 void check_block_output(Harness& h, Backend& fast, Backend& ref) {
   struct Case { int64_t M; int C; Act act; bool residual; };
   const Case cases[] = {{98, 24, Act::None, true}, {49, 40, Act::None, false}, {200, 17, Act::ReLU6, true},
@@ -156,7 +156,7 @@ void check_block_output(Harness& h, Backend& fast, Backend& ref) {
     auto r = rng.normal_vec<float>(n, 1.0);
     auto mean = rng.normal_vec<float>(size_t(c.C), 0.3), invstd = rng.uniform_vec<float>(size_t(c.C), 0.5, 2.0);
     auto gamma = rng.uniform_vec<float>(size_t(c.C), 0.5, 2.0), beta = rng.normal_vec<float>(size_t(c.C), 1.0);
-    const std::vector<float> r16 = stored_bf16(r);
+    const std::vector<float> r16 = stored_bf16(r), x16 = stored_bf16(x);
     const std::string name = fmt("block output M%lld C%d act%d%s", (long long)c.M, c.C, int(c.act),
                                  c.residual ? " +residual" : "");
     if (!h.selected(name)) continue;
@@ -165,13 +165,21 @@ void check_block_output(Harness& h, Backend& fast, Backend& ref) {
       if (io.in && !c.residual) continue;
       const std::string t = name + io_name(io);
       const float* res = c.residual ? (io.in ? r16.data() : r.data()) : nullptr;
+      const float* xs = io.out ? x16.data() : x.data();
       std::vector<float> yf = poisoned(n), yr = poisoned(n);
-      fast.bn_act_residual_apply(yf.data(), x.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), c.act,
-                                 res, c.M, c.C, io);
-      ref.bn_act_residual_apply(yr.data(), x.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), c.act,
-                                res, c.M, c.C, io);
+      fast.bn_act_residual_apply(yf.data(), xs, mean.data(), invstd.data(), gamma.data(), beta.data(), c.act, res,
+                                 c.M, c.C, io);
+      ref.bn_act_residual_apply(yr.data(), xs, mean.data(), invstd.data(), gamma.data(), beta.data(), c.act, res,
+                                c.M, c.C, io);
       const std::vector<float> yfw = io.out ? widened(yf, n) : yf, yrw = io.out ? widened(yr, n) : yr;
       h.check(t, "y", rel_max_err(yfw, yrw), io.out ? 8e-3 : 1e-6);
+      if (io.out) {  // in place, as the scoring forward runs it: y over x
+        std::vector<float> yi = x16;
+        fast.bn_act_residual_apply(yi.data(), yi.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), c.act,
+                                   res, c.M, c.C, io);
+        const bool same = std::memcmp(yi.data(), yf.data(), n * sizeof(uint16_t)) == 0;
+        h.check(t, "in place = out of place (bits)", same ? 0.0 : 1.0, 0.0);
+      }
       if (io.in || io.out) continue;
       std::vector<float> y2 = poisoned(n);
       fast.bn_act_apply(y2.data(), x.data(), mean.data(), invstd.data(), gamma.data(), beta.data(), c.act, c.M, c.C);

@@ -191,19 +191,20 @@ static void bn_act_apply(Ctx& ctx, float* y, const float* x, const float* mean, 
 }
 
 // The block output in one pass (Backend::bn_act_residual_apply): y = act(x * scale + shift) + r,
-// r null for none; y and r stored as Out and Res (float, or bfloat16 in the scoring forward). The
-// sum is the one add_inplace would do after bn_act_apply, so the float result is bit-identical.
-template <int ACT, class Res, class Out>
-static void bn_residual_rows(typename Out::T* y, const float* x, const float* scale, const float* shift,
+// r null for none; y, r and x stored as Out, Res and In (float, or bfloat16 in the scoring
+// forward). y may be x (each value is read before it is written). The sum is the one add_inplace
+// would do after bn_act_apply, so the float result is bit-identical.
+template <int ACT, class Res, class Out, class In = F32Io>
+static void bn_residual_rows(typename Out::T* y, const typename In::T* x, const float* scale, const float* shift,
                              const typename Res::T* r, int64_t rows, int C) {
   const int nv = ceil_div(C, L), ctail = C - (nv - 1) * L;
   const tmask tm = tail_mask(ctail);
   for (int64_t i = 0; i < rows; ++i) {
-    const float* xr = x + i * C;
+    const typename In::T* xr = x + i * C;
     typename Out::T* yr = y + i * C;
     for (int v = 0; v < nv; ++v) {
       const bool tail = v == nv - 1 && ctail < L;
-      vf z = act_apply<ACT>(fmadd(tail ? load(xr + v * L, tm) : load(xr + v * L), load(scale + v * L),
+      vf z = act_apply<ACT>(fmadd(tail ? In::ld(xr + v * L, tm) : In::ld(xr + v * L), load(scale + v * L),
                                   load(shift + v * L)));
       if (r) z = add(z, tail ? Res::ld(r + i * C + v * L, tm) : Res::ld(r + i * C + v * L));
       if (tail) Out::st(yr + v * L, z, tm);
@@ -211,17 +212,17 @@ static void bn_residual_rows(typename Out::T* y, const float* x, const float* sc
     }
   }
 }
-template <class Res, class Out>
-static void bn_act_residual(Ctx& ctx, typename Out::T* y, const float* x, const float* mean, const float* invstd,
-                            const float* gamma, const float* beta, int act, const typename Res::T* r, int64_t M,
-                            int C) {
+template <class Res, class Out, class In = F32Io>
+static void bn_act_residual(Ctx& ctx, typename Out::T* y, const typename In::T* x, const float* mean,
+                            const float* invstd, const float* gamma, const float* beta, int act,
+                            const typename Res::T* r, int64_t M, int C) {
   float *scale, *shift;
   bn_fold(ctx, &scale, &shift, mean, invstd, gamma, beta, C);
   const int64_t nblk = ceil_div(M, kBnRows);
   parallel_for(*ctx.pool, nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads), [&](int64_t b, int64_t e, int) {
     const int64_t m0 = b * kBnRows, rows = imin(e * kBnRows, M) - m0;
     const typename Res::T* rb = r ? r + m0 * C : nullptr;
-#define GNAS_CALL(a) bn_residual_rows<a, Res, Out>(y + m0 * C, x + m0 * C, scale, shift, rb, rows, C)
+#define GNAS_CALL(a) bn_residual_rows<a, Res, Out, In>(y + m0 * C, x + m0 * C, scale, shift, rb, rows, C)
     GNAS_ACT_SWITCH(act, GNAS_CALL)
 #undef GNAS_CALL
   });

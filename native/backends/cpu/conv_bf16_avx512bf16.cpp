@@ -258,9 +258,12 @@ void bn_act_residual_bf16(Ctx& ctx, float* y, const float* x, const float* mean,
   using avx512::F32Io;
   const uint16_t* r16 = reinterpret_cast<const uint16_t*>(residual);
   uint16_t* y16 = reinterpret_cast<uint16_t*>(y);
-  if (io.in && io.out) avx512::bn_act_residual<Bf16Store, Bf16Store>(ctx, y16, x, mean, invstd, gamma, beta, act, r16, M, C);
+  const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);  // io.out: x is stored so too
+  if (io.in && io.out)
+    avx512::bn_act_residual<Bf16Store, Bf16Store, Bf16Store>(ctx, y16, x16, mean, invstd, gamma, beta, act, r16, M, C);
   else if (io.in) avx512::bn_act_residual<Bf16Store, F32Io>(ctx, y, x, mean, invstd, gamma, beta, act, r16, M, C);
-  else if (io.out) avx512::bn_act_residual<F32Io, Bf16Store>(ctx, y16, x, mean, invstd, gamma, beta, act, residual, M, C);
+  else if (io.out)
+    avx512::bn_act_residual<F32Io, Bf16Store, Bf16Store>(ctx, y16, x16, mean, invstd, gamma, beta, act, residual, M, C);
   else avx512::bn_act_residual<F32Io, F32Io>(ctx, y, x, mean, invstd, gamma, beta, act, residual, M, C);
 }
 

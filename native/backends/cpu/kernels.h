@@ -95,7 +95,7 @@ void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float 
 // the fast depthwise kernels; false for any other (the caller falls back). Same conditions.
 bool dwconv_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
                          const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
-// Backend::bn_act_residual_apply with bfloat16 storage (io.in: the residual, io.out: y).
+// Backend::bn_act_residual_apply with bfloat16 storage (io.in: the residual, io.out: y and x).
 void bn_act_residual_bf16(Ctx& ctx, float* y, const float* x, const float* mean, const float* invstd,
                           const float* gamma, const float* beta, int act, const float* residual, int64_t M, int C,
                           Bf16Io io);
