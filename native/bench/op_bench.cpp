@@ -588,7 +588,7 @@ int main(int argc, char** argv) {
   for (int k : {3, 5, 7}) bench_dwconv(*be, 28, 96, k, 2);
   // the same layer narrower: per channel the depthwise backward costs about the same at C = 32,
   // 48 and 96, so a smaller per-image footprint (a channel-group split) would not pay
-  // (docs/performance.md, "Depthwise backward and the memory limit")
+  // (docs/performance-earlier.md, "Depthwise backward and the memory limit")
   for (int c : {32, 48}) bench_dwconv(*be, 28, c, 3, 2);
   for (int k : {3, 5, 7}) bench_dwconv(*be, 14, 144, k, 1);
   bench_dwconv(*be, 14, 72, 7, 2);

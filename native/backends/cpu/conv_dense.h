@@ -41,7 +41,7 @@ constexpr int64_t kDwRows = 128;
 // 512, at least 128, leaving at least 8 blocks per thread for the pool to balance (the wide 7x7
 // layers keep 128). Then the block is cut to whole row tiles of the dX GEMM (MR rows): a partial
 // tile costs a full one, and 128 rows of 14-row tiles (C = 120, 128, where 6272 = 14 x 448 makes
-// choose_tile pick them) wasted 9% of the dX FMAs. Measurements: docs/performance.md, "1x1
+// choose_tile pick them) wasted 9% of the dX FMAs. Measurements: docs/performance-earlier.md, "1x1
 // weight gradients".
 static int64_t backward_rows_block(int K, int C, int64_t M, int nthreads, int MR) {
   const int64_t fit = int64_t(256) * 1024 / (int64_t(K + C) * int64_t(sizeof(float)));

@@ -181,7 +181,7 @@ GNAS_INLINE void store_n(float* p, vf v, int n) {
 // kPrefetchAheadBytes after p. The passes that read an activation tensor once from memory while
 // doing a few operations per value (the depthwise backward's copies into padded planes) ran at
 // ~8 GB/s on one Zen 4 core with the hardware prefetchers alone, the latency of a demand miss
-// rather than the core's ~27 GB/s (docs/performance.md, "Depthwise backward and the memory
+// rather than the core's ~27 GB/s (docs/performance-earlier.md, "Depthwise backward and the memory
 // limit", step 4, has the measurements and how the distance was chosen).
 constexpr int kPrefetchAheadBytes = 6144;
 GNAS_INLINE void prefetch_ahead(const float* p) {
