@@ -112,9 +112,9 @@ static const __m512i* pack_pair_weights(Ctx& ctx, const float* w, int k, int C, 
 // the kernel rows inside the image and, at an edge of the image (EDGES), only the entries that are
 // not wholly padding are taken (an entry pairs columns c and c + 1). Two vectors at once because a
 // vdpbf16ps waits on the sum it adds to: with one vector's QS <= 7 sums in flight the 7x7 k5
-// strips ran at about a third of the instruction's throughput (perf, one thread), and two read
-// 1.06-1.43x (docs/performance.md). Each sum still takes its terms in the same order, so VB
-// changes no bits. tail: the last of the VB vectors ends past C.
+// strips ran at about a third of two per cycle (perf's time share against the instructions they
+// issue, one thread), and two vectors read 1.06-1.43x (docs/performance.md). Each sum still takes
+// its terms in the same order, so VB changes no bits. tail: the last of the VB vectors ends past C.
 template <int K, int S, int QS, int EDGES, int VB, class Out>
 static void dwp_strip(const __m512i* src, int64_t rs, int64_t vs, const __m512i* wv, int nv, typename Out::T* out,
                       int64_t ops, bool tail, tmask tm, float* ssum, int64_t sstride, KernelRows rows) {
