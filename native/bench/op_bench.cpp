@@ -296,11 +296,12 @@ void bench_conv(Backend& be, int H, int C, int K, int k, int stride, bool need_d
       report_flops("conv_forward_fused_bf16" + fname, shape, best_ms([&] {
                      be.conv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x.data(), ib, w.data(), s);
                    }), 2 * macs);
-    // ... and as the greedy round stores it: input in bfloat16; an expand conv (no input BN) also
-    // stores its output in bfloat16 for the depthwise conv after it
+    // ... and as the greedy round stores it: input and output in bfloat16 (an expand conv's output
+    // for the depthwise conv after it, a project conv's for the block output made in place over
+    // it; only the head's conv, not a row here, leaves a float output for the pooling)
     if (ff && be.fast_bf16() && s.k == 1 && s.stride == 1) {
-      const gnas::Bf16Io io{true, !in_bn};
-      report_flops("conv_forward_fused_bf16" + fname + (io.out ? " in:bf16 out:bf16" : " in:bf16"), shape,
+      const gnas::Bf16Io io{true, true};
+      report_flops("conv_forward_fused_bf16" + fname + " in:bf16 out:bf16", shape,
                    best_ms([&] {
                      be.conv_forward_fused_bf16(y.data(), mean.data(), invstd.data(), 1e-5f, x16.data(), ib, w.data(),
                                                 s, io);

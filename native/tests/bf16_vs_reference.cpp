@@ -16,7 +16,7 @@
 //
 // bfloat16 storage (Bf16Io, the scoring forward's inner activations): the 1x1 convs and the
 // depthwise forward (Backend::dwconv_forward_fused_bf16, bfloat16 products as the 1x1 convs': the
-// CPU pairs two taps per vdpbf16ps for k = 5, 7) with the input and/or the output stored in
+// CPU pairs two taps per vdpbf16ps) with the input and/or the output stored in
 // bfloat16, against the reference's emulation. An input in bfloat16 is the same bits on both
 // sides; an output in bfloat16 is rounded on both sides from float values that differ in their
 // last bits, so two neighbouring bfloat16 values may come out, one bfloat16 step apart: up to
@@ -116,9 +116,10 @@ void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref) {
   struct DwCase { int N, H, W, C, k, stride; };
   const DwCase dw_cases[] = {{2, 8, 8, 24, 3, 1}, {2, 14, 14, 144, 3, 2}, {3, 7, 7, 40, 5, 1}, {2, 9, 9, 17, 5, 2},
                              {2, 7, 7, 72, 7, 1}, {1, 12, 12, 33, 7, 2}, {2, 14, 14, 144, 5, 1}, {3, 28, 28, 48, 7, 2},
-                             {2, 9, 9, 16, 3, 3} /* stride 3: emulated */,
+                             {2, 9, 9, 17, 3, 2}, {1, 7, 7, 40, 3, 1}, {2, 9, 9, 16, 3, 3} /* stride 3: emulated */,
                              // kernels wider than the image: padding rows and columns skipped at both edges
-                             {2, 3, 2, 20, 7, 1}, {1, 5, 4, 16, 5, 2}, {2, 4, 6, 33, 7, 2}};
+                             {2, 3, 2, 20, 7, 1}, {1, 5, 4, 16, 5, 2}, {2, 4, 6, 33, 7, 2}, {2, 2, 1, 20, 3, 1},
+                             {1, 3, 2, 33, 3, 2}};
   for (const DwCase& c : dw_cases)
     for (int variant = 0; variant < 2; ++variant) {  // 0: plain, 1: +in_bn relu6
       ConvShape s;

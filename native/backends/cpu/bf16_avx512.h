@@ -21,8 +21,6 @@ static inline bf16 to_bf16(float f) {
 static GNAS_INLINE vf widen_bf16(__m256i h) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
-// x rounded to bfloat16 and back: the value a bfloat16 product sees.
-static GNAS_INLINE vf round_bf16(vf x) { return widen_bf16((__m256i)_mm512_cvtneps_pbh(x)); }
 
 // bfloat16 storage (simd.h's F32Io for bfloat16 tensors): loads widen exactly, stores round.
 struct Bf16Store {
@@ -33,18 +31,6 @@ struct Bf16Store {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), (__m256i)_mm512_cvtneps_pbh(v));
   }
   static GNAS_INLINE void st(bf16* p, vf v, tmask m) { _mm256_mask_storeu_epi16(p, m.k, (__m256i)_mm512_cvtneps_pbh(v)); }
-  static GNAS_INLINE vf post(vf x) { return x; }
-  static void round_weights(float*, int64_t) {}
-};
-
-// Storage Base with bfloat16 products: the activated input and the packed weights rounded to
-// bfloat16, so that float products of them are the exact products vdpbf16ps would form.
-template <class Base>
-struct Bf16Products : Base {
-  static GNAS_INLINE vf post(vf x) { return round_bf16(x); }
-  static void round_weights(float* w, int64_t n) {
-    for (int64_t i = 0; i + L <= n; i += L) store(w + i, round_bf16(load(w + i)));
-  }
 };
 
 }  // namespace avx512

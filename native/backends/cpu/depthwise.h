@@ -84,7 +84,7 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
       for (int v = 0; v < nfull; ++v) {
         vf x = In::ld(s + v * L);
         if (ACT >= 0) x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
-        store(d + v * plane, In::post(x));
+        store(d + v * plane, x);
       }
       if (nfull < nv) {
         const int v = nv - 1;
@@ -93,7 +93,7 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
           // lanes past C: scale = shift = 0, so they stay act(0) = 0
           x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
         }
-        store(d + v * plane, In::post(x));
+        store(d + v * plane, x);
       }
     }
   }
@@ -379,7 +379,6 @@ static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* 
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
   float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
-  In::round_weights(wp, int64_t(K) * K * Cp);
   const int64_t HWC = int64_t(s.H) * s.W * C, PQC = int64_t(s.P) * s.Q * C;
   dw_forward_images(ctx, s, mean, invstd, eps, [&](int tid, int64_t n, bool has_next, float* fs) {
     float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);

@@ -3,7 +3,7 @@
 // input and output stored as Bf16Io says. Built with -mavx512bf16 (CMake, by file name) and called
 // only after cpu_backend.cpp has checked the CPU for avx512bf16.
 //
-// k = 5 and 7: two taps of a kernel row per vdpbf16ps. Each thread builds, per image and channel
+// Two taps of a kernel row per vdpbf16ps (k = 3, 5, 7). Each thread builds, per image and channel
 // vector, a plane of tap pairs: entry (h, w) holds, channel by channel, the bfloat16 pair
 // (a(h, w), a(h, w + 1)) of the activated, zero-padded image a. Output u of a row then takes kernel
 // row i's taps (2j, 2j + 1) from entry (row, u * S + 2j) against the weight pair (w[i][2j],
@@ -12,8 +12,9 @@
 // strips, for two channel vectors at a time (dwp_strip). Only the entries that can be nonzero are
 // written per image (the rows of the image, the columns from one left of it); the zero border is
 // written once per geometry, as depthwise.h does for its planes.
-// k = 3 (and any shape the pair kernel does not take): depthwise.h's float forward with the
-// activated input and the weights rounded to bfloat16 first (Bf16Products), the same products.
+// k = 3 also pairs its taps (2 instructions per row for 3 FMAs): until 2026-12-07 it ran
+// depthwise.h's float forward on inputs and weights rounded to bfloat16, the same products summed
+// one at a time, 1.1-1.4x slower on the 28x28 and 14x14 rows (docs/performance.md).
 #define GNAS_ISA_AVX512 1
 #include "backends/cpu/kernel_table.h"
 #include "backends/cpu/bf16_avx512.h"
@@ -213,10 +214,9 @@ static bool dw_forward_bf16(Ctx& ctx, void* y, float* mean, float* invstd, float
                             const float* w, const ConvShape& s) {
   typename Out::T* yo = static_cast<typename Out::T*>(y);
   const typename In::T* xi = static_cast<const typename In::T*>(x);
-  typedef Bf16Products<In> InR;
   switch (s.k * 10 + s.stride) {
-    case 31: dwconv_forward_ks<3, 1, InR, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
-    case 32: dwconv_forward_ks<3, 2, InR, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 31: dwconv_forward_pairs<3, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
+    case 32: dwconv_forward_pairs<3, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
     case 51: dwconv_forward_pairs<5, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
     case 52: dwconv_forward_pairs<5, 2, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;
     case 71: dwconv_forward_pairs<7, 1, In, Out>(ctx, yo, mean, invstd, eps, xi, bn, w, s); return true;

@@ -206,17 +206,13 @@ GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n, bool fe
 }
 
 // Element storage of a tensor a kernel reads or writes: float here. The bfloat16 scoring forward
-// (conv_bf16_avx512bf16.cpp) instantiates the same kernels (depthwise.h's forward, batchnorm.h's
-// block output) with its own storage type, whose loads widen to float and whose stores round, so
-// the arithmetic is the same in both.
-// post(x): applied to an input value once activated, before the products (the identity here);
-// round_weights: applied to packed weights (nothing here). The bfloat16-product forward rounds
-// both to bfloat16.
+// (conv_bf16_avx512bf16.cpp, depthwise_bf16_avx512bf16.cpp) instantiates the same code (gemm.h's
+// tile stores, depthwise.h's strip stores and frame, batchnorm.h's block output) with its own
+// storage type, whose loads widen to float and whose stores round, so the arithmetic is the same
+// in both.
 struct F32Io {
   typedef float T;
   static constexpr bool kStreaming = false;
-  static GNAS_INLINE vf post(vf x) { return x; }
-  static void round_weights(float*, int64_t) {}
   static GNAS_INLINE vf ld(const float* p) { return load(p); }
   static GNAS_INLINE vf ld(const float* p, tmask m) { return load(p, m); }
   static GNAS_INLINE void st(float* p, vf v) { store(p, v); }
