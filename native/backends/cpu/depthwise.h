@@ -69,8 +69,8 @@ GNAS_INLINE void dww_strip(vf* acc, const float* src, int64_t ps, const vf* dyv)
 // only workspace slot with room for the border key). With bn, the copied values are activated,
 // act(x * scale + shift), and the padding stays zero (padding of the activated tensor). Walks the
 // source pixel by pixel (contiguous reads, one store stream per channel vector).
-template <int ACT, class In>
-static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
+template <int ACT>
+static void pad_to_blocked_t(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
                              int Wp, const InBn* bn) {
   const int nv = ceil_div(C, L);
   const int ctail = C - (nv - 1) * L;
@@ -78,17 +78,17 @@ static void pad_to_blocked_t(float* buf, const typename In::T* src, int Hs, int 
   const int64_t plane = int64_t(Hp) * Wp * L;
   const int nfull = ctail < L ? nv - 1 : nv;
   for (int hs = 0; hs < Hs; ++hs) {
-    const typename In::T* s = src + int64_t(hs) * Ws * C;
+    const float* s = src + int64_t(hs) * Ws * C;
     float* d = buf + (int64_t(hs + oh) * Wp + ow) * L;
     for (int w = 0; w < Ws; ++w, s += C, d += L) {
       for (int v = 0; v < nfull; ++v) {
-        vf x = In::ld(s + v * L);
+        vf x = load(s + v * L);
         if (ACT >= 0) x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
         store(d + v * plane, x);
       }
       if (nfull < nv) {
         const int v = nv - 1;
-        vf x = In::ld(s + v * L, tm);
+        vf x = load(s + v * L, tm);
         if (ACT >= 0) {
           // lanes past C: scale = shift = 0, so they stay act(0) = 0
           x = act_apply<(ACT < 0 ? 0 : ACT)>(fmadd(x, load(bn->scale + v * L), load(bn->shift + v * L)));
@@ -127,16 +127,15 @@ static void pad_border(float* buf, int Hs, int Ws, int C, int oh, int ow, int Hp
   for (int i = 0; i < 8; ++i) key[i] = want[i];
 }
 
-template <class In = F32Io>
-static void pad_to_blocked(float* buf, const typename In::T* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
+static void pad_to_blocked(float* buf, const float* src, int Hs, int Ws, int C, int oh, int ow, int Hp,
                            int Wp, const InBn* bn = nullptr) {
   pad_border(buf, Hs, Ws, C, oh, ow, Hp, Wp);
   switch (bn ? bn->act : -1) {
-    case 0: pad_to_blocked_t<0, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 1: pad_to_blocked_t<1, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 2: pad_to_blocked_t<2, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    case 3: pad_to_blocked_t<3, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
-    default: pad_to_blocked_t<-1, In>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, nullptr); break;
+    case 0: pad_to_blocked_t<0>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 1: pad_to_blocked_t<1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 2: pad_to_blocked_t<2>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    case 3: pad_to_blocked_t<3>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, bn); break;
+    default: pad_to_blocked_t<-1>(buf, src, Hs, Ws, C, oh, ow, Hp, Wp, nullptr); break;
   }
 }
 
@@ -252,8 +251,8 @@ struct KernelRows {
 
 // One output strip y[p][q0 .. q0+QS) for channel vector v: src = padded plane at (p*S, q0*S); only
 // kernel rows [rows.i0, rows.i1) are inside the image.
-template <int K, int S, int QS, int EDGES, class Out>
-static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, typename Out::T* out,
+template <int K, int S, int QS, int EDGES>
+static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t wstride, float* out,
                          int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows, const InBn* ob) {
   using Z = EdgeZeros<K, S, QS, EDGES>;
   vf acc[QS];
@@ -275,22 +274,22 @@ static void dw_fwd_strip(const float* src, int64_t rs, const float* wv, int64_t 
     dw_strip<K, S, QS, Z::zl, Z::zr>(acc, src + i * rs, L, w);
   }
   if (ob) dw_strip_bn_act<QS>(acc, *ob);
-  dw_strip_store<QS, Out>(acc, out, ops, tail, tm, ssum, wstride);
+  dw_strip_store<QS, F32Io>(acc, out, ops, tail, tm, ssum, wstride);
 }
 
-template <int K, int S, int EDGES, class Out>
+template <int K, int S, int EDGES>
 static void dw_fwd_strip_qs(int qs, const float* src, int64_t rs, const float* wv, int64_t wstride,
-                            typename Out::T* out, int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows,
+                            float* out, int64_t ops, bool tail, tmask tm, float* ssum, KernelRows rows,
                             const InBn* ob) {
-#define GNAS_CALL(n) dw_fwd_strip<K, S, n, EDGES, Out>(src, rs, wv, wstride, out, ops, tail, tm, ssum, rows, ob)
+#define GNAS_CALL(n) dw_fwd_strip<K, S, n, EDGES>(src, rs, wv, wstride, out, ops, tail, tm, ssum, rows, ob)
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
 
 // ssum: null, or 2 x Cp floats (sums, then sums of squares) that receive the image's statistics.
 // out_bn: null, or the eval-mode epilogue's folded BN + act (dw_strip_bn_act).
-template <int K, int S, class Out>
-static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, typename Out::T* yn, int P, int Q,
+template <int K, int S>
+static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int Cp, float* yn, int P, int Q,
                          int C, float* ssum, NextImage& next, const InBn* out_bn = nullptr) {
   const int nv = Cp / L;
   const int ctail = C - (nv - 1) * L;
@@ -308,9 +307,9 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
       for (int q0 = 0; q0 < Q; q0 += QS) {
         const int qs = imin(QS, Q - q0);
         const float* src = plane + int64_t(p) * S * rs + int64_t(q0) * S * L;
-        typename Out::T* out = yn + (int64_t(p) * Q + q0) * C + v * L;
+        float* out = yn + (int64_t(p) * Q + q0) * C + v * L;
         float* ss = ssum ? ssum + v * L : nullptr;
-#define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e, Out>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows, ob)
+#define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows, ob)
         GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)) : kInterior, GNAS_CALL)
 #undef GNAS_CALL
       }
@@ -369,23 +368,20 @@ static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* 
   }
 }
 
-// out_bn (float output only): the output is activated through it in the strips' epilogue
-// (dwconv_forward_bn_act).
-template <int K, int S, class In = F32Io, class Out = F32Io>
-static void dwconv_forward_ks(Ctx& ctx, typename Out::T* y, float* mean, float* invstd, float eps,
-                              const typename In::T* x, const InBn* bn, const float* w, const ConvShape& s,
-                              const InBn* out_bn = nullptr) {
-  if (!std::is_same_v<Out, F32Io> && out_bn) throw std::logic_error("dwconv_forward_bn_act: float output only");
+// out_bn: null, or the output activated through it in the strips' epilogue (dwconv_forward_bn_act).
+template <int K, int S>
+static void dwconv_forward_ks(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
+                              const InBn* bn, const float* w, const ConvShape& s, const InBn* out_bn = nullptr) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const int Hp = s.H + 2 * s.pad, Wp = s.W + 2 * s.pad;
   float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
   const int64_t HWC = int64_t(s.H) * s.W * C, PQC = int64_t(s.P) * s.Q * C;
   dw_forward_images(ctx, s, mean, invstd, eps, [&](int tid, int64_t n, bool has_next, float* fs) {
     float* buf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
-    pad_to_blocked<In>(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
+    pad_to_blocked(buf, x + n * HWC, s.H, s.W, C, s.pad, s.pad, Hp, Wp, bn);
     NextImage next;
     if (has_next) next.init(x + (n + 1) * HWC, HWC * int64_t(sizeof(*x)), int64_t(s.P) * (Cp / L));
-    dw_fwd_image<K, S, Out>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next, out_bn);
+    dw_fwd_image<K, S>(buf, Hp, Wp, wp, Cp, y + n * PQC, s.P, s.Q, C, fs, next, out_bn);
   });
 }
 

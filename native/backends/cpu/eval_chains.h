@@ -71,7 +71,7 @@ static void mbconv_eval_ks(Ctx& ctx, float* out, const float* x, const Backend::
       for (int64_t i = 0; i < ni; ++i) {
         pad_to_blocked(plane, h + i * HW * Ce, H, W, Ce, ds.pad, ds.pad, Hp, Wp, in_e);
         NextImage none;
-        dw_fwd_image<K, S, F32Io>(plane, Hp, Wp, wp, Cp, dbuf + i * PQ * Ce, P, Q, Ce, nullptr, none, out_d);
+        dw_fwd_image<K, S>(plane, Hp, Wp, wp, Cp, dbuf + i * PQ * Ce, P, Q, Ce, nullptr, none, out_d);
       }
       if (b.se_w1) {
         float* pooled = b.se_pooled + n0 * Ce;
