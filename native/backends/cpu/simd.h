@@ -207,7 +207,7 @@ GNAS_INLINE void copy_streaming(float* dst, const float* src, int64_t n, bool fe
 
 // Element storage of a tensor a kernel reads or writes: float here. The bfloat16 scoring forward
 // (conv_bf16_avx512bf16.cpp, depthwise_bf16_avx512bf16.cpp) instantiates the same code (gemm.h's
-// tile stores, depthwise.h's strip stores and frame, batchnorm.h's block output) with its own
+// tile stores, depthwise.h's strip stores, batchnorm.h's block output) with its own
 // storage type, whose loads widen to float and whose stores round, so the arithmetic is the same
 // in both.
 struct F32Io {
