@@ -117,8 +117,10 @@ async function main(): Promise<void> {
     const bestB = fastest(probeB);
     const batchedB = await timeRounds(rounds, (p) => chunkedOn(netBf16, p, bestB), true);
     log(`round (bfloat16 scoring, trie-batched, chunk ${bestB}): ${batchedB.seconds.toFixed(3)} s`);
-    // the bar's ratio from rounds timed both ways back to back (the two rows above are minutes apart)
-    const pairs = await timeRoundPairs(rounds, (p) => chunked(p, best), (p) => chunkedOn(netBf16, p, bestB), quick ? 1 : 2);
+    // the bar's ratio from rounds timed both ways back to back (the two rows above are minutes
+    // apart); 8 pairs: at 5e58d26 the 4 pairs' ratios spread 1.62-1.81 around the 1.7x bar, which
+    // left the median of 4 a coin flip there (the eval-mode row's reasoning, run-bench.ts); ~20 s more
+    const pairs = await timeRoundPairs(rounds, (p) => chunked(p, best), (p) => chunkedOn(netBf16, p, bestB), quick ? 1 : 4);
     log(`rounds in alternation, fp32 ${pairs.fp32.map((v) => v.toFixed(3)).join(' ')} s, bfloat16 ${pairs.bf16.map((v) => v.toFixed(3)).join(' ')} s`);
     bf16 = { scoreFwd: { imagesPerS: (B * 1000) / ms }, round: { chunkProbeSeconds: probeB, chunk: bestB, batched: batchedB, pairs } };
   }

@@ -223,6 +223,12 @@ export function benchTable(
     notes.push(
       `bfloat16 scoring: the 1x1 and depthwise convs take bfloat16 products with float sums (vdpbf16ps), and an MBConv block's inner activations and (batch statistics) its project conv's output and its own output are stored in bfloat16; stem, BN and the classifier compute in FP32. Fidelity: the supernet trained ${fid.trainSteps} steps (batch ${fid.batch}, uniform random paths, lr 0.05) on ${fid.data}, then ${fid.paths} random paths scored on ${fid.images} held-out images both ways: Kendall tau ${fid.kendallTau.toFixed(4)}, Spearman ${fid.spearman.toFixed(4)}, FP32 loss spread ${fid.lossSpread.toFixed(3)}, largest |loss difference| ${fid.maxAbsLossDiff.toExponential(2)}.`,
     );
+  if (bf?.round.pairs) {
+    const r = roundPairsSummary(bf.round.pairs).ratios;
+    notes.push(
+      `bfloat16 round row: each of the ${r.length} pairs times the FP32 and the bfloat16 round back to back; the row gives each side's median round and the median of the per-pair ratios FP32 / bfloat16 (${r.map((v) => v.toFixed(2)).join(', ')}), so one slow pair does not decide the bar.`,
+    );
+  }
   if (typeof ours.bf16 === 'string') notes.push(`bfloat16 scoring: ${ours.bf16}`);
   if (o)
     notes.push(
