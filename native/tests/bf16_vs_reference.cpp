@@ -117,9 +117,11 @@ void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref) {
   const DwCase dw_cases[] = {{2, 8, 8, 24, 3, 1}, {2, 14, 14, 144, 3, 2}, {3, 7, 7, 40, 5, 1}, {2, 9, 9, 17, 5, 2},
                              {2, 7, 7, 72, 7, 1}, {1, 12, 12, 33, 7, 2}, {2, 14, 14, 144, 5, 1}, {3, 28, 28, 48, 7, 2},
                              {2, 9, 9, 17, 3, 2}, {1, 7, 7, 40, 3, 1}, {2, 9, 9, 16, 3, 3} /* stride 3: emulated */,
+                             // strips past column 0 (Q > 8), at stride 1 and 2 with an even width
+                             {1, 28, 28, 16, 3, 1}, {1, 18, 18, 24, 3, 2}, {1, 18, 18, 20, 5, 2},
                              // kernels wider than the image: padding rows and columns skipped at both edges
                              {2, 3, 2, 20, 7, 1}, {1, 5, 4, 16, 5, 2}, {2, 4, 6, 33, 7, 2}, {2, 2, 1, 20, 3, 1},
-                             {1, 3, 2, 33, 3, 2}};
+                             {1, 3, 2, 33, 3, 2}, {2, 1, 1, 17, 3, 2}, {2, 1, 1, 17, 7, 2}};
   for (const DwCase& c : dw_cases)
     for (int variant = 0; variant < 2; ++variant) {  // 0: plain, 1: +in_bn relu6
       ConvShape s;

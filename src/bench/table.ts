@@ -175,9 +175,9 @@ export function benchTable(
 
   // bfloat16 scoring rows: ours against ours in FP32 (the peer columns hold the FP32 figure)
   const bf = typeof ours.bf16 === 'string' ? null : ours.bf16;
+  const rp = bf?.round.pairs ? roundPairsSummary(bf.round.pairs) : null;  // throws on empty or unmatched runs
   if (bf) {
     rows.push([`scoring forward, bfloat16, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
-    const rp = bf.round.pairs ? roundPairsSummary(bf.round.pairs) : null;  // throws on empty or unmatched runs
     if (rp) {
       const n = bf.round.pairs!.bf16.length;
       rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s, ${n} round${n === 1 ? '' : 's'} alternating with fp32 (chunk ${ours.round.chunk}) (bar: >= 1.70x)`, fmt(rp.bf16, 3), speed('ours.roundBf16', roundFlops, 1 / rp.bf16), 'ours fp32', fmt(rp.fp32, 3), '', x(rp.ratio, 1, 'faster')]);
@@ -223,12 +223,10 @@ export function benchTable(
     notes.push(
       `bfloat16 scoring: the 1x1 and depthwise convs take bfloat16 products with float sums (vdpbf16ps), and an MBConv block's inner activations and (batch statistics) its project conv's output and its own output are stored in bfloat16; stem, BN and the classifier compute in FP32. Fidelity: the supernet trained ${fid.trainSteps} steps (batch ${fid.batch}, uniform random paths, lr 0.05) on ${fid.data}, then ${fid.paths} random paths scored on ${fid.images} held-out images both ways: Kendall tau ${fid.kendallTau.toFixed(4)}, Spearman ${fid.spearman.toFixed(4)}, FP32 loss spread ${fid.lossSpread.toFixed(3)}, largest |loss difference| ${fid.maxAbsLossDiff.toExponential(2)}.`,
     );
-  if (bf?.round.pairs) {
-    const r = roundPairsSummary(bf.round.pairs).ratios;
+  if (rp)
     notes.push(
-      `bfloat16 round row: each of the ${r.length} pairs times the FP32 and the bfloat16 round back to back; the row gives each side's median round and the median of the per-pair ratios FP32 / bfloat16 (${r.map((v) => v.toFixed(2)).join(', ')}), so one slow pair does not decide the bar.`,
+      `bfloat16 round row: each of the ${rp.ratios.length} pairs times the FP32 and the bfloat16 round back to back; the row gives each side's median round and the median of the per-pair ratios FP32 / bfloat16 (${rp.ratios.map((v) => v.toFixed(2)).join(', ')}), so one slow pair does not decide the bar.`,
     );
-  }
   if (typeof ours.bf16 === 'string') notes.push(`bfloat16 scoring: ${ours.bf16}`);
   if (o)
     notes.push(

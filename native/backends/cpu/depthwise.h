@@ -223,7 +223,8 @@ GNAS_INLINE void dw_strip_store(const vf* acc, typename Out::T* out, int64_t ops
 // Which edges of the image a strip touches (bit 0: it starts at the left edge; bit 1: it ends at
 // the right edge and the image is Q * S wide), so that the padding columns there are skipped at
 // compile time (dw_strip's ZL / ZR). On the 7x7 layers the padding is a quarter of a k = 7 row's
-// taps (a fifth at k = 5). Used for k = 5 and 7 only.
+// taps (a fifth at k = 5). The float kernels use it for k = 5 and 7; the bfloat16 pair kernel
+// (depthwise_bf16_avx512bf16.cpp) for every k.
 enum StripEdges { kInterior = 0, kLeftEdge = 1, kRightEdge = 2, kBothEdges = 3 };
 static int strip_edges(int q0, int qs, int Q, int S, int W) {
   return (q0 == 0 ? kLeftEdge : 0) | (q0 + qs == Q && W == Q * S ? kRightEdge : 0);

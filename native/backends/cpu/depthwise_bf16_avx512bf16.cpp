@@ -14,7 +14,8 @@
 // written once per geometry, as depthwise.h does for its planes.
 // k = 3 also pairs its taps (2 instructions per row for 3 FMAs): until 2026-12-07 it ran
 // depthwise.h's float forward on inputs and weights rounded to bfloat16, the same products summed
-// one at a time, 1.1-1.4x slower on the 28x28 and 14x14 rows (docs/performance.md).
+// one at a time, 1.1-1.4x slower on the 28x28 and 14x14 rows (docs/performance.md, "k = 3 on tap
+// pairs too").
 #define GNAS_ISA_AVX512 1
 #include "backends/cpu/kernel_table.h"
 #include "backends/cpu/bf16_avx512.h"
@@ -114,7 +115,7 @@ static const __m512i* pack_pair_weights(Ctx& ctx, const float* w, int k, int C, 
 // not wholly padding are taken (an entry pairs columns c and c + 1). Two vectors at once because a
 // vdpbf16ps waits on the sum it adds to: with one vector's QS <= 7 sums in flight the 7x7 k5
 // strips ran at about a third of two per cycle (perf's time share against the instructions they
-// issue, one thread), and two vectors read 1.06-1.43x (docs/performance.md). Each sum still takes
+// issue, one thread), and two vectors read 1.06-1.43x (docs/performance.md, "two channel vectors per strip"). Each sum still takes
 // its terms in the same order, so VB changes no bits. tail: the last of the VB vectors ends past C.
 template <int K, int S, int QS, int EDGES, int VB, class Out>
 static void dwp_strip(const __m512i* src, int64_t rs, int64_t vs, const __m512i* wv, int nv, typename Out::T* out,
@@ -201,7 +202,19 @@ static void dwconv_forward_pairs(Ctx& ctx, typename Out::T* y, float* mean, floa
     dwp_strip_qs<K, S, e, 2, Out>(qs, src, Wp, vs, wv + v, nv, out, C, tail, tm, ss, Cp, rows);            \
   else                                                                                                     \
     dwp_strip_qs<K, S, e, 1, Out>(qs, src, Wp, vs, wv + v, nv, out, C, tail, tm, ss, Cp, rows)
-          GNAS_EDGES_SWITCH(strip_edges(q0, qs, s.Q, S, s.W), GNAS_CALL)
+          const int edges = strip_edges(q0, qs, s.Q, S, s.W);
+          if constexpr (K == 3) {
+            // k = 3 skips no entry at the left edge (its first pair holds column 0) and at stride 2
+            // none at the right: only the stride-1 right edge has a form of its own (the same
+            // entries as the four-way switch would take, a quarter of the instances)
+            if (S == 1 && (edges & kRightEdge)) {
+              GNAS_CALL(kRightEdge);
+            } else {
+              GNAS_CALL(kInterior);
+            }
+          } else {
+            GNAS_EDGES_SWITCH(edges, GNAS_CALL)
+          }
 #undef GNAS_CALL
         }
       }

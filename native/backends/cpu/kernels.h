@@ -91,8 +91,9 @@ const KernelTable* kernels_generic();
 // (conv_bf16_avx512bf16.cpp). Call only on a CPU with avx512bf16 and the AVX-512 table.
 void conv1x1_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
                           const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
-// Backend::dwconv_forward_fused_bf16 (float products, bfloat16 storage per io) for the shapes of
-// the fast depthwise kernels; false for any other (the caller falls back). Same conditions.
+// Backend::dwconv_forward_fused_bf16 (bfloat16 products by vdpbf16ps, float sums, bfloat16 storage
+// per io) for the shapes of the fast depthwise kernels; false for any other (the caller falls
+// back). Same conditions.
 bool dwconv_forward_bf16(Ctx& ctx, float* y, float* mean, float* invstd, float eps, const float* x,
                          const BnAct* in_bn, const float* w, const ConvShape& s, Bf16Io io);
 // Backend::bn_act_residual_apply with bfloat16 storage (io.in: the residual, io.out: y and x).
