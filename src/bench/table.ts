@@ -179,7 +179,7 @@ export function benchTable(
   if (bf) {
     rows.push([`scoring forward, bfloat16, batch ${B}, images/s`, fmt(bf.scoreFwd.imagesPerS), speed('ours.scoreFwdBf16', 2 * macs, bf.scoreFwd.imagesPerS), 'ours fp32', fmt(ours.scoreFwd.imagesPerS), '', x(bf.scoreFwd.imagesPerS, ours.scoreFwd.imagesPerS, 'faster')]);
     if (rp) {
-      const n = bf.round.pairs!.bf16.length;
+      const n = rp.ratios.length;
       rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s, ${n} round${n === 1 ? '' : 's'} alternating with fp32 (chunk ${ours.round.chunk}) (bar: >= 1.70x)`, fmt(rp.bf16, 3), speed('ours.roundBf16', roundFlops, 1 / rp.bf16), 'ours fp32', fmt(rp.fp32, 3), '', x(rp.ratio, 1, 'faster')]);
     } else {
       rows.push([`greedy round, bfloat16 scoring (trie-batched, chunk ${bf.round.chunk}), s (bar: >= 1.70x)`, fmt(bf.round.batched.seconds, 3), speed('ours.roundBf16', roundFlops, 1 / bf.round.batched.seconds), 'ours fp32', fmt(ours.round.batched.seconds, 3), '', x(ours.round.batched.seconds, bf.round.batched.seconds, 'faster')]);

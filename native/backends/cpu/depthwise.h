@@ -311,7 +311,11 @@ static void dw_fwd_image(const float* buf, int Hp, int Wp, const float* wp, int 
         float* out = yn + (int64_t(p) * Q + q0) * C + v * L;
         float* ss = ssum ? ssum + v * L : nullptr;
 #define GNAS_CALL(e) dw_fwd_strip_qs<K, S, e>(qs, src, rs, wp + v * L, Cp, out, C, tail, tm, ss, rows, ob)
-        GNAS_EDGES_SWITCH(K > 3 ? strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)) : kInterior, GNAS_CALL)
+        if constexpr (K > 3) {
+          GNAS_EDGES_SWITCH(strip_edges(q0, qs, Q, S, Wp - 2 * (K / 2)), GNAS_CALL)
+        } else {
+          GNAS_CALL(kInterior);  // k = 3 reads its padding (dw_fwd_strip): one form, not four
+        }
 #undef GNAS_CALL
       }
     }
