@@ -67,6 +67,13 @@ test('native supernet tests: lockstep training across backends, determinism, che
   runHarness('gnas_supernet_tests', 'GNAS_SUPERNET_TESTS');
 });
 
+// Checks b-d on the CPU backend itself (the default run has them on CUDA, skipped without a GPU):
+// among them the same seeded run twice, bit for bit, the second with one worker thread slowed
+// (GNAS_CPU_SLOW_WORKER_US), so a loop whose sums depended on which thread ran which chunk fails.
+test('native supernet tests on the CPU backend: determinism with a slowed worker, checkpoints', () => {
+  runHarness('gnas_supernet_tests', 'GNAS_SUPERNET_TESTS', ['--backend', 'cpu']);
+});
+
 // The CPU backend streams an output out of cache (non-temporal stores: a depthwise backward's dx,
 // a 1x1 forward's y) only when the op's operands exceed the last-level cache, which no test shape
 // does; GNAS_CPU_STREAM_MIN_BYTES=0 takes those paths for every shape. The depthwise cases' dx rows

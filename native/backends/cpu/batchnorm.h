@@ -94,15 +94,18 @@ static void bn_batch_stats(Ctx& ctx, float* mean, float* invstd, const float* x,
   const int Cp = cl.nv * L;
   float* pivot = ctx.ws->shared(2, size_t(Cp));
   for (int c = 0; c < Cp; ++c) pivot[c] = c < C && M > 0 ? x[c] : 0.0f;
+  // per-chunk sums (slot_grain)
+  const int64_t nblk = ceil_div(M, kBnRows);
+  const int64_t grain = slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads));
+  const int nslots = slot_count(nblk, grain);
   double* acc[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t) {
+  for (int t = 0; t < nslots; ++t) {
     acc[t] = thread_doubles(ctx, t, 2, Cp);
     for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
   }
-  const int64_t nblk = ceil_div(M, kBnRows);
-  parallel_for(*ctx.pool, nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads), [&](int64_t b, int64_t e, int tid) {
-    double* ds = acc[tid];
-    double* dq = acc[tid] + Cp;
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int) {
+    double* ds = acc[b / grain];
+    double* dq = acc[b / grain] + Cp;
     for (int64_t blk = b; blk < e; ++blk) {
       const int64_t m0 = blk * kBnRows, rows = imin(kBnRows, M - m0);
       for (int v0 = 0; v0 < cl.nv; v0 += 8) {
@@ -112,10 +115,10 @@ static void bn_batch_stats(Ctx& ctx, float* mean, float* invstd, const float* x,
 #undef GNAS_CALL
       }
     }
-  });
+  }, /*ordered=*/false);
   for (int c = 0; c < C; ++c) {
     double s = 0, q = 0;
-    for (int t = 0; t < ctx.nthreads; ++t) {
+    for (int t = 0; t < nslots; ++t) {
       s += acc[t][c];
       q += acc[t][Cp + c];
     }
@@ -347,24 +350,27 @@ static void bn_act_backward(Ctx& ctx, float* dx, float* dgamma, float* dbeta, co
   bn_fold(ctx, &scale, &shift, mean, invstd, gamma, beta, C);
   float* meanp = ctx.ws->shared(5, size_t(4) * Cp);  // mean, k1, k2, k3
   for (int c = 0; c < Cp; ++c) meanp[c] = c < C ? mean[c] : 0.0f;
+  // per-chunk sums (slot_grain)
+  const int64_t nblk = ceil_div(M, kBnRows);
+  const int64_t grain = slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads));
+  const int nslots = slot_count(nblk, grain);
   double* acc[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t) {
+  for (int t = 0; t < nslots; ++t) {
     acc[t] = thread_doubles(ctx, t, 2, Cp);
     for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
   }
-  const int64_t nblk = ceil_div(M, kBnRows);
-  const int64_t grain = ceil_div<int64_t>(nblk, 8 * ctx.nthreads);
-  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int) {
     const int64_t m0 = b * kBnRows, rows = imin(e * kBnRows, M) - m0;
-    bn_bwd_sums_rows(dy + m0 * C, x + m0 * C, rows, cl, scale, shift, meanp, act, acc[tid], acc[tid] + Cp);
-  });
+    bn_bwd_sums_rows(dy + m0 * C, x + m0 * C, rows, cl, scale, shift, meanp, act, acc[b / grain],
+                     acc[b / grain] + Cp);
+  }, /*ordered=*/false);
   float* k1 = meanp + Cp;
   float* k2 = meanp + 2 * Cp;
   float* k3 = meanp + 3 * Cp;
   for (int c = 0; c < Cp; ++c) k1[c] = k2[c] = k3[c] = 0.0f;
   for (int c = 0; c < C; ++c) {
     double s = 0, sx = 0;
-    for (int t = 0; t < ctx.nthreads; ++t) {
+    for (int t = 0; t < nslots; ++t) {
       s += acc[t][c];
       sx += acc[t][Cp + c];
     }
@@ -461,31 +467,38 @@ GNAS_INLINE void bn_act_sums_rows(Dst dst, int64_t vstride, bool mask_tail, cons
   }
 }
 
-// First pass for an input BN (in_bn) from the conv's dx: per-thread double sums (thread slot 7),
+// First pass for an input BN (in_bn) from the conv's dx: double sums per thread of an ordered loop
+// or per chunk of an unordered one (kernels.h, slot_grain), in per-thread workspace slot 7,
 // finished into dgamma / dbeta.
 struct InBnSums {
   int Cp = 0;
+  int nslots = 0;
   double* t[Workspace::kMaxThreads];
   const float* mean;  // padded
   void init(Ctx& ctx, int C, const float* mean_in) {
     Cp = ceil_div(C, L) * L;
-    for (int i = 0; i < ctx.nthreads; ++i) {
-      t[i] = reinterpret_cast<double*>(ctx.ws->thread(i, 7, size_t(4) * Cp));
-      for (int n = 0; n < 2 * Cp; ++n) t[i][n] = 0.0;
-    }
+    nslots = 0;
+    reserve(ctx, ctx.nthreads);
     float* m = ctx.ws->shared(9, size_t(Cp));
     for (int c = 0; c < Cp; ++c) m[c] = c < C ? mean_in[c] : 0.0f;
     mean = m;
+  }
+  // at least `slots` zeroed slots (a loop with that many chunks)
+  void reserve(Ctx& ctx, int slots) {
+    for (; nslots < slots; ++nslots) {
+      t[nslots] = reinterpret_cast<double*>(ctx.ws->thread(nslots, 7, size_t(4) * Cp));
+      for (int n = 0; n < 2 * Cp; ++n) t[nslots][n] = 0.0;
+    }
   }
   // dx, x: rows x C at row offset m0 (dx is the gradient of the activated input)
   void add(int tid, const float* dx, const float* x, int64_t rows, const ChanLayout& cl, const float* scale,
            const float* shift, int act) {
     bn_bwd_sums_rows(dx, x, rows, cl, scale, shift, mean, act, t[tid], t[tid] + Cp);
   }
-  void finish(Ctx& ctx, float* dgamma, float* dbeta, const float* invstd, int C) const {
+  void finish(float* dgamma, float* dbeta, const float* invstd, int C) const {
     for (int c = 0; c < C; ++c) {
       double sm = 0, sx = 0;
-      for (int i = 0; i < ctx.nthreads; ++i) {
+      for (int i = 0; i < nslots; ++i) {
         sm += t[i][c];
         sx += t[i][Cp + c];
       }

@@ -163,11 +163,11 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
   const int KCP = ceil_div(kp, ceil_div(kp, kcp_max));
   const bool small_b = int64_t(kp) * npanels * NP * 4 <= 16 * 1024;
   const int64_t MB = rows_block(MR);
-  const int64_t nblk = ceil_div(M, MB);
+  const int64_t nblk = ceil_div(M, MB), grain = slot_grain(nblk, 1);
   OutStats st;
   const bool stats = mean != nullptr;
-  if (stats) st.init(ctx, npanels * NP);
-  parallel_for(*ctx.pool, nblk, 1, [&](int64_t b, int64_t e, int tid) {
+  if (stats) st.init(ctx, npanels * NP, slot_count(nblk, grain));
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {
     const int64_t MBp = ceil_div<int64_t>(MB, MR) * MR;
     bf16* abuf = reinterpret_cast<bf16*>(ctx.ws->thread(tid, 0, size_t(MBp * Cs / 2)));
     float* ytile = y_bf16 ? ctx.ws->thread(tid, 1, size_t(MR) * K) : nullptr;
@@ -231,7 +231,7 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
             for (int64_t i0 = 0; i0 < rows; i0 += MR) tile(yb + i0 * K, false, i0, j, p0, kc, p0 > 0, p0 + kc >= kp);
         }
       }
-      if (stats) st.flush(fs, tid);
+      if (stats) st.flush(fs, int(b / grain));
     }
   });
   if (stats) st.finish(ctx, mean, invstd, eps, M, K);

@@ -127,14 +127,18 @@ static void bn_act_rows(float* dst, int64_t ldd, const float* src, int64_t lds, 
 }
 
 // Output statistics of a fused forward: per-block float sums from the GEMM epilogue, widened into
-// per-thread double accumulators, reduced and finished into mean / invstd.
+// per-chunk double accumulators (kernels.h, slot_grain), reduced in chunk order and finished into
+// mean / invstd.
 struct OutStats {
-  int NPt = 0;  // floats per sum array (panels * NP)
+  int NPt = 0;     // floats per sum array (panels * NP)
+  int nslots = 0;  // chunks of the loop
   double* t[Workspace::kMaxThreads];
-  // Workspace: thread slot 3 holds the doubles, thread slot 2 the block's float sums.
-  void init(Ctx& ctx, int npt) {
+  // Workspace: per-thread slot 3 holds the doubles (index: the chunk), slot 2 a thread's float sums
+  // of its current block (index: the thread).
+  void init(Ctx& ctx, int npt, int slots) {
     NPt = npt;
-    for (int i = 0; i < ctx.nthreads; ++i) {
+    nslots = slots;
+    for (int i = 0; i < nslots; ++i) {
       t[i] = reinterpret_cast<double*>(ctx.ws->thread(i, 3, size_t(4) * NPt));
       for (int n = 0; n < 2 * NPt; ++n) t[i][n] = 0.0;
     }
@@ -144,14 +148,14 @@ struct OutStats {
     for (int n = 0; n < 2 * NPt; ++n) fs[n] = 0.0f;
     return fs;
   }
-  void flush(const float* fs, int tid) {
-    double* ts = t[tid];
+  void flush(const float* fs, int slot) {
+    double* ts = t[slot];
     for (int n = 0; n < 2 * NPt; n += L) add_to_double(ts + n, load(fs + n));
   }
   void finish(Ctx& ctx, float* mean, float* invstd, float eps, int64_t M, int K) const {
     for (int n = 0; n < K; ++n) {
       double s = 0, q = 0;
-      for (int i = 0; i < ctx.nthreads; ++i) {
+      for (int i = 0; i < nslots; ++i) {
         s += t[i][n];
         q += t[i][NPt + n];
       }
@@ -172,15 +176,16 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
   const PackedB B = pack_b(ctx, 0, w, 1, C, C, K, t);
   const int64_t MB = rows_block(t.MR);
   const int64_t nblk = ceil_div(M, MB);
+  const int64_t grain = slot_grain(nblk, 1);
   OutStats st;
   const bool stats = mean != nullptr;
-  if (stats) st.init(ctx, B.npanels * B.NP);
+  if (stats) st.init(ctx, B.npanels * B.NP, slot_count(nblk, grain));
   // An output that, with its input, exceeds the last-level cache leaves it before the next op
   // reads it anyway (the 28x28 expand conv's: 38.5 MB at batch 128): its lines are streamed out
   // rather than each first read for ownership.
   const bool stream =
       gemm_streams_c(y, K) && int64_t(sizeof(float)) * M * (int64_t(C) + K) > ctx.stream_min_bytes;
-  parallel_for(*ctx.pool, nblk, 1, [&](int64_t b, int64_t e, int tid) {
+  parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {
     float* tail = ctx.ws->thread(tid, 1, size_t(t.MR) * C);
     float* abuf = bn ? ctx.ws->thread(tid, 0, size_t(MB) * C) : nullptr;
     for (int64_t blk = b; blk < e; ++blk) {
@@ -199,10 +204,10 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
         pf.spread(rows_block_steps(B, rows));
       }
       gemm_rows_block(B, a, C, rows, y + m0 * K, K, fs, stats ? fs + st.NPt : nullptr, tail, &pf, stream);
-      if (stats) st.flush(fs, tid);
+      if (stats) st.flush(fs, int(b / grain));
     }
     if (stream) _mm_sfence();  // the streamed lines are visible to whichever thread reads y next
-  }, /*ordered=*/stats);  // without statistics no block adds into another: any thread may take it
+  });
   if (stats) st.finish(ctx, mean, invstd, eps, M, K);
 }
 
@@ -279,7 +284,7 @@ static void conv1x1_backward(Ctx& ctx, float* dx, float* dw, const float* dy, co
       else
         gemm_dw_block(tw, g, K, K, xb, C, C, rows, p, C, tail, &pf);  // p = dW[K][C]
     }
-  });
+  }, /*ordered=*/true);  // per-thread dW partials: per-chunk slots would each take K x C floats
   reduce_partials(ctx, dw, part, touched, int64_t(K) * C, swap ? K : 0);
 }
 
@@ -338,10 +343,11 @@ static void conv_general_forward(Ctx& ctx, float* y, const float* x, const float
   const PackedB B = pack_b(ctx, 0, w, 1, kkC, kkC, s.K, t);
   const int64_t SB = rows_block(t.MR);
   const int64_t per_img = ceil_div(PQ, SB);
+  const int64_t ntask = int64_t(s.N) * per_img, grain = slot_grain(ntask, 1);
   OutStats st;
   const bool stats = mean != nullptr;
-  if (stats) st.init(ctx, B.npanels * B.NP);
-  parallel_for(*ctx.pool, int64_t(s.N) * per_img, 1, [&](int64_t b, int64_t e, int tid) {
+  if (stats) st.init(ctx, B.npanels * B.NP, slot_count(ntask, grain));
+  parallel_for(*ctx.pool, ntask, grain, [&](int64_t b, int64_t e, int tid) {
     float* col = ctx.ws->thread(tid, 0, size_t(SB) * kkC);
     float* tail = ctx.ws->thread(tid, 1, size_t(t.MR) * kkC);
     for (int64_t task = b; task < e; ++task) {
@@ -349,9 +355,9 @@ static void conv_general_forward(Ctx& ctx, float* y, const float* x, const float
       float* fs = stats ? st.block(ctx, tid) : nullptr;
       im2col_rows(col, x + n * HWC, s, r0, rows, bn);
       gemm_rows_block(B, col, kkC, rows, y + (n * PQ + r0) * s.K, s.K, fs, stats ? fs + st.NPt : nullptr, tail);
-      if (stats) st.flush(fs, tid);
+      if (stats) st.flush(fs, int(b / grain));
     }
-  }, /*ordered=*/stats);
+  });
   if (stats) st.finish(ctx, mean, invstd, eps, int64_t(s.N) * PQ, s.K);
 }
 
@@ -402,7 +408,7 @@ static void conv_general_backward(Ctx& ctx, float* dx, float* dw, const float* d
       }
       if (sums) sums->add(tid, dxn, x + n * HWC, int64_t(s.H) * s.W, ChanLayout(s.C), bn->scale, bn->shift, bn->act);
     }
-  });
+  }, /*ordered=*/true);  // per-thread dW partials (K x k*k*C floats each)
   reduce_partials(ctx, dw, part, touched, int64_t(K) * kkC);
 }
 
@@ -440,7 +446,7 @@ static void conv_backward(Ctx& ctx, float* dx, float* dw, float* in_dgamma, floa
     conv1x1_backward(ctx, dx, dw, dy, x, w, int64_t(s.N) * s.H * s.W, s.C, s.K, bn, ob, want_sums ? &sums : nullptr);
   else
     conv_general_backward(ctx, dx, dw, dy, x, w, s, bn, ob, want_sums ? &sums : nullptr);
-  if (want_sums) sums.finish(ctx, in_dgamma, in_dbeta, in_bn->invstd, s.C);
+  if (want_sums) sums.finish(in_dgamma, in_dbeta, in_bn->invstd, s.C);
 }
 
 }  // namespace GNAS_ISA

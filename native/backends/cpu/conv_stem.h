@@ -91,13 +91,14 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
     for (int o = 0; o < NP; ++o) wp[t * NP + o] = o < K ? w[int64_t(o) * kk + t] : 0.0f;
   const int64_t HWC = int64_t(s.H) * s.W * CS, PQ = int64_t(s.P) * s.Q;
   const bool stats = mean != nullptr;
+  const int64_t grain = slot_grain(s.N, imax(1, s.N / (4 * ctx.nthreads)));
   OutStats st;
-  if (stats) st.init(ctx, NP);
+  if (stats) st.init(ctx, NP, slot_count(s.N, grain));
   // Strips as long as the register file allows (QS x NV accumulators, NV weight vectors and one
   // broadcast): up to 8 pixels, 6 on AVX2 with NV = 2, where 8 would spill.
   constexpr int kQsMax = std::min((kVecRegs - NV - 1) / NV, 8);
   const int QS = ceil_div(s.Q, ceil_div(s.Q, kQsMax));
-  parallel_for(*ctx.pool, s.N, imax(1, s.N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int tid) {
+  parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
     float* buf = ctx.ws->thread(tid, 0, size_t(Hp) * Wp * CS);
     for (int64_t n = b; n < e; ++n) {
       float* fs = stats ? st.block(ctx, tid) : nullptr;
@@ -112,7 +113,7 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
           GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
         }
-      if (stats) st.flush(fs, tid);
+      if (stats) st.flush(fs, int(b / grain));
     }
   });
   if (stats) st.finish(ctx, mean, invstd, eps, int64_t(s.N) * PQ, K);
@@ -170,19 +171,17 @@ static void stem_backward_dw_t(Ctx& ctx, float* dw, const float* dy, const BnBwd
   const int Hp = s.H + 2 * pad, Wp = s.W + 2 * pad;
   const int nlast = K - (NV - 1) * L;
   const int64_t HWC = int64_t(s.H) * s.W * CS, PQ = int64_t(s.P) * s.Q;
+  // per-chunk partials (kernels.h, slot_grain)
+  const int64_t grain = slot_grain(s.N, imax(1, s.N / (4 * ctx.nthreads)));
+  const int nslots = slot_count(s.N, grain);
   float* part[Workspace::kMaxThreads];
-  bool touched[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t) {
+  for (int t = 0; t < nslots; ++t) {
     part[t] = ctx.ws->thread(t, 2, size_t(kk) * NP);
-    touched[t] = false;
+    for (int i = 0; i < kk * NP; ++i) part[t][i] = 0.0f;
   }
-  parallel_for(*ctx.pool, s.N, imax(1, s.N / (4 * ctx.nthreads)), [&](int64_t b, int64_t e, int tid) {
+  parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
     float* buf = ctx.ws->thread(tid, 0, size_t(Hp) * Wp * CS);
-    float* pr = part[tid];
-    if (!touched[tid]) {
-      for (int i = 0; i < kk * NP; ++i) pr[i] = 0.0f;
-      touched[tid] = true;
-    }
+    float* pr = part[b / grain];
     float* gbuf = ob ? ctx.ws->thread(tid, 6, size_t(PQ) * K) : nullptr;
     for (int64_t n = b; n < e; ++n) {
       pad_small(buf, x + n * HWC, s.H, s.W, CS, pad);
@@ -197,8 +196,7 @@ static void stem_backward_dw_t(Ctx& ctx, float* dw, const float* dy, const BnBwd
   for (int o = 0; o < K; ++o)
     for (int t = 0; t < kk; ++t) {
       float a = 0.0f;
-      for (int i = 0; i < ctx.nthreads; ++i)
-        if (touched[i]) a += part[i][t * NP + o];
+      for (int i = 0; i < nslots; ++i) a += part[i][t * NP + o];
       dw[int64_t(o) * kk + t] = a;
     }
 }

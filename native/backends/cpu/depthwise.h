@@ -339,13 +339,15 @@ template <class ImageFn>
 static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* invstd, float eps, ImageFn image) {
   const int C = s.C, Cp = ceil_div(C, L) * L;
   const bool stats = mean != nullptr;
+  // per-chunk sums (kernels.h, slot_grain)
+  const int64_t grain = slot_grain(s.N, imax<int64_t>(1, s.N / (4 * ctx.nthreads)));
+  const int nslots = slot_count(s.N, grain);
   double* acc[Workspace::kMaxThreads];
   if (stats)
-    for (int t = 0; t < ctx.nthreads; ++t) {
+    for (int t = 0; t < nslots; ++t) {
       acc[t] = reinterpret_cast<double*>(ctx.ws->thread(t, 3, size_t(4) * Cp));
       for (int i = 0; i < 2 * Cp; ++i) acc[t][i] = 0.0;
     }
-  const int64_t grain = imax<int64_t>(1, s.N / (4 * ctx.nthreads));
   parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
     float* fs = stats ? ctx.ws->thread(tid, 2, size_t(2) * Cp) : nullptr;
     for (int64_t n = b; n < e; ++n) {
@@ -353,14 +355,14 @@ static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* 
         for (int i = 0; i < 2 * Cp; ++i) fs[i] = 0.0f;
       image(tid, n, n + 1 < e, fs);
       if (stats)
-        for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[tid] + i, load(fs + i));
+        for (int i = 0; i < 2 * Cp; i += L) add_to_double(acc[b / grain] + i, load(fs + i));
     }
-  }, /*ordered=*/stats);  // without statistics the images are independent: any thread may take one
+  });
   if (stats) {
     const double M = double(s.N) * s.P * s.Q;
     for (int c = 0; c < C; ++c) {
       double sm = 0, sq = 0;
-      for (int t = 0; t < ctx.nthreads; ++t) {
+      for (int t = 0; t < nslots; ++t) {
         sm += acc[t][c];
         sq += acc[t][Cp + c];
       }

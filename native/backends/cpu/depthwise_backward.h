@@ -296,12 +296,17 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
   const float* wp = pack_dw_weights(ctx, 0, w, K, C, Cp);
   const int64_t HWC = int64_t(H) * W * C, PQC = int64_t(P) * Q * C;
   const int64_t wsize = int64_t(K) * K * Cp;
+  // per-chunk dW partials and input-BN sums (kernels.h, slot_grain): chunks of several images, so
+  // that there are few partials to zero and add up, yet enough for a free thread to take over
+  const int64_t grain = slot_grain(s.N, imax(1, s.N / (8 * ctx.nthreads)));
+  const int nslots = slot_count(s.N, grain);
   float* part[Workspace::kMaxThreads];
   bool touched[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t) {
+  for (int t = 0; t < nslots; ++t) {
     part[t] = ctx.ws->thread(t, 2, size_t(wsize));
     touched[t] = false;
   }
+  if (sums) sums->reserve(ctx, nslots);
   // dx plan per (output row h, column parity r), shared by all images and channel vectors
   const int64_t drs = int64_t(Qp) * L, dplane = int64_t(Pp) * drs;
   const int64_t wstep = -int64_t(S) * Cp, ops = int64_t(S) * C;
@@ -339,16 +344,17 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
   // only. (Counting all operands, as before, streamed the 7x7 and 14x14 layers' dx too, which on
   // a Zen 5 VM made those 5-12% slower: docs/performance.md.)
   const bool stream_dx = dx && int64_t(sizeof(float)) * s.N * HWC > ctx.stream_min_bytes;
-  parallel_for(*ctx.pool, s.N, 1, [&](int64_t b, int64_t e, int tid) {
+  parallel_for(*ctx.pool, s.N, grain, [&](int64_t b, int64_t e, int tid) {
+    const int slot = int(b / grain);
     float* xbuf = pad_buffer(ctx, tid, 0, C, Hp, Wp);
     float* dybuf = pad_buffer(ctx, tid, 1, C, Pp, Qp);
     float* sacc = sums ? ctx.ws->thread(tid, 6, size_t(2) * Cp) : nullptr;
     // with streamed dx, each row of dx is made in this buffer (in L1), then streamed out
     float* rowbuf = stream_dx ? ctx.ws->thread(tid, 3, size_t(W) * C) : nullptr;
-    float* pr = part[tid];
-    if (!touched[tid]) {
+    float* pr = part[slot];
+    if (!touched[slot]) {
       for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
-      touched[tid] = true;
+      touched[slot] = true;
     }
     for (int64_t n = b; n < e; ++n) {
       // dy plane first (through the unit's BN when fused), then dx from it alone, so that x is
@@ -406,7 +412,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
           if (sums) {
 #define GNAS_CALL(a)                                                                                                 \
   pad_x_sums_t<a>(xbuf, x + n * HWC + int64_t(h) * W * C, drow, h, H, W, pad, pad, Hp, Wp, ChanLayout(C), *bn, \
-                  sums->mean, sums->t[tid], sums->t[tid] + Cp, sacc)
+                  sums->mean, sums->t[slot], sums->t[slot] + Cp, sacc)
             GNAS_ACT_SWITCH(bn->act, GNAS_CALL)
 #undef GNAS_CALL
           }
@@ -425,16 +431,17 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
       dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp, next, PQC * int64_t(sizeof(float)));
     }
   });
-  // reduce the per-thread partials and drop the padding lanes
+  // add up the per-chunk partials in chunk order and drop the padding lanes
   int T = 0;
   const float* src[Workspace::kMaxThreads];
-  for (int t = 0; t < ctx.nthreads; ++t)
+  for (int t = 0; t < nslots; ++t)
     if (touched[t]) src[T++] = part[t];
+  const ChanLayout clw(C);
   for (int tap = 0; tap < K * K; ++tap)
-    for (int c = 0; c < C; ++c) {
-      float acc = 0.0f;
-      for (int t = 0; t < T; ++t) acc += src[t][tap * Cp + c];
-      dw[tap * C + c] = acc;
+    for (int v = 0; v < clw.nv; ++v) {
+      vf acc = zero();
+      for (int t = 0; t < T; ++t) acc = add(acc, load(src[t] + tap * Cp + v * L));
+      clw.st(dw + tap * C, v, acc);
     }
 }
 
@@ -496,7 +503,7 @@ static void dwconv_backward(Ctx& ctx, float* dx, float* dw, float* in_dgamma, fl
     if (want_sums)
       sums.add(0, dx, x, int64_t(s.N) * s.H * s.W, ChanLayout(s.C), bn->scale, bn->shift, bn->act);
   }
-  if (want_sums) sums.finish(ctx, in_dgamma, in_dbeta, in_bn->invstd, s.C);
+  if (want_sums) sums.finish(in_dgamma, in_dbeta, in_bn->invstd, s.C);
 }
 
 }  // namespace GNAS_ISA

@@ -23,6 +23,18 @@ struct Ctx {
   int64_t stream_min_bytes;
 };
 
+// Loops that add partial sums up across chunks and still hand their chunks to whichever thread
+// asks next (ordered = false): chunk c (its begin / grain) adds into its own slot c, an index of a
+// per-thread workspace array, and the reduction walks the slots in chunk order, so the sums depend
+// on the chunking alone, not on which thread ran which chunk. (With chunk c on thread c % T, a
+// thread that lost its core held up every such loop: docs/performance.md, "Chunk slots".) A loop
+// has at most Workspace::kMaxThreads chunks: slot_grain() raises its grain to keep it so.
+inline int64_t slot_grain(int64_t n, int64_t grain) {
+  const int64_t g = (n + Workspace::kMaxThreads - 1) / Workspace::kMaxThreads;
+  return grain > g ? grain : g;
+}
+inline int slot_count(int64_t n, int64_t grain) { return int((n + grain - 1) / grain); }
+
 struct KernelTable {
   const char* isa;  // "avx512", "avx2", "generic"
   int lanes;        // floats per vector

@@ -4,6 +4,9 @@
 #include <immintrin.h>
 #include <sched.h>
 
+#include <chrono>
+#include <cstdlib>
+
 namespace gnas {
 namespace cpu {
 
@@ -39,6 +42,11 @@ void ThreadPool::resize(int threads) {
 void ThreadPool::start(int threads) {
   nthreads_ = threads > 0 ? threads : available_cpus();
   if (nthreads_ > 256) nthreads_ = 256;
+  // A test knob: worker 1 sleeps this long before each chunk it takes, as a thread that keeps
+  // losing its core would, so that the tests can check that no result depends on which thread ran
+  // which chunk (native/tests: thread pool hand-out, determinism).
+  const char* slow = std::getenv("GNAS_CPU_SLOW_WORKER_US");
+  slow_worker_us_ = slow ? std::atoi(slow) : 0;
   quit_.store(false);
   workers_.reserve(size_t(nthreads_ - 1));
   // a worker starts from the epoch of its creation, so a loop posted before the thread first runs
@@ -60,16 +68,18 @@ void ThreadPool::stop() {
 
 void ThreadPool::work(int tid) {
   t_in_task = true;
-  // Static round-robin hand-out: chunk c runs on thread c % T, in increasing c. Per-thread
-  // partial sums (BN statistics, weight gradients) then hold the same numbers added in the same
-  // order on every run, so results are bit-reproducible for a given thread count: a resumed run
-  // equals an uninterrupted one. (Dynamic hand-out balanced load better on a busy machine but
-  // made every reduction depend on scheduling.) A loop that adds nothing up across chunks asks for
-  // the dynamic hand-out (ordered = false): chunks first come, first served.
+  // Dynamic hand-out (ordered = false, the default): chunks first come, first served, so a thread
+  // that lost its core does not hold up the loop; a loop that adds partial sums up across chunks
+  // keeps them per chunk (kernels.h, slot_grain), so its result does not depend on the hand-out.
+  // Static round-robin hand-out (ordered = true): chunk c runs on thread c % T, in increasing c,
+  // for loops that keep per-thread partials (the 1x1 convs' weight gradients): they hold the same
+  // numbers added in the same order on every run. Either way results are bit-reproducible for a
+  // given thread count: a resumed run equals an uninterrupted one.
   const int64_t chunks = (n_ + grain_ - 1) / grain_;
   for (int64_t c = ordered_ ? tid : next_chunk_.fetch_add(1, std::memory_order_relaxed); c < chunks;
        c = ordered_ ? c + nthreads_ : next_chunk_.fetch_add(1, std::memory_order_relaxed)) {
     if (failed_.load(std::memory_order_relaxed)) break;
+    if (slow_worker_us_ > 0 && tid == 1) std::this_thread::sleep_for(std::chrono::microseconds(slow_worker_us_));
     const int64_t b = c * grain_;
     const int64_t e = b + grain_ < n_ ? b + grain_ : n_;
     try {

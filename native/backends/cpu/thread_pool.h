@@ -1,7 +1,7 @@
 // The CPU backend's own persistent worker pool: T - 1 worker threads plus the calling thread run
-// one parallel loop at a time, handing out chunks of a task range [0, n) statically (chunk c to
-// thread c % T, so that every reduction is reproducible: see work()), or, for loops that add
-// nothing up across chunks, to whichever thread is free. Workers spin briefly after each loop,
+// one parallel loop at a time, handing out chunks of a task range [0, n) to whichever thread is
+// free, or, for loops that keep per-thread partial sums, statically (chunk c to thread c % T, so
+// that their reductions are reproducible: see work()). Workers spin briefly after each loop,
 // because a training step issues hundreds of short loops back to back, and then sleep on a
 // condition variable, so an idle pool costs nothing.
 //
@@ -40,10 +40,12 @@ class ThreadPool {
   // different threads are serialised; a call from inside a task runs inline on that thread. An
   // exception thrown by a task (std::bad_alloc from scratch growth) stops the hand-out of further
   // chunks and is rethrown here, on the calling thread, once every worker is out of the loop.
-  // ordered = false: chunks go to whichever thread asks next (an atomic counter), for loops whose
-  // result does not depend on which thread ran a chunk (no per-thread partial sums): on a machine
-  // shared with other work, a thread that loses its core no longer holds up the whole loop.
-  void run(int64_t n, int64_t grain, TaskFn fn, void* ctx, bool ordered = true);
+  // ordered = false (the default): chunks go to whichever thread asks next (an atomic counter),
+  // for loops whose result does not depend on which thread ran a chunk (no per-thread partial
+  // sums; per-chunk ones are fine: kernels.h, slot_grain): on a machine shared with other work, a
+  // thread that loses its core no longer holds up the whole loop. ordered = true: chunk c on thread
+  // c % T, for loops with per-thread partial sums.
+  void run(int64_t n, int64_t grain, TaskFn fn, void* ctx, bool ordered = false);
 
  private:
   void start(int threads);
@@ -52,6 +54,7 @@ class ThreadPool {
   void work(int tid);
 
   int nthreads_ = 1;
+  int slow_worker_us_ = 0;  // GNAS_CPU_SLOW_WORKER_US (tests only): see start()
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;  // one loop at a time
 
@@ -70,11 +73,10 @@ class ThreadPool {
   std::atomic<bool> quit_{false};
 };
 
-// Typed front end: f(begin, end, tid) over chunks of [0, n), chunk c on thread c % T; with
-// ordered = false (a loop whose chunks write disjoint outputs and add nothing up across chunks),
-// on whichever thread asks next.
+// Typed front end: f(begin, end, tid) over chunks of [0, n), each on whichever thread asks next;
+// with ordered = true (a loop with per-thread partial sums), chunk c on thread c % T.
 template <class F>
-void parallel_for(ThreadPool& pool, int64_t n, int64_t grain, F&& f, bool ordered = true) {
+void parallel_for(ThreadPool& pool, int64_t n, int64_t grain, F&& f, bool ordered = false) {
   if (n <= 0) return;
   using Fn = typename std::remove_reference<F>::type;
   pool.run(n, grain < 1 ? 1 : grain,
