@@ -5,7 +5,8 @@
 // Column reductions (batch statistics, the two sums of the backward) run over a block of kBnRows
 // rows for a group of up to 8 channel vectors at a time: the 16 accumulators stay in registers
 // and the block's slice (64 rows x 8 vectors = 32 KB) stays in L1. Block sums are float, then
-// widened into per-thread double accumulators, then summed over threads in double. The forward
+// widened into per-chunk double accumulators (kernels.h, slot_grain), then summed over the chunks
+// in order, in double. The forward
 // statistics are taken about a pivot (the first row) so that E[x^2] - E[x]^2 does not cancel when
 // |mean| >> std.
 //
@@ -55,9 +56,10 @@ struct ChanLayout {
   }
 };
 
-// Per-thread double accumulators (nacc arrays of Cp doubles each), zeroed.
-static double* thread_doubles(Ctx& ctx, int tid, int nacc, int Cp) {
-  double* d = reinterpret_cast<double*>(ctx.ws->thread(tid, 3, size_t(2) * nacc * Cp));
+// Double accumulators (nacc arrays of Cp doubles each) in per-thread workspace slot 3 at `index`
+// (a chunk's: kernels.h, slot_grain); not zeroed.
+static double* thread_doubles(Ctx& ctx, int index, int nacc, int Cp) {
+  double* d = reinterpret_cast<double*>(ctx.ws->thread(index, 3, size_t(2) * nacc * Cp));
   return d;
 }
 

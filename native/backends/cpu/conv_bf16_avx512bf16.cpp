@@ -163,9 +163,11 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
   const int KCP = ceil_div(kp, ceil_div(kp, kcp_max));
   const bool small_b = int64_t(kp) * npanels * NP * 4 <= 16 * 1024;
   const int64_t MB = rows_block(MR);
-  const int64_t nblk = ceil_div(M, MB), grain = slot_grain(nblk, 1);
-  OutStats st;
+  const int64_t nblk = ceil_div(M, MB);
   const bool stats = mean != nullptr;
+  // as conv1x1_forward: with statistics, about 8 chunks of several blocks per thread
+  const int64_t grain = stats ? slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads)) : 1;
+  OutStats st;
   if (stats) st.init(ctx, npanels * NP, slot_count(nblk, grain));
   parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {
     const int64_t MBp = ceil_div<int64_t>(MB, MR) * MR;
@@ -191,7 +193,7 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       // read-ahead of the rows of x of this thread's next block
       AheadPrefetch pf;
       int64_t n0, nrows;
-      if (next_block_rows(blk, ctx.nthreads, nblk, MB, M, n0, nrows)) pf.add_rows(x, n0, nrows, C * int64_t(sizeof(*x)));
+      if (next_block_rows(blk, e, ctx.nthreads, nblk, MB, M, n0, nrows)) pf.add_rows(x, n0, nrows, C * int64_t(sizeof(*x)));
       // c: where the tile's row i0 goes (row stride K), float, or bfloat16 for out16 (the whole
       // reduction in one call)
       auto tile = [&](void* c, bool out16, int64_t i0, int j, int p0, int kc, bool accum, bool last) {
@@ -234,7 +236,7 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
       if (stats) st.flush(fs, int(b / grain));
     }
   });
-  if (stats) st.finish(ctx, mean, invstd, eps, M, K);
+  if (stats) st.finish(mean, invstd, eps, M, K);
 }
 
 }  // namespace avx512

@@ -116,7 +116,7 @@ static void stem_forward_t(Ctx& ctx, float* y, float* mean, float* invstd, float
       if (stats) st.flush(fs, int(b / grain));
     }
   });
-  if (stats) st.finish(ctx, mean, invstd, eps, int64_t(s.N) * PQ, K);
+  if (stats) st.finish(mean, invstd, eps, int64_t(s.N) * PQ, K);
 }
 
 // dW^T[tap][0..NP) += sum over the image's pixels of x(pixel + tap) * dy[pixel][0..K), in passes

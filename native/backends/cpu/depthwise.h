@@ -331,10 +331,10 @@ static float* pack_dw_weights(Ctx& ctx, int slot, const float* w, int k, int C, 
 }
 
 // The forward's frame, shared with the bfloat16-product forward (depthwise_bf16_avx512bf16.cpp):
-// images handed out in contiguous runs (each thread knows its next image, to prefetch it),
-// statically with statistics and first come, first served without; image(tid, n, fs, next)
-// computes image n with its statistics summed into fs (2 x Cp floats, zeroed here; null without
-// stats), and the per-thread sums are reduced in double into mean and invstd.
+// images handed out in contiguous runs (each thread knows its next image, to prefetch it), first
+// come, first served; image(tid, n, fs, next) computes image n with its statistics summed into fs
+// (2 x Cp floats, zeroed here; null without stats), and the per-chunk sums (kernels.h,
+// slot_grain) are reduced in chunk order, in double, into mean and invstd.
 template <class ImageFn>
 static void dw_forward_images(Ctx& ctx, const ConvShape& s, float* mean, float* invstd, float eps, ImageFn image) {
   const int C = s.C, Cp = ceil_div(C, L) * L;

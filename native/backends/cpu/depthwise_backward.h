@@ -8,9 +8,10 @@
 //       structure of each (row, parity) is planned once per call (DxPlan); strips run up to 14
 //       outputs, since with 1-4 taps per output a short strip is all call overhead.
 //   dw: per channel vector and group of kernel rows (dww_group_rows), the group's sums are
-//       registers and a strip of dy values is loaded once for the whole group; per-thread partial
-//       sums, reduced at the end. Where dx streams, the next image's dy (and saved conv output)
-//       is read ahead into L2 meanwhile.
+//       registers and a strip of dy values is loaded once for the whole group; per-chunk partial
+//       sums (chunks of several images: kernels.h, slot_grain), reduced in chunk order at the
+//       end. Where dx streams, the next image's dy (and saved conv output) is read ahead into L2
+//       meanwhile.
 //
 // Fusions (Backend::dwconv_backward_fused): dy can arrive as the gradient of the unit's activated
 // output (out_bn): the image's dy goes through the BN's input-gradient formula on its way into the
@@ -300,12 +301,8 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
   // that there are few partials to zero and add up, yet enough for a free thread to take over
   const int64_t grain = slot_grain(s.N, imax(1, s.N / (8 * ctx.nthreads)));
   const int nslots = slot_count(s.N, grain);
-  float* part[Workspace::kMaxThreads];
-  bool touched[Workspace::kMaxThreads];
-  for (int t = 0; t < nslots; ++t) {
-    part[t] = ctx.ws->thread(t, 2, size_t(wsize));
-    touched[t] = false;
-  }
+  float* part[Workspace::kMaxThreads];  // zeroed by the chunk's thread as it starts
+  for (int t = 0; t < nslots; ++t) part[t] = ctx.ws->thread(t, 2, size_t(wsize));
   if (sums) sums->reserve(ctx, nslots);
   // dx plan per (output row h, column parity r), shared by all images and channel vectors
   const int64_t drs = int64_t(Qp) * L, dplane = int64_t(Pp) * drs;
@@ -352,10 +349,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
     // with streamed dx, each row of dx is made in this buffer (in L1), then streamed out
     float* rowbuf = stream_dx ? ctx.ws->thread(tid, 3, size_t(W) * C) : nullptr;
     float* pr = part[slot];
-    if (!touched[slot]) {
-      for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
-      touched[slot] = true;
-    }
+    for (int64_t i = 0; i < wsize; ++i) pr[i] = 0.0f;
     for (int64_t n = b; n < e; ++n) {
       // dy plane first (through the unit's BN when fused), then dx from it alone, so that x is
       // read once: into its plane and, with the input BN's sums, against the finished dx rows
@@ -432,15 +426,11 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
     }
   });
   // add up the per-chunk partials in chunk order and drop the padding lanes
-  int T = 0;
-  const float* src[Workspace::kMaxThreads];
-  for (int t = 0; t < nslots; ++t)
-    if (touched[t]) src[T++] = part[t];
   const ChanLayout clw(C);
   for (int tap = 0; tap < K * K; ++tap)
     for (int v = 0; v < clw.nv; ++v) {
       vf acc = zero();
-      for (int t = 0; t < T; ++t) acc = add(acc, load(src[t] + tap * Cp + v * L));
+      for (int t = 0; t < nslots; ++t) acc = add(acc, load(part[t] + tap * Cp + v * L));
       clw.st(dw + tap * C, v, acc);
     }
 }

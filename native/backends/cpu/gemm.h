@@ -336,11 +336,12 @@ struct AheadPrefetch {
   }
 };
 
-// The rows [r0, r0 + rows) of the block a thread takes after block blk (blocks of MB of M rows):
-// blk + T in an ordered loop, and the likely one in an unordered loop; false when there is none.
-static bool next_block_rows(int64_t blk, int nthreads, int64_t nblk, int64_t MB, int64_t M, int64_t& r0,
-                            int64_t& rows) {
-  const int64_t nb = blk + nthreads;
+// The rows [r0, r0 + rows) of the block a thread takes after block blk (blocks of MB of M rows) of
+// a chunk ending before block `end`: the chunk's next block, else blk + T (in an ordered loop the
+// thread's next chunk; in an unordered one the likely one); false when there is none.
+static bool next_block_rows(int64_t blk, int64_t end, int nthreads, int64_t nblk, int64_t MB, int64_t M,
+                            int64_t& r0, int64_t& rows) {
+  const int64_t nb = blk + 1 < end ? blk + 1 : blk + nthreads;
   if (nb >= nblk) return false;
   r0 = nb * MB;
   rows = imin(MB, M - r0);

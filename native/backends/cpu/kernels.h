@@ -31,7 +31,8 @@ struct Ctx {
 // has at most Workspace::kMaxThreads chunks: slot_grain() raises its grain to keep it so.
 inline int64_t slot_grain(int64_t n, int64_t grain) {
   const int64_t g = (n + Workspace::kMaxThreads - 1) / Workspace::kMaxThreads;
-  return grain > g ? grain : g;
+  const int64_t r = grain > g ? grain : g;
+  return r > 0 ? r : 1;  // an empty loop (n = 0) still gets a valid grain
 }
 inline int slot_count(int64_t n, int64_t grain) { return int((n + grain - 1) / grain); }
 

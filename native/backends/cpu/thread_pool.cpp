@@ -72,7 +72,7 @@ void ThreadPool::work(int tid) {
   // that lost its core does not hold up the loop; a loop that adds partial sums up across chunks
   // keeps them per chunk (kernels.h, slot_grain), so its result does not depend on the hand-out.
   // Static round-robin hand-out (ordered = true): chunk c runs on thread c % T, in increasing c,
-  // for loops that keep per-thread partials (the 1x1 convs' weight gradients): they hold the same
+  // for loops that keep per-thread partials (the 1x1 and im2col convs' backward): they hold the same
   // numbers added in the same order on every run. Either way results are bit-reproducible for a
   // given thread count: a resumed run equals an uninterrupted one.
   const int64_t chunks = (n_ + grain_ - 1) / grain_;

@@ -1,8 +1,10 @@
 // Scratch memory of the CPU backend: packed GEMM operands, per-thread im2col rows and padded
-// images, per-thread partial weight gradients and statistics. Buffers are 64-byte aligned, grow on
-// demand and are kept between calls, so a training step allocates nothing once it has run once.
-// Each slot is used by one thread at a time (shared slots by the calling thread before a parallel
-// loop, per-thread slots by their own thread inside one), so get() needs no lock.
+// images, per-thread or per-chunk partial weight gradients and statistics. Buffers are 64-byte
+// aligned, grow on demand and are kept between calls, so a training step allocates nothing once it
+// has run once. Each slot is used by one thread at a time (shared slots by the calling thread
+// before a parallel loop; per-thread slots, inside one, by their own thread, or at a chunk's index
+// by the thread running that chunk, a slot number a loop uses for one of the two only), so get()
+// needs no lock.
 #pragma once
 #include <cstddef>
 
