@@ -39,6 +39,7 @@ void run_fused_vs_default(Harness& h, Backend& fast, Backend& ref);
 void run_bf16_vs_reference(Harness& h, Backend& fast, Backend& ref);
 void run_host_memory_checks(Harness& h);
 void run_thread_pool_checks(Harness& h);
+void run_empty_batch_checks(Harness& h, Backend& be);
 }  // namespace test
 }  // namespace gnas
 
@@ -154,6 +155,7 @@ int main(int argc, char** argv) {
       gnas::test::run_backend_vs_reference(h, name, *fast, *ref);
       gnas::test::run_fused_vs_default(h, *fast, *ref);
       gnas::test::run_bf16_vs_reference(h, *fast, *ref);
+      if (name == "cpu") gnas::test::run_empty_batch_checks(h, *fast);  // host pointers
       if (name == "cpu" && host_view_cpu) {
         auto view = gnas::test::make_host_view(gnas::make_backend("cpu", o));
         std::printf("== backend 'cpu-view' (the cpu backend through the host view) against the reference\n");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/thread_pool.h"
+#include "core/backend.h"
 #include "harness.h"
 
 namespace gnas {
@@ -79,6 +80,26 @@ void run_thread_pool_checks(Harness& h) {
   });
   const int busiest = std::max(taken[0], taken[2]);
   h.check(title, "slow worker takes fewer chunks", 2 * taken[1] < busiest ? 0 : 1, 0);
+}
+
+// A batch of no rows through the loops whose sums are kept per chunk (kernels.h, slot_grain: an
+// empty loop once got a zero grain and divided by it): the CPU backend's BN forward and backward
+// with M = 0 return (before, SIGFPE), the backward with parameter gradients of zero.
+void run_empty_batch_checks(Harness& h, Backend& be) {
+  const std::string title = "empty batch";
+  if (!h.selected(title)) return;
+  const int C = 8;
+  std::vector<float> gamma(C, 1.0f), beta(C, 0.0f), mean(C, 0.0f), invstd(C, 1.0f), one(1, 0.0f);
+  std::vector<float> dgamma(C, 7.0f), dbeta(C, 7.0f);
+  be.bn_act_forward_train(one.data(), mean.data(), invstd.data(), one.data(), gamma.data(), beta.data(), 1e-5f,
+                          Act::ReLU, 0, C);
+  // (the forward's statistics of no rows are 0 / 0: the backward gets defined ones)
+  std::vector<float> mean0(C, 0.0f), invstd1(C, 1.0f);
+  be.bn_act_backward(one.data(), dgamma.data(), dbeta.data(), one.data(), one.data(), mean0.data(), invstd1.data(),
+                     gamma.data(), beta.data(), Act::ReLU, 0, C);
+  double nonzero = 0;
+  for (int c = 0; c < C; ++c) nonzero += (dgamma[size_t(c)] != 0.0f) + (dbeta[size_t(c)] != 0.0f);
+  h.check(title, "bn M=0 sums", nonzero, 0);
 }
 
 }  // namespace test
