@@ -98,7 +98,7 @@ static void bn_batch_stats(Ctx& ctx, float* mean, float* invstd, const float* x,
   for (int c = 0; c < Cp; ++c) pivot[c] = c < C && M > 0 ? x[c] : 0.0f;
   // per-chunk sums (slot_grain)
   const int64_t nblk = ceil_div(M, kBnRows);
-  const int64_t grain = slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads));
+  const int64_t grain = slot_grain_spread(nblk, 8, ctx.nthreads);
   const int nslots = slot_count(nblk, grain);
   double* acc[Workspace::kMaxThreads];
   for (int t = 0; t < nslots; ++t) {
@@ -354,7 +354,7 @@ static void bn_act_backward(Ctx& ctx, float* dx, float* dgamma, float* dbeta, co
   for (int c = 0; c < Cp; ++c) meanp[c] = c < C ? mean[c] : 0.0f;
   // per-chunk sums (slot_grain)
   const int64_t nblk = ceil_div(M, kBnRows);
-  const int64_t grain = slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads));
+  const int64_t grain = slot_grain_spread(nblk, 8, ctx.nthreads);
   const int nslots = slot_count(nblk, grain);
   double* acc[Workspace::kMaxThreads];
   for (int t = 0; t < nslots; ++t) {

@@ -166,7 +166,7 @@ static void conv1x1_forward_bf16_impl(Ctx& ctx, float* y, bool y_bf16, const typ
   const int64_t nblk = ceil_div(M, MB);
   const bool stats = mean != nullptr;
   // as conv1x1_forward: with statistics, about 8 chunks of several blocks per thread
-  const int64_t grain = stats ? slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads)) : 1;
+  const int64_t grain = stats ? slot_grain_spread(nblk, 8, ctx.nthreads) : 1;
   OutStats st;
   if (stats) st.init(ctx, npanels * NP, slot_count(nblk, grain));
   parallel_for(*ctx.pool, nblk, grain, [&](int64_t b, int64_t e, int tid) {

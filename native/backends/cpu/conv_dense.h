@@ -179,7 +179,7 @@ static void conv1x1_forward(Ctx& ctx, float* y, const float* x, const float* w, 
   const bool stats = mean != nullptr;
   // with statistics, chunks of several blocks (about 8 per thread): fewer per-chunk sums to zero
   // and add up; without, one block each
-  const int64_t grain = stats ? slot_grain(nblk, ceil_div<int64_t>(nblk, 8 * ctx.nthreads)) : 1;
+  const int64_t grain = stats ? slot_grain_spread(nblk, 8, ctx.nthreads) : 1;
   OutStats st;
   if (stats) st.init(ctx, B.npanels * B.NP, slot_count(nblk, grain));
   // An output that, with its input, exceeds the last-level cache leaves it before the next op
@@ -347,7 +347,7 @@ static void conv_general_forward(Ctx& ctx, float* y, const float* x, const float
   const int64_t per_img = ceil_div(PQ, SB);
   const bool stats = mean != nullptr;
   const int64_t ntask = int64_t(s.N) * per_img;
-  const int64_t grain = stats ? slot_grain(ntask, ceil_div<int64_t>(ntask, 8 * ctx.nthreads)) : 1;
+  const int64_t grain = stats ? slot_grain_spread(ntask, 8, ctx.nthreads) : 1;
   OutStats st;
   if (stats) st.init(ctx, B.npanels * B.NP, slot_count(ntask, grain));
   parallel_for(*ctx.pool, ntask, grain, [&](int64_t b, int64_t e, int tid) {

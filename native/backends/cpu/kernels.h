@@ -34,6 +34,11 @@ inline int64_t slot_grain(int64_t n, int64_t grain) {
   const int64_t r = grain > g ? grain : g;
   return r > 0 ? r : 1;  // an empty loop (n = 0) still gets a valid grain
 }
+// The grain that spreads n tasks over about `per_thread` chunks per thread (at most 256 chunks).
+inline int64_t slot_grain_spread(int64_t n, int per_thread, int nthreads) {
+  const int64_t k = int64_t(per_thread) * nthreads;
+  return slot_grain(n, (n + k - 1) / k);
+}
 inline int slot_count(int64_t n, int64_t grain) { return int((n + grain - 1) / grain); }
 
 struct KernelTable {
