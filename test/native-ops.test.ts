@@ -93,3 +93,26 @@ test('native op harness: the CPU backend with its outputs streamed out (GNAS_CPU
   assert.notEqual(bad.status, 0);
   assert.match(bad.stdout + bad.stderr, /GNAS_CPU_STREAM_MIN_BYTES must be a byte count >= 0, got '32k'/);
 });
+
+// gnas_op_bench --ab VAR=A,B (docs/performance.md, "Measuring a change on a shared machine"): each
+// row alternates calls with VAR=A and VAR=B and reports the paired comparison; a malformed value
+// is refused with exit 2 and names the form it wants.
+test('gnas_op_bench --ab: rows carry the paired A/B comparison; a malformed --ab is refused', () => {
+  const bench = harnessPath('gnas_op_bench', 'GNAS_OP_BENCH');
+  const args = ['--threads', '1', '--batch', '4', '--min-ms', '1', '--filter', 'gap_forward', '--ab', 'GNAS_AB_PROBE=x,y'];
+  const run = spawnSync(bench, args, { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const rows = run.stdout.split('\n').filter((l) => l.startsWith('{"op"')).map((l) => JSON.parse(l));
+  assert.ok(rows.length > 0, `no gap_forward row in:\n${run.stdout}`);
+  for (const r of rows) {
+    assert.deepEqual([r.ab.var, r.ab.a, r.ab.b], ['GNAS_AB_PROBE', 'x', 'y']);
+    assert.ok(r.ab.pairs >= 20, `only ${r.ab.pairs} pairs`);
+    assert.equal(r.ms, r.ab.a_best_ms);
+    assert.ok(r.ab.b_best_ms > 0 && r.ab.a_median_ms >= r.ab.a_best_ms && r.ab.b_median_ms >= r.ab.b_best_ms);
+    const [lo, hi] = r.ab.a_over_b_iqr;
+    assert.ok(lo > 0 && lo <= r.ab.a_over_b && r.ab.a_over_b <= hi && Number.isFinite(hi), JSON.stringify(r.ab));
+  }
+  const bad = spawnSync(bench, ['--ab', 'GNAS_AB_PROBE=x'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--ab wants VAR=A,B .* got 'GNAS_AB_PROBE=x'/);
+});

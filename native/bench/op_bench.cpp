@@ -12,8 +12,13 @@
 // here by a register-only FMA loop at the widest vector width the backend uses, and the memory
 // bandwidth of those threads (stream_gbps, a scale-copy over arrays far beyond the caches).
 //
-// Usage: gnas_op_bench [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS]
+// Usage: gnas_op_bench [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS] [--ab VAR=A,B]
 // Run by `npm run bench`; the whole table takes ~15-25 s.
+// --ab VAR=A,B is for trying a kernel change switched by an environment variable that the kernel
+// reads on every call (a temporary switch, not kept): each row then alternates calls with VAR=A
+// and VAR=B in one process (A B, B A, ...), and adds "ab": the best and median time of each and
+// the median of the per-pair ratios A/B with its interquartile range (> 1: B faster). Pairs a
+// fraction of a millisecond apart see the same machine, which separate runs on a shared VM do not.
 // (GCC 12 warns about the undefined pass-through operand inside _mm512_reduce_add_ps; harmless.)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
@@ -131,13 +136,54 @@ struct Opts {
   int batch = 128;
   double min_ms = 60;  // time spent per case (after one warm-up call); best of the reps
   std::string filter;
+  std::string ab_var, ab_a, ab_b;  // --ab VAR=A,B
 };
 Opts g_opts;
+std::string g_ab_json;  // the last row's "ab" member (--ab), appended by the report that follows
 double g_peak = 0;
 double g_stream = 0;  // GB/s: the better of measure_stream_gbps' two forms
 
+// --ab: calls alternating VAR=A and VAR=B (A B, B A, ...), at least 20 pairs and min_ms each way;
+// returns A's best time and leaves the comparison in g_ab_json.
+template <class F>
+double ab_ms(F&& f) {
+  std::vector<double> t[2], ratio;
+  for (int k = 0; k < 2; ++k) {  // a warm-up call each way
+    setenv(g_opts.ab_var.c_str(), k ? g_opts.ab_b.c_str() : g_opts.ab_a.c_str(), 1);
+    f();
+  }
+  double total = 0;
+  for (int pair = 0; (total < 2 * g_opts.min_ms || pair < 20) && pair < 400; ++pair) {
+    double ms[2];
+    for (int k = 0; k < 2; ++k) {
+      const int side = pair % 2 ? 1 - k : k;
+      setenv(g_opts.ab_var.c_str(), side ? g_opts.ab_b.c_str() : g_opts.ab_a.c_str(), 1);
+      const auto t0 = Clock::now();
+      f();
+      ms[side] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      t[side].push_back(ms[side]);
+      total += ms[side];
+    }
+    ratio.push_back(ms[0] / ms[1]);
+  }
+  unsetenv(g_opts.ab_var.c_str());
+  for (auto& v : t) std::sort(v.begin(), v.end());
+  std::sort(ratio.begin(), ratio.end());
+  const size_t n = ratio.size();
+  char b[512];
+  std::snprintf(b, sizeof b,
+                ", \"ab\": {\"var\": \"%s\", \"a\": \"%s\", \"b\": \"%s\", \"pairs\": %zu, \"a_best_ms\": %.4f, "
+                "\"b_best_ms\": %.4f, \"a_median_ms\": %.4f, \"b_median_ms\": %.4f, \"a_over_b\": %.3f, "
+                "\"a_over_b_iqr\": [%.3f, %.3f]}",
+                g_opts.ab_var.c_str(), g_opts.ab_a.c_str(), g_opts.ab_b.c_str(), n, t[0][0], t[1][0], t[0][n / 2],
+                t[1][n / 2], ratio[n / 2], ratio[n / 4], ratio[(3 * n) / 4]);
+  g_ab_json = b;
+  return t[0][0];
+}
+
 template <class F>
 double best_ms(F&& f) {
+  if (!g_opts.ab_var.empty()) return ab_ms(f);
   f();  // warm-up: workspace growth, page faults, caches
   double best = 1e30, total = 0;
   int reps = 0;
@@ -165,12 +211,14 @@ void report_flops(const std::string& op, const std::string& shape, double ms, do
   if (bytes >= 0)
     std::printf(", \"mbytes\": %.1f, \"x_memory_limit\": %.2f", bytes / 1e6,
                 g_stream > 0 ? ms / (bytes / (g_stream * 1e6)) : 0.0);
-  std::printf("}\n");
+  std::printf("%s}\n", g_ab_json.c_str());
+  g_ab_json.clear();
   std::fflush(stdout);
 }
 void report_bytes(const std::string& op, const std::string& shape, double ms, double bytes) {
-  std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gbps\": %.1f}\n", op.c_str(), shape.c_str(), ms,
-              bytes / (ms * 1e6));
+  std::printf("{\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gbps\": %.1f%s}\n", op.c_str(), shape.c_str(), ms,
+              bytes / (ms * 1e6), g_ab_json.c_str());
+  g_ab_json.clear();
   std::fflush(stdout);
 }
 
@@ -542,8 +590,20 @@ int main(int argc, char** argv) {
     else if (a == "--filter") g_opts.filter = next();
     else if (a == "--batch") g_opts.batch = std::atoi(next());
     else if (a == "--min-ms") g_opts.min_ms = std::atof(next());
-    else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS]\n", argv[0]);
+    else if (a == "--ab") {
+      const std::string v = next();
+      const size_t eq = v.find('='), comma = v.find(',', eq == std::string::npos ? 0 : eq);
+      if (eq == std::string::npos || eq == 0 || comma == std::string::npos ||
+          v.find_first_of("\"\\") != std::string::npos) {  // (the row's JSON echoes VAR, A and B)
+        std::fprintf(stderr, "--ab wants VAR=A,B (an environment variable and its two values), got '%s'\n", v.c_str());
+        return 2;
+      }
+      g_opts.ab_var = v.substr(0, eq);
+      g_opts.ab_a = v.substr(eq + 1, comma - eq - 1);
+      g_opts.ab_b = v.substr(comma + 1);
+    } else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--filter SUBSTRING] [--batch N] [--min-ms MS] [--ab VAR=A,B]\n",
+                   argv[0]);
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
