@@ -116,3 +116,18 @@ test('gnas_op_bench --ab: rows carry the paired A/B comparison; a malformed --ab
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--ab wants VAR=A,B .* got 'GNAS_AB_PROBE=x'/);
 });
+
+// The depthwise backward rows are read against the memory bandwidth probed right around them too
+// (x_memory_limit_adjacent): the row's time over its compulsory bytes at that bandwidth.
+test('gnas_op_bench: the depthwise backward rows carry the bandwidth probed next to them', () => {
+  // batch 32: ~6 MB of compulsory traffic, so the row's mbytes (one decimal) is within 1% of it
+  const args = ['--threads', '1', '--batch', '32', '--min-ms', '1', '--filter', 'dwconv_backward_fused N32 7x7 C480 K480 k3'];
+  const run = spawnSync(harnessPath('gnas_op_bench', 'GNAS_OP_BENCH'), args, { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const rows = run.stdout.split('\n').filter((l) => l.startsWith('{"op"')).map((l) => JSON.parse(l));
+  assert.equal(rows.length, 1, run.stdout);
+  const r = rows[0];
+  assert.ok(r.adjacent_stream_gbps > 0, JSON.stringify(r));
+  const expected = r.ms / (r.mbytes / r.adjacent_stream_gbps); // ms over the traffic's time at that bandwidth
+  assert.ok(Math.abs(r.x_memory_limit_adjacent - expected) <= 0.01 + 0.02 * expected, `${JSON.stringify(r)}: expected ~${expected}`);
+});
