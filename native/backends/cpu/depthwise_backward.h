@@ -10,8 +10,7 @@
 //   dw: per channel vector and group of kernel rows (dww_group_rows), the group's sums are
 //       registers and a strip of dy values is loaded once for the whole group; per-chunk partial
 //       sums (chunks of several images: kernels.h, slot_grain), reduced in chunk order at the
-//       end. Where dx streams, the next image's dy (and saved conv output) is read ahead into L2
-//       meanwhile.
+//       end.
 //
 // Fusions (Backend::dwconv_backward_fused): dy can arrive as the gradient of the unit's activated
 // output (out_bn): the image's dy goes through the BN's input-gradient formula on its way into the
@@ -220,21 +219,17 @@ GNAS_INLINE void dww_group_strip_qs(int qs, vf* acc, const float* x0, int64_t xr
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
-// One group's sums over the image, ticking the caller's two read-aheads once per dy row. Not
-// inlined: with the strips inlined into this loop the sums stay in registers from the first row
+// One group's sums over the image. Not inlined: with the strips inlined into this loop the sums stay in registers from the first row
 // to the last; inlined further, into the whole backward, the compiler kept them on the stack and
 // a k = 7 backward read 0.8-0.9x.
 template <int K, int S, int NG>
 __attribute__((noinline)) static void dw_dw_group(const float* xpl, int64_t xrs, int H, int W, const float* dpl,
-                                                 int64_t drs, int P, int Q, int i0, float* pr, int Cp,
-                                                 SpreadPrefetch<2>* ahead) {
+                                                 int64_t drs, int P, int Q, int i0, float* pr, int Cp) {
   const int QS = strip_len(Q);
   vf acc[NG * K];
 #pragma GCC unroll 32
   for (int a = 0; a < NG * K; ++a) acc[a] = zero();
   for (int p = 0; p < P; ++p) {
-    ahead[0].tick();
-    ahead[1].tick();
     unsigned rows = 0;
     for (int g = 0; g < NG; ++g) {
       const int row = p * S + i0 + g;  // in the padded plane
@@ -258,15 +253,14 @@ __attribute__((noinline)) static void dw_dw_group(const float* xpl, int64_t xrs,
   }
 }
 
-// The image's weight gradient into the thread's partials; next[0..1] (null: none), `bytes` each,
-// are read ahead into L2 over its dy rows.
+// The image's weight gradient into the thread's partials. (A read-ahead of the next image's dy and
+// saved conv output into L2 during it, where dx streams, read 1.03-1.12x when added on a Zen 5 VM
+// in separate runs, and 0.96-0.98x later in alternating calls of one process: removed,
+// docs/performance.md.)
 template <int K, int S>
 static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, int Pp, int Qp, int off, int P, int Q,
-                        int nv, float* part, int Cp, const float* const next[2], int64_t bytes) {
+                        int nv, float* part, int Cp) {
   constexpr int NG = dww_group_rows<K>();
-  SpreadPrefetch<2> ahead[2];
-  for (int i = 0; i < 2; ++i)
-    if (next[i]) ahead[i].init(next[i], bytes, int64_t(nv) * ceil_div(K, NG) * P);  // dw_dw_group's ticks
   const int H = Hp - 2 * (K / 2), W = Wp - 2 * (K / 2);
   const int64_t xrs = int64_t(Wp) * L, drs = int64_t(Qp) * L;
   for (int v = 0; v < nv; ++v) {
@@ -275,9 +269,9 @@ static void dw_dw_image(const float* xbuf, int Hp, int Wp, const float* dybuf, i
     float* pr = part + v * L;
     for (int i0 = 0; i0 < K; i0 += NG) {
       switch (imin(NG, K - i0)) {
-        case 1: dw_dw_group<K, S, 1>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp, ahead); break;
-        case 2: dw_dw_group<K, S, (NG >= 2 ? 2 : 1)>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp, ahead); break;
-        default: dw_dw_group<K, S, NG>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp, ahead); break;
+        case 1: dw_dw_group<K, S, 1>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
+        case 2: dw_dw_group<K, S, (NG >= 2 ? 2 : 1)>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
+        default: dw_dw_group<K, S, NG>(xpl, xrs, H, W, dpl, drs, P, Q, i0, pr, Cp); break;
       }
     }
   }
@@ -413,16 +407,7 @@ static void dwconv_backward_ks(Ctx& ctx, float* dx, float* dw, const float* dy, 
           if (stream_dx) copy_streaming(dx + n * HWC + int64_t(h) * W * C, rowbuf, int64_t(W) * C, h + 1 == H);
         }
       if (!sums) pad_to_blocked(xbuf, x + n * HWC, H, W, C, pad, pad, Hp, Wp, bn);
-      // The next image's dy and saved conv output into L2 while this image's weight gradient,
-      // compute on the planes in L2, runs: the dy pass of the next image then reads them from L2
-      // and its memory traffic overlaps this image's FMAs (28x28 C96 stride 2: 1.03-1.12x, two
-      // threads). Only where dx streams, i.e. the operands come from memory: on the smaller
-      // layers it read 0.96-1.03x. (Prefetching the next image's x as well, during the dx strips,
-      // evicted this image's planes and was slower.)
-      const bool ahead = stream_dx && n + 1 < e;
-      const float* const next[2] = {ahead ? dy + (n + 1) * PQC : nullptr,
-                                    ahead && ob ? ob->x + (n + 1) * PQC : nullptr};
-      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp, next, PQC * int64_t(sizeof(float)));
+      dw_dw_image<K, S>(xbuf, Hp, Wp, dybuf, Pp, Qp, off, P, Q, nv, pr, Cp);
     }
   });
   // add up the per-chunk partials in chunk order and drop the padding lanes
