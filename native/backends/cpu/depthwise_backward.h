@@ -219,9 +219,9 @@ GNAS_INLINE void dww_group_strip_qs(int qs, vf* acc, const float* x0, int64_t xr
   GNAS_QS_SWITCH(qs, GNAS_CALL)
 #undef GNAS_CALL
 }
-// One group's sums over the image. Not inlined: with the strips inlined into this loop the sums stay in registers from the first row
-// to the last; inlined further, into the whole backward, the compiler kept them on the stack and
-// a k = 7 backward read 0.8-0.9x.
+// One group's sums over the image. Not inlined: with the strips inlined into this loop the sums
+// stay in registers from the first row to the last; inlined further, into the whole backward, the
+// compiler kept them on the stack and a k = 7 backward read 0.8-0.9x.
 template <int K, int S, int NG>
 __attribute__((noinline)) static void dw_dw_group(const float* xpl, int64_t xrs, int H, int W, const float* dpl,
                                                  int64_t drs, int P, int Q, int i0, float* pr, int Cp) {
