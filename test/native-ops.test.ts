@@ -94,15 +94,19 @@ test('native op harness: the CPU backend with its outputs streamed out (GNAS_CPU
   assert.match(bad.stdout + bad.stderr, /GNAS_CPU_STREAM_MIN_BYTES must be a byte count >= 0, got '32k'/);
 });
 
+// gnas_op_bench with `args`: its exit and its per-op rows (the JSON lines with an "op").
+function runOpBench(args: string[]) {
+  const run = spawnSync(harnessPath('gnas_op_bench', 'GNAS_OP_BENCH'), args, { encoding: 'utf8', timeout: 120_000 });
+  const rows = (run.stdout ?? '').split('\n').filter((l) => l.startsWith('{"op"')).map((l) => JSON.parse(l));
+  return { run, rows };
+}
+
 // gnas_op_bench --ab VAR=A,B (docs/performance.md, "Measuring a change on a shared machine"): each
 // row alternates calls with VAR=A and VAR=B and reports the paired comparison; a malformed value
 // is refused with exit 2 and names the form it wants.
 test('gnas_op_bench --ab: rows carry the paired A/B comparison; a malformed --ab is refused', () => {
-  const bench = harnessPath('gnas_op_bench', 'GNAS_OP_BENCH');
-  const args = ['--threads', '1', '--batch', '4', '--min-ms', '1', '--filter', 'gap_forward', '--ab', 'GNAS_AB_PROBE=x,y'];
-  const run = spawnSync(bench, args, { encoding: 'utf8', timeout: 120_000 });
+  const { run, rows } = runOpBench(['--threads', '1', '--batch', '4', '--min-ms', '1', '--filter', 'gap_forward', '--ab', 'GNAS_AB_PROBE=x,y']);
   assert.equal(run.status, 0, run.stderr);
-  const rows = run.stdout.split('\n').filter((l) => l.startsWith('{"op"')).map((l) => JSON.parse(l));
   assert.ok(rows.length > 0, `no gap_forward row in:\n${run.stdout}`);
   for (const r of rows) {
     assert.deepEqual([r.ab.var, r.ab.a, r.ab.b], ['GNAS_AB_PROBE', 'x', 'y']);
@@ -112,7 +116,7 @@ test('gnas_op_bench --ab: rows carry the paired A/B comparison; a malformed --ab
     const [lo, hi] = r.ab.a_over_b_iqr;
     assert.ok(lo > 0 && lo <= r.ab.a_over_b && r.ab.a_over_b <= hi && Number.isFinite(hi), JSON.stringify(r.ab));
   }
-  const bad = spawnSync(bench, ['--ab', 'GNAS_AB_PROBE=x'], { encoding: 'utf8', timeout: 60_000 });
+  const bad = runOpBench(['--ab', 'GNAS_AB_PROBE=x']).run;
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--ab wants VAR=A,B .* got 'GNAS_AB_PROBE=x'/);
 });
@@ -121,10 +125,8 @@ test('gnas_op_bench --ab: rows carry the paired A/B comparison; a malformed --ab
 // (x_memory_limit_adjacent): the row's time over its compulsory bytes at that bandwidth.
 test('gnas_op_bench: the depthwise backward rows carry the bandwidth probed next to them', () => {
   // batch 32: ~6 MB of compulsory traffic, so the row's mbytes (one decimal) is within 1% of it
-  const args = ['--threads', '1', '--batch', '32', '--min-ms', '1', '--filter', 'dwconv_backward_fused N32 7x7 C480 K480 k3'];
-  const run = spawnSync(harnessPath('gnas_op_bench', 'GNAS_OP_BENCH'), args, { encoding: 'utf8', timeout: 120_000 });
+  const { run, rows } = runOpBench(['--threads', '1', '--batch', '32', '--min-ms', '1', '--filter', 'dwconv_backward_fused N32 7x7 C480 K480 k3']);
   assert.equal(run.status, 0, run.stderr);
-  const rows = run.stdout.split('\n').filter((l) => l.startsWith('{"op"')).map((l) => JSON.parse(l));
   assert.equal(rows.length, 1, run.stdout);
   const r = rows[0];
   assert.ok(r.adjacent_stream_gbps > 0, JSON.stringify(r));

@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
@@ -18,6 +19,29 @@
 
 namespace gnas {
 namespace test {
+
+// An environment variable set for this object's lifetime (value null: left alone), then put back
+// as it was, even when the scope is left by an exception: the test knobs the CPU backend reads
+// (GNAS_CPU_SLOW_WORKER_US) must not leak into the checks that follow.
+struct ScopedEnv {
+  const char* name;
+  bool set;
+  bool had;
+  std::string saved;
+  ScopedEnv(const char* n, const char* value) : name(n), set(value != nullptr) {
+    const char* old = std::getenv(name);
+    had = old != nullptr;
+    if (had) saved = old;
+    if (set) setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (!set) return;
+    if (had) setenv(name, saved.c_str(), 1);
+    else unsetenv(name);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
 
 // printf into a std::string (case titles).
 inline std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));

@@ -66,11 +66,10 @@ void run_thread_pool_checks(Harness& h) {
   // ~100 us, the unordered hand-out gives worker 1 far fewer chunks than the busiest thread (about
   // a fifth; as many without the knob), so the determinism checks that use it do see another
   // hand-out.
-  const char* user = std::getenv("GNAS_CPU_SLOW_WORKER_US");
-  const std::string saved = user ? user : "";
-  setenv("GNAS_CPU_SLOW_WORKER_US", "400", 1);
-  cpu::ThreadPool slowed(3);
-  if (user) setenv("GNAS_CPU_SLOW_WORKER_US", saved.c_str(), 1); else unsetenv("GNAS_CPU_SLOW_WORKER_US");
+  cpu::ThreadPool slowed = [] {
+    const ScopedEnv knob("GNAS_CPU_SLOW_WORKER_US", "400");  // read as the pool starts
+    return cpu::ThreadPool(3);
+  }();
   std::vector<int> taken(3, 0);
   std::mutex m;
   cpu::parallel_for(slowed, 120, 1, [&](int64_t, int64_t, int tid) {

@@ -55,23 +55,9 @@ void determinism(Harness& h, const Config& cfg, const std::string& backend) {
   const std::string title = backend + " determinism";
   const Run a = free_run(cfg, backend);
   const bool slow = backend == "cpu";
-  // set for run b only, and put back as it was even if run b throws
-  struct SlowWorker {
-    bool on;
-    const char* user = std::getenv("GNAS_CPU_SLOW_WORKER_US");
-    std::string saved = user ? user : "";
-    explicit SlowWorker(bool o) : on(o) {
-      if (on) setenv("GNAS_CPU_SLOW_WORKER_US", "300", 1);
-    }
-    ~SlowWorker() {
-      if (!on) return;
-      if (user) setenv("GNAS_CPU_SLOW_WORKER_US", saved.c_str(), 1);
-      else unsetenv("GNAS_CPU_SLOW_WORKER_US");
-    }
-  };
   Run b;
   {
-    const SlowWorker sw(slow);
+    const ScopedEnv slow_worker("GNAS_CPU_SLOW_WORKER_US", slow ? "300" : nullptr);  // run b only
     b = free_run(cfg, backend);
   }
   std::printf("     two runs: %.2f s, %.2f s%s\n", a.seconds, b.seconds, slow ? " (the second with a slow worker)" : "");
