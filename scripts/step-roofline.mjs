@@ -14,18 +14,25 @@
 // a proof; the script prints the measured time per op class next to its bound.
 // --fastest takes each op's fastest call times its calls instead of its total: on a shared machine
 // the total carries every stall of the other tenants, the fastest call is what the kernel can do.
+// The last line is a ceiling for kernels that stay separate ops (docs/performance.md, "What 75% of
+// the peak would take"): the dense convs at GEMM_SHARE of the peak (--gemm-share, default 0.85:
+// what the plain 1x1 GEMMs reach alone in gnas_op_bench) or their memory term if larger, the
+// depthwise ops at 1.0x and 1.3x their bound, every other op as measured.
 // FLOPs count 2 per multiply-add of the convolutions only (as the bench's % peak does); batch
 // norm, activations and adds count as memory traffic only.
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const fastest = args.includes('--fastest');
-const [file, peakArg, bwArg, cacheArg] = args.filter((a) => a !== '--fastest');
+const shareAt = args.indexOf('--gemm-share');
+const gemmShare = shareAt >= 0 ? Number(args[shareAt + 1]) : 0.85;
+const positional = args.filter((a, i) => a !== '--fastest' && (shareAt < 0 || (i !== shareAt && i !== shareAt + 1)));
+const [file, peakArg, bwArg, cacheArg] = positional;
 const peak = Number(peakArg) * 1e9;
 const bw = Number(bwArg) * 1e9;
 const cacheBytes = Number(cacheArg ?? 16) * 2 ** 20;
-if (!file || !(peak > 0) || !(bw > 0) || !(cacheBytes >= 0)) {
-  console.error('usage: node scripts/step-roofline.mjs PROFILE_FILE PEAK_GFLOPS BANDWIDTH_GBS [CACHE_MB] [--fastest]');
+if (!file || !(peak > 0) || !(bw > 0) || !(cacheBytes >= 0) || !(gemmShare > 0 && gemmShare <= 1)) {
+  console.error('usage: node scripts/step-roofline.mjs PROFILE_FILE PEAK_GFLOPS BANDWIDTH_GBS [CACHE_MB] [--fastest] [--gemm-share F]');
   process.exit(2);
 }
 
@@ -66,6 +73,8 @@ function cost(op, shape) {
 
 const classes = new Map();
 let totalMs = 0, totalBound = 0, totalFlops = 0;
+// the separate-op ceiling's parts (ms over all calls): dense convs at gemmShare, depthwise bounds, the rest
+let denseAtShare = 0, dwBound = 0, otherMs = 0;
 for (const line of lines.slice(start + 1)) {
   // total ms, calls, ms/call, the fastest call (profiles before it was added lack that column), op
   const m = line.match(/^\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+(?:([\d.]+)\s+)?([a-z]\S*)\s*(.*)$/);
@@ -85,6 +94,9 @@ for (const line of lines.slice(start + 1)) {
   totalMs += Number(total);
   totalBound += bound;
   totalFlops += flops * c;
+  if (op.startsWith('conv_')) denseAtShare += Math.max(flops / (peak * gemmShare), memBytes / bw) * c * 1e3;
+  else if (op.startsWith('dwconv_')) dwBound += bound;
+  else otherMs += Number(total);
 }
 console.log(`op class                                     measured ms  bound ms  measured / bound`);
 for (const [cls, e] of [...classes].sort((a, b) => b[1].ms - a[1].ms)) {
@@ -92,3 +104,5 @@ for (const [cls, e] of [...classes].sort((a, b) => b[1].ms - a[1].ms)) {
 }
 const pct = (ms) => ((totalFlops / (ms / 1e3)) / peak) * 100;
 console.log(`all ops: measured ${totalMs.toFixed(1)} ms (${pct(totalMs).toFixed(1)}% of peak), roofline bound ${totalBound.toFixed(1)} ms (${pct(totalBound).toFixed(1)}% of peak at best)`);
+const ceiling = (dwFactor) => denseAtShare + dwBound * dwFactor + otherMs;
+console.log(`separate-op ceiling: dense convs at ${(gemmShare * 100).toFixed(0)}% of peak ${denseAtShare.toFixed(1)} ms, depthwise ops at their bound ${dwBound.toFixed(1)} ms, the rest as measured ${otherMs.toFixed(1)} ms: ${ceiling(1).toFixed(1)} ms (${pct(ceiling(1)).toFixed(1)}% of peak); depthwise at 1.3x their bound ${ceiling(1.3).toFixed(1)} ms (${pct(ceiling(1.3)).toFixed(1)}%)`);
