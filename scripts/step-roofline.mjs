@@ -21,7 +21,7 @@
 // than that counts as measured.
 // FLOPs count 2 per multiply-add of the convolutions only (as the bench's % peak does); batch
 // norm, activations and adds count as memory traffic only.
-import { readFileSync } from 'node:fs';
+import { convFlops, readProfile, shapeDims } from './op-profile.mjs';
 
 const args = process.argv.slice(2);
 const fastest = args.includes('--fastest');
@@ -37,32 +37,21 @@ if (!file || !(peak > 0) || !(bw > 0) || !(cacheBytes >= 0) || !(gemmShare > 0 &
   process.exit(2);
 }
 
-const header = /^\s*total ms\s+calls/;
-const lines = readFileSync(file, 'utf8').split('\n');
-const start = lines.findIndex((l) => header.test(l));
-if (start < 0) throw new Error(`${file}: no "cpu backend profile" table (run with GNAS_CPU_PROFILE=1)`);
+const rows = readProfile(file);
 
 /** FLOPs and compulsory bytes of one call, from the profile's op name and shape. */
 function cost(op, shape) {
-  const num = (re) => {
-    const m = shape.match(re);
-    return m ? Number(m[1]) : NaN;
-  };
-  const N = num(/N(\d+)/), H = num(/ (\d+)x\d+/), W = num(/ \d+x(\d+)/), C = num(/C(\d+)/);
-  const K = num(/K(\d+)/), k = num(/ k(\d+)/), s = num(/ s(\d+)/);
-  const M = num(/M(\d+)/), n = num(/n(\d+)/);
+  const { N, H, W, C, K, s, M, n } = shapeDims(shape);
   const f = 4;
   if (op.startsWith('conv_') || op.startsWith('dwconv_')) {
     const P = Math.ceil(H / s), Q = Math.ceil(W / s);
-    const dw = op.startsWith('dwconv_');
-    const fwdFlops = 2 * N * P * Q * (dw ? C * k * k : C * K * k * k);
     const x = N * H * W * C * f, y = N * P * Q * K * f;
     const outBn = shape.includes('+out_bn');
-    if (op.includes('forward')) return { flops: fwdFlops, bytes: x + y };
+    if (op.includes('forward')) return { flops: convFlops(op, shape), bytes: x + y };
     // backward: dy (and the unit's pre-BN output with out_bn) and x read, dx written (the stem,
     // C <= 3, has no dx and counts its input gradient FLOPs as absent)
     const hasDx = C > 3;
-    return { flops: fwdFlops * (hasDx ? 2 : 1), bytes: y * (outBn ? 2 : 1) + x + (hasDx ? x : 0) };
+    return { flops: convFlops(op, shape), bytes: y * (outBn ? 2 : 1) + x + (hasDx ? x : 0) };
   }
   if (op === 'bn_act_backward') return { flops: 0, bytes: 2 * M * C * f };  // dy and z read (sums)
   if (op === 'bn_act_apply') return { flops: 0, bytes: 2 * M * C * f };
@@ -77,14 +66,10 @@ let totalMs = 0, totalBound = 0, totalFlops = 0;
 // the separate-op ceiling's parts (ms over all calls): dense convs at gemmShare, depthwise ops at
 // 1.0x / 1.3x their bound, the rest (each op as measured where that is faster)
 let denseAtShare = 0, dwAt1 = 0, dwAt13 = 0, otherMs = 0;
-for (const line of lines.slice(start + 1)) {
-  // total ms, calls, ms/call, the fastest call (profiles before it was added lack that column), op
-  const m = line.match(/^\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+(?:([\d.]+)\s+)?([a-z]\S*)\s*(.*)$/);
-  if (!m) continue;
-  const [, sum, calls, , minMs, op, shape] = m;
+for (const { total: sum, calls, fastest: minMs, op, shape } of rows) {
   if (fastest && minMs === undefined) throw new Error(`${file}: --fastest needs a profile with the "min ms" column`);
-  const total = fastest ? Number(minMs) * Number(calls) : Number(sum);
-  const { flops, bytes } = cost(op, ` ${shape}`);
+  const total = fastest ? minMs * calls : sum;
+  const { flops, bytes } = cost(op, shape);
   const c = Number(calls);
   const memBytes = bytes >= cacheBytes ? bytes : 0;
   const bound = Math.max(flops / peak, memBytes / bw) * c * 1e3;  // ms over all calls
