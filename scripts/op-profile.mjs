@@ -33,6 +33,11 @@ export function shapeDims(shape) {
   };
 }
 
+/** Whether a profile op is a convolution (dense or depthwise, any form). */
+export function isConv(op) {
+  return op.startsWith('conv_') || op.startsWith('dwconv_');
+}
+
 /**
  * FLOPs of one call of a (depthwise) convolution, 2 per multiply-add: a backward call counts its
  * input gradient and its weight gradient, except the stem's (C <= 3), which has no input gradient.

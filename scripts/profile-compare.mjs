@@ -9,18 +9,19 @@
 // profile's total ms, its share of the run, and for the convolutions the GFLOP/s taken over each
 // op's fastest call (FLOPs x calls / fastest x calls: what the kernels do when the machine lets
 // them; the totals carry every stall of a shared machine). With two runs, the last column is
-// the second run's total over the first's.
-import { convFlops, readProfile } from './op-profile.mjs';
+// the second run's total over the first's. --by-shape adds, per run, every convolution row: its
+// fastest call in ms, per image in us, and its GFLOP/s.
+import { convFlops, isConv, readProfile, shapeDims } from './op-profile.mjs';
 
-const files = process.argv.slice(2);
+const byShape = process.argv.includes('--by-shape');
+const files = process.argv.slice(2).filter((a) => a !== '--by-shape');
 if (files.length < 1 || files.length > 2) {
-  console.error('usage: node scripts/profile-compare.mjs PROFILE [PROFILE_B]');
+  console.error('usage: node scripts/profile-compare.mjs PROFILE [PROFILE_B] [--by-shape]');
   process.exit(2);
 }
 
 function classOf(op, shape) {
-  const isConv = op.startsWith('conv_') || op.startsWith('dwconv_');
-  if (!isConv) return op;
+  if (!isConv(op)) return op;
   const kind = op.startsWith('dwconv_') ? 'depthwise conv' : / k1 /.test(shape) ? '1x1 conv' : 'dense conv (k > 1)';
   return `${kind} ${op.includes('backward') ? 'backward' : 'forward'}`;
 }
@@ -34,7 +35,7 @@ function summarise(file) {
     const e = classes.get(cls) ?? { ms: 0, fastestMs: 0, flops: 0, conv: false };
     e.ms += ms;
     e.fastestMs += (fastest ?? NaN) * calls;
-    if (op.startsWith('conv_') || op.startsWith('dwconv_')) {
+    if (isConv(op)) {
       e.conv = true;
       e.flops += convFlops(op, shape) * calls;
     }
@@ -61,3 +62,14 @@ for (const name of names) {
 }
 console.log(`${'all ops'.padEnd(28)} ${runs.map((r) => `${r.total.toFixed(1).padStart(10)} ${'100.0%'.padStart(7)} ${''.padStart(14)}`).join('  ')}${runs.length === 2 ? `${(runs[1].total / runs[0].total).toFixed(2).padStart(16)}x` : ''}`);
 for (const [i, f] of files.entries()) console.log(`run ${i + 1}: ${f}`);
+if (byShape) {
+  for (const [i, f] of files.entries()) {
+    console.log(`\nrun ${i + 1}, convolutions by shape (fastest call): ms, us per image, GFLOP/s`);
+    for (const { fastest, op, shape } of readProfile(f)) {
+      if (!isConv(op) || fastest === undefined) continue;
+      const perImage = (fastest * 1e3) / shapeDims(shape).N;
+      const gf = convFlops(op, shape) / (fastest * 1e6);
+      console.log(`${fastest.toFixed(4).padStart(9)} ${perImage.toFixed(2).padStart(8)} ${gf.toFixed(0).padStart(6)}  ${op}${shape}`);
+    }
+  }
+}

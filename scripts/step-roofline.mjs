@@ -21,7 +21,7 @@
 // than that counts as measured.
 // FLOPs count 2 per multiply-add of the convolutions only (as the bench's % peak does); batch
 // norm, activations and adds count as memory traffic only.
-import { convFlops, readProfile, shapeDims } from './op-profile.mjs';
+import { convFlops, isConv, readProfile, shapeDims } from './op-profile.mjs';
 
 const args = process.argv.slice(2);
 const fastest = args.includes('--fastest');
@@ -43,15 +43,15 @@ const rows = readProfile(file);
 function cost(op, shape) {
   const { N, H, W, C, K, s, M, n } = shapeDims(shape);
   const f = 4;
-  if (op.startsWith('conv_') || op.startsWith('dwconv_')) {
+  if (isConv(op)) {
     const P = Math.ceil(H / s), Q = Math.ceil(W / s);
     const x = N * H * W * C * f, y = N * P * Q * K * f;
-    const outBn = shape.includes('+out_bn');
-    if (op.includes('forward')) return { flops: convFlops(op, shape), bytes: x + y };
+    const flops = convFlops(op, shape);
+    if (op.includes('forward')) return { flops, bytes: x + y };
     // backward: dy (and the unit's pre-BN output with out_bn) and x read, dx written (the stem,
-    // C <= 3, has no dx and counts its input gradient FLOPs as absent)
+    // C <= 3, has no dx: convFlops leaves its input gradient out too)
     const hasDx = C > 3;
-    return { flops: convFlops(op, shape), bytes: y * (outBn ? 2 : 1) + x + (hasDx ? x : 0) };
+    return { flops, bytes: y * (shape.includes('+out_bn') ? 2 : 1) + x + (hasDx ? x : 0) };
   }
   if (op === 'bn_act_backward') return { flops: 0, bytes: 2 * M * C * f };  // dy and z read (sums)
   if (op === 'bn_act_apply') return { flops: 0, bytes: 2 * M * C * f };
@@ -70,19 +70,18 @@ for (const { total: sum, calls, fastest: minMs, op, shape } of rows) {
   if (fastest && minMs === undefined) throw new Error(`${file}: --fastest needs a profile with the "min ms" column`);
   const total = fastest ? minMs * calls : sum;
   const { flops, bytes } = cost(op, shape);
-  const c = Number(calls);
   const memBytes = bytes >= cacheBytes ? bytes : 0;
-  const bound = Math.max(flops / peak, memBytes / bw) * c * 1e3;  // ms over all calls
+  const bound = Math.max(flops / peak, memBytes / bw) * calls * 1e3;  // ms over all calls
   const cls = `${op}${/ k1 /.test(shape) ? ' 1x1' : ''}${memBytes > 0 ? ' (memory-sized)' : ''}`;
   const e = classes.get(cls) ?? { ms: 0, bound: 0 };
-  e.ms += Number(total);
+  e.ms += total;
   e.bound += bound;
   classes.set(cls, e);
-  totalMs += Number(total);
+  totalMs += total;
   totalBound += bound;
-  totalFlops += flops * c;
+  totalFlops += flops * calls;
   if (op.startsWith('conv_')) {
-    denseAtShare += Math.min(total, Math.max(flops / (peak * gemmShare), memBytes / bw) * c * 1e3);
+    denseAtShare += Math.min(total, Math.max(flops / (peak * gemmShare), memBytes / bw) * calls * 1e3);
   } else if (op.startsWith('dwconv_')) {
     dwAt1 += Math.min(total, bound);
     dwAt13 += Math.min(total, 1.3 * bound);

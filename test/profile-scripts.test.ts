@@ -81,6 +81,16 @@ describe('per-op profile scripts', () => {
     assert.deepEqual(line('all ops'), ['8.0', '100.0%', '20.0', '100.0%', '2.50x']);
   });
 
+  test('profile-compare.mjs --by-shape: each convolution row by its fastest call', () => {
+    const out = run('profile-compare.mjs', profile('a.txt', 1), '--by-shape');
+    const rows = out.split('\n').filter((l) => /_fused N128/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 4));
+    // 1x1: 1 ms, 1000 us / 128 images = 7.81 us, 482 GFLOP/s; depthwise: 2 ms, 15.63 us, 75 GFLOP/s
+    assert.deepEqual(rows, [
+      ['1.0000', '7.81', '482', 'conv_forward_fused'],
+      ['2.0000', '15.63', '75', 'dwconv_forward_fused'],
+    ]);
+  });
+
   test("step-roofline.mjs: the share of the peak from each op's fastest call", () => {
     const out = run('step-roofline.mjs', profile('a.txt', 1), '450', '46', '--fastest');
     // fastest calls: 2 x 1 + 1 x 2 + 1 x 1 = 5 ms for 1,113,907,200 FLOPs: 222.8 GFLOP/s, 49.5% of 450
